@@ -1,0 +1,5 @@
+"""``python -m symbackprop``."""
+
+from .cli import run
+
+run()

@@ -1,0 +1,140 @@
+"""The command line: argparse -> public functions, nothing else.
+
+``main(argv)`` returns the exit status: 0 success, 1 a check failed, 2 bad input. Only
+:class:`SymbackpropError` is caught (one line on stderr); anything else is a bug and keeps its
+traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from . import __version__
+from .derivation import EXPAND_LIMIT, KINK_CONVENTIONS, Options, derive
+from .errors import SymbackpropError
+from .files import write_atomic
+from .render import FORMATS
+from .spec import example_names, example_text, load_spec
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got '{text}'") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _spec_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "spec",
+        nargs="?",
+        default="seed",
+        help="a TOML spec file or a built-in example name "
+        f"({', '.join(example_names())}); default: seed",
+    )
+
+
+def _derivation_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--digits",
+        type=_positive,
+        default=12,
+        help="significant digits of decimal values (default: 12)",
+    )
+    parser.add_argument(
+        "--relu-prime-at-zero",
+        choices=list(KINK_CONVENTIONS),
+        default="0",
+        help="the value of ReLU'(0) at an exact kink (default: 0, as the notebook)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``symbackprop`` argument parser (also used to generate the CLI reference)."""
+    parser = _Parser(
+        prog="symbackprop",
+        description="Exact, symbolic, checked backpropagation for small neural networks.",
+    )
+    parser.add_argument("--version", action="version", version=f"symbackprop {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    derive_parser = commands.add_parser(
+        "derive", help="derive every gradient symbolically and evaluate it exactly"
+    )
+    _spec_argument(derive_parser)
+    derive_parser.add_argument(
+        "--format", choices=sorted(FORMATS), default="text", help="output format (default: text)"
+    )
+    _derivation_options(derive_parser)
+    derive_parser.add_argument(
+        "--expanded",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="include the expanded forms in x, W, b and y (default: yes)",
+    )
+    derive_parser.add_argument(
+        "--expand-limit",
+        type=int,
+        default=EXPAND_LIMIT,
+        help=f"largest expanded form to build, in expression-tree nodes (default: {EXPAND_LIMIT})",
+    )
+    derive_parser.add_argument(
+        "-o", "--output", help="write to this file (atomically) instead of standard output"
+    )
+    example_parser = commands.add_parser(
+        "example", help="print a built-in example spec, or list them"
+    )
+    example_parser.add_argument("name", nargs="?", help="the example to print")
+    return parser
+
+
+def _derive(args: argparse.Namespace) -> int:
+    options = Options(KINK_CONVENTIONS[args.relu_prime_at_zero], args.expand_limit, args.digits)
+    derivation = derive(load_spec(args.spec), options)
+    _emit(derivation.to(args.format, expanded=args.expanded), args.output)
+    return 0
+
+
+def _example(args: argparse.Namespace) -> int:
+    if args.name is None:
+        print("\n".join(example_names()))
+    else:
+        sys.stdout.write(example_text(args.name))
+    return 0
+
+
+def _emit(text: str, output: str | None) -> None:
+    if output:
+        write_atomic(output, text)
+    else:
+        sys.stdout.write(text)
+
+
+COMMANDS = {"derive": _derive, "example": _example}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line with ``argv``; return the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except SymbackpropError as exc:
+        print(f"symbackprop: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def run() -> None:
+    """The console-script entry point."""
+    sys.exit(main())

@@ -1,0 +1,186 @@
+"""The pipeline in one function: spec -> network -> gradients -> exact values -> :class:`Derivation`.
+
+>>> d = derive(load_spec("seed"))
+>>> d.values.gradients["W2"][0, 1]
+3/(5*(1 + exp(27/50)))
+>>> d.decimal(d.values.gradients["W2"][0, 1])
+'0.220912549358'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from sympy import Expr, Float, ImmutableMatrix, Rational, Symbol
+
+from .errors import SymbackpropError
+from .exact import ExactValues, evaluate
+from .gradients import Gradients, gradients_of
+from .network import SymbolicNetwork, build_network
+from .spec import NetworkSpec, load_spec
+
+#: The expanded form of an entry is built only below this many expression-tree nodes.
+EXPAND_LIMIT = 4000
+#: Allowed values of ReLU'(0).
+KINK_CONVENTIONS: dict[str, Rational] = {"0": Rational(0), "1/2": Rational(1, 2), "1": Rational(1)}
+
+
+@dataclass(frozen=True)
+class Omitted:
+    """An expanded form that was not built because it would be too large."""
+
+    size: int
+    limit: int
+
+    def __str__(self) -> str:
+        return f"omitted: {self.size} nodes exceeds the limit of {self.limit} (--expand-limit)"
+
+
+@dataclass(frozen=True)
+class Options:
+    """How a derivation is made and shown."""
+
+    relu_prime_at_zero: Rational = Rational(0)
+    expand_limit: int = EXPAND_LIMIT
+    digits: int = 12
+
+    def __post_init__(self) -> None:
+        if self.relu_prime_at_zero not in KINK_CONVENTIONS.values():
+            raise SymbackpropError(
+                f"relu_prime_at_zero must be one of 0, 1/2, 1; got {self.relu_prime_at_zero}"
+            )
+        if self.digits < 1:
+            raise SymbackpropError(f"digits must be a positive integer; got {self.digits}")
+        if self.expand_limit < 0:
+            raise SymbackpropError(f"expand_limit must be >= 0; got {self.expand_limit}")
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """Everything derived from one spec: symbols, closed-form gradients and exact values."""
+
+    spec: NetworkSpec
+    network: SymbolicNetwork
+    gradients: Gradients
+    values: ExactValues
+    options: Options = field(default_factory=Options)
+
+    @cached_property
+    def compact(self) -> dict[str, ImmutableMatrix]:
+        """Each gradient in named intermediates: ``compact["W2"][0, 1] == a^(1)_2*(yhat_1 - y_1)``."""
+        return self.gradients.compact()
+
+    @cached_property
+    def expanded(self) -> dict[str, list[list[Expr | Omitted]]]:
+        """Each gradient in x, W, b and y alone, or :class:`Omitted` where that is too large."""
+        sizes = _expanded_sizes(self.network, self.gradients)
+        forward = _forward_expansions(self.network)
+        result = {}
+        for key, matrix in self.gradients.by_key().items():
+            result[key] = [
+                [
+                    self._expand(matrix[i, j], self.compact[key][i, j], sizes, forward)
+                    for j in range(matrix.cols)
+                ]
+                for i in range(matrix.rows)
+            ]
+        return result
+
+    def _expand(
+        self, in_deltas: Expr, compact: Expr, sizes: dict[Symbol, int], forward: dict[Symbol, Expr]
+    ) -> Expr | Omitted:
+        size = tree_size(in_deltas, sizes)
+        if size > self.options.expand_limit:
+            return Omitted(size, self.options.expand_limit)
+        return compact.xreplace(forward)
+
+    def decimal(self, value: Expr, digits: int | None = None) -> str:
+        """``value`` to ``digits`` significant digits, every one of them correct."""
+        return decimal(value, digits or self.options.digits)
+
+    def to(self, fmt: str, **kwargs: Any) -> str:
+        """Render in a registered format (see ``symbackprop.render.FORMATS``)."""
+        from .render import render
+
+        return render(self, fmt, **kwargs)
+
+    def to_text(self) -> str:
+        """A terminal-readable summary."""
+        return self.to("text")
+
+    def to_json(self) -> str:
+        """A stable machine-readable document."""
+        return self.to("json")
+
+
+def decimal(value: Expr, digits: int) -> str:
+    """Evaluate ``value`` to ``digits`` significant digits, guaranteed correct.
+
+    ``evalf(strict=True)`` raises rather than return digits it could not certify.
+    """
+    if value == 0:
+        return "0"
+    return str(Float(value.evalf(digits, strict=True), digits))
+
+
+def derive(
+    spec: NetworkSpec | str | Path = "seed", options: Options | None = None, **kwargs: Any
+) -> Derivation:
+    """Derive every gradient of ``spec`` symbolically and evaluate it exactly.
+
+    Args:
+        spec: a :class:`NetworkSpec`, a path to a TOML spec, or a built-in example name.
+        options: how to derive; keyword arguments build one (``relu_prime_at_zero=Rational(1, 2)``).
+
+    Returns:
+        The derivation.
+
+    Raises:
+        SpecError: the spec is invalid.
+    """
+    if not isinstance(spec, NetworkSpec):
+        spec = load_spec(spec)
+    options = options or Options(**kwargs)
+    net = build_network(spec)
+    grads = gradients_of(net)
+    return Derivation(spec, net, grads, evaluate(net, grads, options.relu_prime_at_zero), options)
+
+
+def tree_size(expr: Expr, sizes: dict[Symbol, int]) -> int:
+    """Nodes in ``expr`` once every symbol is replaced by a tree of ``sizes[symbol]`` nodes."""
+    if expr.is_Symbol:
+        return sizes.get(expr, 1)
+    return 1 + sum(tree_size(arg, sizes) for arg in expr.args)
+
+
+def _expanded_sizes(net: SymbolicNetwork, grads: Gradients) -> dict[Symbol, int]:
+    sizes: dict[Symbol, int] = {}
+    for layer in net.layers:
+        for symbols, definitions in (
+            (layer.pre_activation, layer.z_definition),
+            (layer.activation, layer.a_definition),
+        ):
+            sizes.update(
+                {s: tree_size(d, sizes) for s, d in zip(symbols, definitions, strict=True)}
+            )
+    for symbols, definitions in zip(
+        reversed(grads.deltas), reversed(grads.delta_definitions), strict=True
+    ):
+        sizes.update({s: tree_size(d, sizes) for s, d in zip(symbols, definitions, strict=True)})
+    return sizes
+
+
+def _forward_expansions(net: SymbolicNetwork) -> dict[Symbol, Expr]:
+    expansions: dict[Symbol, Expr] = {}
+    for layer in net.layers:
+        for symbols, definitions in (
+            (layer.pre_activation, layer.z_definition),
+            (layer.activation, layer.a_definition),
+        ):
+            expansions.update(
+                {s: d.xreplace(expansions) for s, d in zip(symbols, definitions, strict=True)}
+            )
+    return expansions

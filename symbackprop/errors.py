@@ -1,0 +1,27 @@
+"""The exceptions symbackprop raises for bad input.
+
+``cli.main`` catches only :class:`SymbackpropError`; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class SymbackpropError(Exception):
+    """Base class for every error caused by the user's input."""
+
+
+class SpecError(SymbackpropError):
+    """A spec file or table is malformed.
+
+    The message names the source (file or example), the key, and what was expected::
+
+        seed.toml: [network] activations[1]: unknown activation 'tanhh'; expected one of: relu, ...
+    """
+
+    def __init__(self, source: str, key: str, message: str) -> None:
+        self.source, self.key, self.detail = source, key, message
+        super().__init__(f"{source}: {key}: {message}" if key else f"{source}: {message}")
+
+
+class UserBackpropError(SymbackpropError):
+    """The user's own backprop function is missing, raised, or returned the wrong thing."""

@@ -1,0 +1,34 @@
+"""Writing output files atomically: a failed run never leaves a truncated file."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from .errors import SymbackpropError
+
+
+def write_atomic(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and ``os.replace``.
+
+    Raises:
+        SymbackpropError: the file cannot be written; any earlier file is left untouched.
+    """
+    target = Path(path)
+    try:
+        fd, temporary = tempfile.mkstemp(
+            dir=target.parent or ".", prefix=f".{target.name}.", suffix=".tmp"
+        )
+    except OSError as exc:
+        raise SymbackpropError(f"{target}: cannot write output: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+        os.replace(temporary, target)
+    except OSError as exc:
+        Path(temporary).unlink(missing_ok=True)
+        raise SymbackpropError(f"{target}: cannot write output: {exc.strerror or exc}") from None
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

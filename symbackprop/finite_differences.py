@@ -1,0 +1,187 @@
+"""Central finite differences: the third, model-free gradient oracle.
+
+Knows nothing about networks: it perturbs one parameter entry at a time and calls a function.
+It imports nothing from the rest of the package, so it is independent of both the symbolic
+gradients and the hand-written backprop.
+
+Step choice. For a smooth f, the central difference (f(θ+h) - f(θ-h)) / 2h has truncation
+error about h² |f'''| / 6 and rounding error about ε |f| / h (ε = 2.2e-16, the float64
+machine epsilon). The sum is smallest for h ~ ε^(1/3) ≈ 6.06e-6, where both are ~ε^(2/3)
+≈ 4e-11 relative. The step is made relative, h = ε^(1/3) · max(1, |θ|), so large parameters
+get a proportionally larger step, and exactly representable: the points evaluated are
+θ⁺ = fl(θ + h) and θ⁻ = fl(θ - h) and the quotient divides by θ⁺ - θ⁻ (exact by Sterbenz), the
+distance actually travelled, rather than by the nominal 2h.
+"""
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+Array = NDArray[np.float64]
+Parameters = tuple[list[Array], list[Array] | None]
+LossFunction = Callable[[list[Array], list[Array] | None], float]
+KinkInputs = Callable[[list[Array], list[Array] | None], Sequence[ArrayLike]]
+
+DEFAULT_RELATIVE_STEP: float = float(np.finfo(np.float64).eps ** (1.0 / 3.0))
+
+__all__ = [
+    "DEFAULT_RELATIVE_STEP",
+    "central_differences",
+    "kink_mask",
+    "perturbation",
+]
+
+
+def perturbation(theta: float, step: float | None = None) -> tuple[float, float]:
+    """The two points θ⁻ < θ⁺ at which one parameter entry is evaluated.
+
+    Args:
+        theta: The parameter value.
+        step: Relative step h₀ (default ``DEFAULT_RELATIVE_STEP`` = ε^(1/3) ≈ 6.06e-6);
+            the actual step is h = h₀ · max(1, |θ|).
+
+    Returns:
+        ``(theta_minus, theta_plus)``, both float64 numbers; ``theta_plus - theta_minus`` is
+        computed exactly.
+
+    Example:
+        >>> lo, hi = perturbation(1.0, step=0.25)
+        >>> lo, hi
+        (0.75, 1.25)
+    """
+    base = DEFAULT_RELATIVE_STEP if step is None else step
+    h = (theta + base * max(1.0, abs(theta))) - theta
+    return theta - h, theta + h
+
+
+def _copy(weights: Sequence[ArrayLike], biases: Sequence[ArrayLike] | None) -> Parameters:
+    ws = [np.array(w, dtype=np.float64) for w in weights]
+    return ws, None if biases is None else [np.array(b, dtype=np.float64) for b in biases]
+
+
+def _over_entries(
+    weights: Sequence[ArrayLike],
+    biases: Sequence[ArrayLike] | None,
+    step: float | None,
+    per_entry: Callable[[Parameters, float, float, Array, tuple[int, ...]], float],
+    dtype: type,
+) -> tuple[list[NDArray[Any]], list[NDArray[Any]] | None]:
+    """Call ``per_entry(params, lo, hi, array, index)`` for every entry of every parameter.
+
+    ``per_entry`` may set ``array[index]`` but must leave it changed only temporarily; the
+    original value is restored here. Results are collected into arrays shaped like the
+    parameters.
+    """
+    params = _copy(weights, biases)
+    groups = [params[0]] if params[1] is None else [params[0], params[1]]
+    results: list[list[NDArray[Any]]] = []
+    for group in groups:
+        out_group: list[NDArray[Any]] = []
+        for array in group:
+            out: NDArray[Any] = np.zeros(array.shape, dtype=dtype)
+            for index in np.ndindex(array.shape):
+                theta = float(array[index])
+                lo, hi = perturbation(theta, step)
+                out[index] = per_entry(params, lo, hi, array, index)
+                array[index] = theta
+            out_group.append(out)
+        results.append(out_group)
+    return results[0], results[1] if len(results) > 1 else None
+
+
+def central_differences(
+    loss_fn: LossFunction,
+    weights: Sequence[ArrayLike],
+    biases: Sequence[ArrayLike] | None,
+    step: float | None = None,
+) -> Parameters:
+    """Estimate every partial derivative of ``loss_fn`` by central differences.
+
+    Args:
+        loss_fn: ``loss_fn(weights, biases) -> float``, a float64 scalar. It receives working
+            copies (never the caller's arrays) and must not keep or modify them.
+        weights: The weight matrices at the point.
+        biases: The bias vectors, or ``None``.
+        step: Relative step h₀; see :func:`perturbation`.
+
+    Returns:
+        ``(grads_W, grads_b)`` shaped like the parameters; ``grads_b`` is ``None`` when
+        ``biases`` is.
+
+    Example:
+        >>> gw, gb = central_differences(lambda w, b: float(w[0][0, 0] ** 2), [[[3.0]]], None)
+        >>> round(float(gw[0][0, 0]), 8), gb
+        (6.0, None)
+    """
+
+    def quotient(params: Parameters, lo: float, hi: float, array: Array, index: tuple) -> float:
+        array[index] = hi
+        upper = loss_fn(*params)
+        array[index] = lo
+        lower = loss_fn(*params)
+        return (upper - lower) / (hi - lo)
+
+    return _over_entries(weights, biases, step, quotient, np.float64)
+
+
+def _crosses(base: Sequence[Array], plus: Sequence[Array], minus: Sequence[Array]) -> bool:
+    """True if some kink argument is not strictly on one side of 0 at all three points.
+
+    An argument the perturbation does not move at all is ignored, even if it is 0: then the
+    function is constant along it and the kink does not matter.
+    """
+    for z0, zp, zm in zip(base, plus, minus, strict=True):
+        moved = (zp != z0) | (zm != z0)
+        positive = (z0 > 0) & (zp > 0) & (zm > 0)
+        negative = (z0 < 0) & (zp < 0) & (zm < 0)
+        if np.any(moved & ~positive & ~negative):
+            return True
+    return False
+
+
+def kink_mask(
+    kink_inputs: KinkInputs,
+    weights: Sequence[ArrayLike],
+    biases: Sequence[ArrayLike] | None,
+    step: float | None = None,
+) -> tuple[list[NDArray[np.bool_]], list[NDArray[np.bool_]] | None]:
+    """Flag the parameter entries whose finite difference straddles a ReLU-like kink.
+
+    For each entry, the kink arguments (for example the pre-activations of the ReLU and
+    leaky-ReLU layers) are evaluated at θ⁻, θ and θ⁺ with the same step as
+    :func:`central_differences`. The entry is flagged if some argument that moves is not
+    strictly positive at all three points or strictly negative at all three. This is exact
+    rather than a bound: the central difference of such an entry mixes the two sides of a kink
+    and says nothing about the one-sided derivative backprop reports, so a caller should treat
+    it as meaningless rather than as a failure.
+
+    Args:
+        kink_inputs: ``kink_inputs(weights, biases)`` returning the kink arguments, e.g.
+            ``lambda w, b: reference.kink_pre_activations(w, b, x, activations)``.
+        weights: The weight matrices at the point.
+        biases: The bias vectors, or ``None``.
+        step: Relative step h₀; see :func:`perturbation`.
+
+    Returns:
+        ``(flags_W, flags_b)``: boolean arrays shaped like the parameters; ``flags_b`` is
+        ``None`` when ``biases`` is.
+
+    Example:
+        >>> relu_input = lambda w, b: [w[0] @ np.array([[1.0], [-1.0]])]
+        >>> flags, _ = kink_mask(relu_input, [np.array([[0.5, 0.5]])], None)
+        >>> flags[0].tolist()
+        [[True, True]]
+    """
+    params = _copy(weights, biases)
+    base = [np.asarray(z, dtype=np.float64) for z in kink_inputs(*params)]
+
+    def straddles(params: Parameters, lo: float, hi: float, array: Array, index: tuple) -> bool:
+        array[index] = hi
+        plus = [np.asarray(z, dtype=np.float64) for z in kink_inputs(*params)]
+        array[index] = lo
+        minus = [np.asarray(z, dtype=np.float64) for z in kink_inputs(*params)]
+        return _crosses(base, plus, minus)
+
+    return _over_entries(weights, biases, step, straddles, np.bool_)

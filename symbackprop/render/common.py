@@ -1,0 +1,64 @@
+"""Helpers shared by the renderers: walking a derivation in its fixed, documented order."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from sympy import Expr, ImmutableMatrix
+
+from .. import notation
+
+if TYPE_CHECKING:
+    from ..derivation import Derivation
+
+
+def entries(matrix: ImmutableMatrix) -> Iterator[tuple[tuple[int, ...], Expr]]:
+    """Yield ``(index, value)`` row by row; a column vector is indexed by its row only."""
+    for i in range(matrix.rows):
+        for j in range(matrix.cols):
+            yield ((i,) if matrix.cols == 1 else (i, j)), matrix[i, j]
+
+
+def nested(matrix: ImmutableMatrix, convert: type | object = str) -> list[list]:
+    """A matrix as nested lists (rows), each entry passed through ``convert``."""
+    return [
+        [convert(matrix[i, j]) for j in range(matrix.cols)]  # type: ignore[operator]
+        for i in range(matrix.rows)
+    ]
+
+
+def forward_keys(derivation: Derivation) -> list[str]:
+    """``["z1", "a1", ..., "zL", "yhat"]`` in forward order."""
+    keys = []
+    for layer in derivation.network.layers:
+        keys.append(f"z{layer.index + 1}")
+        keys.append("yhat" if layer is derivation.network.output else f"a{layer.index + 1}")
+    return keys
+
+
+def gradient_label(key: str, index: tuple[int, ...]) -> str:
+    """``dW2[0,1]``: the notebook's naming for one gradient entry."""
+    return notation.entry_name(f"d{key}", index)
+
+
+def title(derivation: Derivation) -> str:
+    """``seed: 2-3-2, relu -> softmax, cross_entropy (mean)``."""
+    spec = derivation.spec
+    acts = " -> ".join(str(a) for a in spec.activations)
+    extras = [f"{spec.samples} samples, {spec.loss.reduction}"] if spec.batched else []
+    extras += [] if spec.biases is not None else ["no biases"]
+    extras += [f"l2 = {spec.l2}"] if spec.l2 else []
+    suffix = f" ({'; '.join(extras)})" if extras else ""
+    return f"{spec.name}: {'-'.join(map(str, spec.layers))}, {acts}, {spec.loss}{suffix}"
+
+
+def kink_note(derivation: Derivation) -> str | None:
+    """The warning printed when some pre-activation sits exactly on a kink."""
+    kinks = derivation.values.kinks
+    if not kinks:
+        return None
+    return (
+        f"pre-activation {', '.join(kinks)} is exactly 0: the gradient there depends on the "
+        f"convention ReLU'(0) = {derivation.options.relu_prime_at_zero} (--relu-prime-at-zero)"
+    )

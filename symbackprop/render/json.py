@@ -1,0 +1,61 @@
+"""A stable machine-readable document (keys sorted, two-space indent)."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from sympy import ImmutableMatrix
+
+from .. import __version__
+from ..derivation import Omitted
+from . import register
+from .common import forward_keys, kink_note, nested
+
+if TYPE_CHECKING:
+    from ..derivation import Derivation
+
+
+def _values(derivation: Derivation, matrix: ImmutableMatrix) -> dict[str, Any]:
+    return {"exact": nested(matrix), "value": nested(matrix, derivation.decimal)}
+
+
+@register("json")
+def to_json(derivation: Derivation, expanded: bool = True) -> str:
+    """Render ``derivation`` as JSON: ``gradients.W1.exact`` holds SymPy ``str()`` forms."""
+    spec, values = derivation.spec, derivation.values
+    gradients = {}
+    for key, matrix in values.gradients.items():
+        entry = _values(derivation, matrix)
+        entry["compact"] = nested(derivation.compact[key])
+        if expanded:
+            entry["expanded"] = [
+                [None if isinstance(e, Omitted) else str(e) for e in row]
+                for row in derivation.expanded[key]
+            ]
+        gradients[key] = entry
+    document = {
+        "symbackprop": __version__,
+        "spec": spec.name,
+        "network": {
+            "layers": list(spec.layers),
+            "activations": [str(a) for a in spec.activations],
+            "loss": spec.loss.name,
+            "reduction": spec.loss.reduction,
+            "biases": spec.biases is not None,
+            "l2": str(spec.l2),
+            "samples": spec.samples,
+        },
+        "conventions": {
+            "relu_prime_at_zero": str(derivation.options.relu_prime_at_zero),
+            "digits": derivation.options.digits,
+        },
+        "kinks": list(values.kinks),
+        "notes": [n for n in [kink_note(derivation)] if n],
+        "forward": {
+            key: _values(derivation, values.forward[key])
+            for key in [*forward_keys(derivation), "loss"]
+        },
+        "gradients": gradients,
+    }
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

@@ -1,0 +1,73 @@
+"""Plain text for a terminal: compact form, expanded form, exact value and decimal per entry."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sympy import Derivative, Expr
+from sympy.printing.str import StrPrinter
+
+from . import register
+from .common import entries, forward_keys, gradient_label, kink_note, title
+
+if TYPE_CHECKING:
+    from ..derivation import Derivation
+
+
+class TextPrinter(StrPrinter):
+    """SymPy's str() with d/d notation for derivatives and ReLU' for the ReLU derivative."""
+
+    def _print_Derivative(self, expr: Derivative) -> str:
+        ((variable, _),) = expr.variable_count
+        return f"d{self._print(expr.expr)}/d{self._print(variable)}"
+
+    def _print_ReLUPrime(self, expr: Expr) -> str:
+        return f"ReLU'({self._print(expr.args[0])})"
+
+    def _print_LeakyReLUPrime(self, expr: Expr) -> str:
+        return f"LeakyReLU'({self._print(expr.args[0])}; {self._print(expr.args[1])})"
+
+
+def show(expr: object) -> str:
+    """Print ``expr`` for a terminal."""
+    return TextPrinter().doprint(expr)
+
+
+@register("text")
+def to_text(derivation: Derivation, expanded: bool = True) -> str:
+    """Render ``derivation`` for reading in a terminal."""
+    lines = [
+        f"symbackprop derivation of {title(derivation)}",
+        f"ReLU'(0) = {derivation.options.relu_prime_at_zero}; "
+        f"decimals to {derivation.options.digits} significant digits",
+        "",
+    ]
+    note = kink_note(derivation)
+    lines += [f"note: {note}", ""] if note else []
+    lines += ["Forward pass at the documented point"]
+    values = derivation.values
+    for key in [*forward_keys(derivation), "loss"]:
+        for index, value in entries(values.forward[key]):
+            name = key if key == "loss" else f"{key}[{','.join(map(str, index))}]"
+            lines.append(f"  {name:<12} = {value}  ≈ {derivation.decimal(value)}")
+    lines += ["", "Output error"]
+    for error in derivation.gradients.output_errors[: derivation.network.output.size]:
+        for step in error.steps:
+            lines.append(f"  {show(step.lhs)} = {show(step.rhs)}    [{step.reason}]")
+    lines += ["", "Gradients"]
+    for key, matrix in derivation.compact.items():
+        for index, compact in entries(matrix):
+            lines += _entry(derivation, key, index, compact, expanded)
+    return "\n".join(lines) + "\n"
+
+
+def _entry(
+    derivation: Derivation, key: str, index: tuple[int, ...], compact: object, expanded: bool
+) -> list[str]:
+    row, col = (index[0], index[1] if len(index) > 1 else 0)
+    exact = derivation.values.gradients[key][row, col]
+    lines = [f"{gradient_label(key, index)}", f"  compact:  {show(compact)}"]
+    if expanded:
+        lines.append(f"  expanded: {show(derivation.expanded[key][row][col])}")
+    lines += [f"  exact:    {exact}", f"  value:    {derivation.decimal(exact)}"]
+    return lines

@@ -1,0 +1,511 @@
+"""TOML text -> a frozen, validated :class:`NetworkSpec`.
+
+Numbers are read exactly: a decimal literal becomes the rational it spells (``0.1`` is 1/10),
+through ``tomllib``'s ``parse_float`` hook and ``fractions.Fraction``, never through ``float``.
+Nothing from the file is ever evaluated: specs are data.
+
+>>> spec = load_spec("seed")
+>>> spec.layers, spec.weights[0][0, 0]
+((2, 3, 2), 1/10)
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from sympy import ImmutableMatrix, Integer, Rational
+
+from .activations import ACTIVATIONS, canonical_name
+from .errors import SpecError
+from .losses import LOSSES, REDUCTIONS
+
+Number = Rational  # Integer is a Rational subclass
+
+
+@dataclass(frozen=True)
+class ActivationSpec:
+    """An activation name with its options, e.g. ``leaky_relu`` with ``slope = 1/100``."""
+
+    name: str
+    options: tuple[tuple[str, Any], ...] = ()
+
+    def __str__(self) -> str:
+        opts = ", ".join(f"{k}={v}" for k, v in self.options)
+        return f"{self.name}({opts})" if opts else self.name
+
+
+@dataclass(frozen=True)
+class LossSpec:
+    """A loss name, its options and the batch reduction (``mean`` or ``sum``)."""
+
+    name: str
+    reduction: str = "mean"
+    options: tuple[tuple[str, Any], ...] = ()
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class Expected:
+    """Documented (hand-computed) values with numpy.isclose tolerances."""
+
+    values: tuple[tuple[str, ImmutableMatrix], ...]
+    atol: Number = Rational(1, 10**8)
+    rtol: Number = Rational(1, 10**5)
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """A validated network with its documented point.
+
+    Matrices follow the notebook: ``weights[l]`` is (n_l, n_{l-1}), ``biases[l]`` is (n_l, 1),
+    ``x`` is (n_0, m) and ``y`` is (n_L, m), one column per sample.
+    """
+
+    source: str
+    layers: tuple[int, ...]
+    activations: tuple[ActivationSpec, ...]
+    loss: LossSpec
+    weights: tuple[ImmutableMatrix, ...]
+    biases: tuple[ImmutableMatrix, ...] | None
+    x: ImmutableMatrix
+    y: ImmutableMatrix
+    batched: bool = False
+    l2: Number = Integer(0)
+    expected: Expected | None = None
+    text: str = field(default="", compare=False, repr=False)
+
+    @property
+    def depth(self) -> int:
+        """L, the number of layers with parameters."""
+        return len(self.layers) - 1
+
+    @property
+    def samples(self) -> int:
+        """m, the number of samples (1 for a single sample)."""
+        return int(self.x.cols)
+
+    @property
+    def name(self) -> str:
+        """A short title: the example name or the file's stem."""
+        return self.source.removeprefix("example '").removesuffix("'").rsplit("/", 1)[-1]
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+def example_names() -> list[str]:
+    """The built-in examples, sorted."""
+    folder = resources.files("symbackprop") / "examples"
+    return sorted(
+        p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml")
+    )
+
+
+def example_text(name: str) -> str:
+    """The TOML text of a built-in example.
+
+    Raises:
+        SpecError: ``name`` is not a built-in example.
+    """
+    if name not in example_names():
+        raise SpecError(
+            f"example '{name}'",
+            "",
+            f"no such built-in example; expected one of: {', '.join(example_names())}",
+        )
+    return (resources.files("symbackprop") / "examples" / f"{name}.toml").read_text("utf-8")
+
+
+def load_spec(path_or_name: str | Path = "seed") -> NetworkSpec:
+    """Load a spec from a TOML file, or a built-in example by name.
+
+    Args:
+        path_or_name: a path to a ``.toml`` file, or a name from :func:`example_names`.
+
+    Returns:
+        The validated spec.
+
+    Raises:
+        SpecError: the file is missing, not TOML, or does not describe a valid network.
+    """
+    text_name = str(path_or_name)
+    path = Path(text_name)
+    if text_name in example_names() and not path.is_file():
+        return parse_spec(example_text(text_name), f"example '{text_name}'")
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        hint = f" (built-in examples: {', '.join(example_names())})" if not path.exists() else ""
+        raise SpecError(
+            text_name,
+            "",
+            f"cannot read spec: {exc.__class__.__name__}: "
+            f"{getattr(exc, 'strerror', None) or exc}{hint}",
+        ) from None
+    return parse_spec(text, text_name)
+
+
+class _NonFinite:
+    """A TOML ``nan``/``inf`` literal, kept so the validator can name its key."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def _exact_float(text: str) -> Rational | _NonFinite:
+    if text.lstrip("+-") in ("nan", "inf"):
+        return _NonFinite(text)
+    fraction = Fraction(text.replace("_", ""))
+    return Rational(fraction.numerator, fraction.denominator)
+
+
+def parse_spec(text: str, source: str = "<spec>") -> NetworkSpec:
+    """Parse and validate TOML text (see :func:`load_spec`)."""
+    try:
+        data = tomllib.loads(text, parse_float=_exact_float)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(source, "", f"not valid TOML: {exc}") from None
+    return _Validator(source, data).spec(text)
+
+
+# ----------------------------------------------------------------------------- validation
+
+_TABLES = {"network": True, "parameters": True, "data": True, "expected": False}
+_NETWORK_KEYS = ("layers", "activations", "loss", "biases", "l2")
+_DATA_KEYS = ("x", "y", "label", "labels")
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"boolean {str(value).lower()}"
+    if isinstance(value, str):
+        return f"string '{value}'"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, _NonFinite):
+        return value.text
+    return repr(value)
+
+
+class _Validator:
+    """Turns the parsed TOML tables into a NetworkSpec, one section at a time."""
+
+    def __init__(self, source: str, data: dict[str, Any]) -> None:
+        self.source, self.data = source, data
+
+    def fail(self, key: str, message: str) -> SpecError:
+        return SpecError(self.source, key, message)
+
+    def spec(self, text: str) -> NetworkSpec:
+        self.check_keys("", self.data, list(_TABLES))
+        for table, required in _TABLES.items():
+            if required and table not in self.data:
+                raise self.fail(f"[{table}]", "missing table")
+            if table in self.data and not isinstance(self.data[table], dict):
+                raise self.fail(f"[{table}]", f"expected a table, got {_kind(self.data[table])}")
+        layers, activations, loss, use_biases, l2 = self.network()
+        weights, biases = self.parameters(layers, use_biases)
+        x, y, batched = self.samples(layers)
+        self.check_target(loss, activations, y)
+        expected = self.expected(layers, x.cols, batched) if "expected" in self.data else None
+        return NetworkSpec(
+            self.source,
+            layers,
+            activations,
+            loss,
+            weights,
+            biases,
+            x,
+            y,
+            batched,
+            l2,
+            expected,
+            text,
+        )
+
+    # -- generic helpers
+
+    def check_keys(self, table: str, values: Mapping[str, Any], allowed: list[str]) -> None:
+        for key in values:
+            if key not in allowed:
+                where = f"[{table}] {key}" if table else f"[{key}]"
+                raise self.fail(where, f"unknown key; expected one of: {', '.join(allowed)}")
+
+    def number(self, key: str, value: Any) -> Rational:
+        if isinstance(value, _NonFinite):
+            raise self.fail(key, f"expected a finite number, got {value.text}")
+        if isinstance(value, bool) or not isinstance(value, int | Rational):
+            raise self.fail(key, f"expected a number, got {_kind(value)}")
+        return Integer(value) if isinstance(value, int) else value
+
+    def vector(self, key: str, value: Any, n: int) -> list[Rational]:
+        if not isinstance(value, list) or len(value) != n:
+            got = f"{len(value)} entries" if isinstance(value, list) else _kind(value)
+            raise self.fail(key, f"expected a list of {n} numbers, got {got}")
+        return [self.number(f"{key}[{i}]", v) for i, v in enumerate(value)]
+
+    def matrix(self, key: str, value: Any, rows: int, cols: int) -> ImmutableMatrix:
+        shape = f"a {rows}x{cols} matrix ({rows} rows of {cols} numbers)"
+        if not isinstance(value, list) or len(value) != rows:
+            got = f"{len(value)} rows" if isinstance(value, list) else _kind(value)
+            raise self.fail(key, f"expected {shape}, got {got}")
+        body = []
+        for i, row in enumerate(value):
+            if not isinstance(row, list) or len(row) != cols:
+                got = f"{len(row)} entries" if isinstance(row, list) else _kind(row)
+                raise self.fail(
+                    f"{key}[{i}]", f"expected a row of {cols} numbers ({shape}), got {got}"
+                )
+            body.append([self.number(f"{key}[{i}][{j}]", v) for j, v in enumerate(row)])
+        return ImmutableMatrix(body)
+
+    def column(self, key: str, value: Any, n: int) -> ImmutableMatrix:
+        """A flat list of n numbers or an (n, 1) column."""
+        if isinstance(value, list) and value and all(isinstance(v, list) for v in value):
+            return self.matrix(key, value, n, 1)
+        return ImmutableMatrix(self.vector(key, value, n))
+
+    # -- sections
+
+    def network(
+        self,
+    ) -> tuple[tuple[int, ...], tuple[ActivationSpec, ...], LossSpec, bool, Rational]:
+        net = self.data["network"]
+        self.check_keys("network", net, list(_NETWORK_KEYS))
+        for key in ("layers", "activations", "loss"):
+            if key not in net:
+                raise self.fail(f"[network] {key}", "missing key")
+        layers = self.layers(net["layers"])
+        acts = net["activations"]
+        if not isinstance(acts, list) or len(acts) != len(layers) - 1:
+            got = f"{len(acts)} entries" if isinstance(acts, list) else _kind(acts)
+            raise self.fail(
+                "[network] activations",
+                f"expected a list of {len(layers) - 1} "
+                f"activations (one per layer after the input), got {got}",
+            )
+        activations = tuple(self.activation(i, a, len(acts)) for i, a in enumerate(acts))
+        use_biases = net.get("biases", True)
+        if not isinstance(use_biases, bool):
+            raise self.fail("[network] biases", f"expected true or false, got {_kind(use_biases)}")
+        l2 = self.number("[network] l2", net.get("l2", 0))
+        if l2 < 0:
+            raise self.fail("[network] l2", f"expected a number >= 0, got {l2}")
+        return layers, activations, self.loss(net["loss"], activations[-1]), use_biases, l2
+
+    def layers(self, value: Any) -> tuple[int, ...]:
+        ok = (
+            isinstance(value, list)
+            and len(value) >= 2
+            and all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in value)
+        )
+        if not ok:
+            raise self.fail(
+                "[network] layers",
+                "expected a list of at least 2 positive integers "
+                f"(input size, hidden sizes..., output size), got {_format(value)}",
+            )
+        return tuple(value)
+
+    def activation(self, index: int, value: Any, count: int) -> ActivationSpec:
+        key = f"[network] activations[{index}]"
+        options: dict[str, Any] = {}
+        if isinstance(value, dict):
+            options = dict(value)
+            value = options.pop("name", None)
+            if value is None:
+                raise self.fail(key, "expected a 'name' in the inline table")
+        if not isinstance(value, str):
+            raise self.fail(key, f"expected an activation name, got {_kind(value)}")
+        name = canonical_name(value)
+        if name not in ACTIVATIONS:
+            raise self.fail(
+                key,
+                f"unknown activation '{value}'; expected one of: {', '.join(sorted(ACTIVATIONS))}",
+            )
+        entry = ACTIVATIONS[name]
+        if entry.output_only and index != count - 1:
+            raise self.fail(key, f"'{name}' is allowed on the output layer only")
+        return ActivationSpec(name, self.options(key, options, entry.options))
+
+    def options(self, key: str, given: dict[str, Any], defaults: Mapping[str, Any]) -> tuple:
+        self.check_keys(key.removeprefix("[network] ").split(" ")[0], given, ["name", *defaults])
+        merged = dict(defaults)
+        for name, value in given.items():
+            merged[name] = (
+                self.number(f"{key}.{name}", value)
+                if not isinstance(defaults[name], bool)
+                else self.boolean(f"{key}.{name}", value)
+            )
+        return tuple(sorted(merged.items()))
+
+    def boolean(self, key: str, value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.fail(key, f"expected true or false, got {_kind(value)}")
+        return value
+
+    def loss(self, value: Any, output: ActivationSpec) -> LossSpec:
+        key = "[network] loss"
+        options: dict[str, Any] = {}
+        if isinstance(value, dict):
+            options = dict(value)
+            value = options.pop("name", None)
+        if not isinstance(value, str) or value not in LOSSES:
+            raise self.fail(
+                key, f"unknown loss {_format(value)}; expected one of: {', '.join(sorted(LOSSES))}"
+            )
+        entry = LOSSES[value]
+        reduction = options.pop("reduction", "mean")
+        if reduction not in REDUCTIONS:
+            raise self.fail(
+                f"{key}.reduction",
+                f"expected one of: {', '.join(REDUCTIONS)}, got {_format(reduction)}",
+            )
+        if entry.output_activations and output.name not in entry.output_activations:
+            raise self.fail(
+                key,
+                f"'{value}' needs a {' or '.join(entry.output_activations)} "
+                f"output layer, got '{output.name}'",
+            )
+        return LossSpec(value, reduction, self.options(key, options, entry.options))
+
+    def parameters(
+        self, layers: tuple[int, ...], use_biases: bool
+    ) -> tuple[tuple[ImmutableMatrix, ...], tuple[ImmutableMatrix, ...] | None]:
+        params = self.data["parameters"]
+        depth = len(layers) - 1
+        names = [f"W{l + 1}" for l in range(depth)]
+        names += [f"b{l + 1}" for l in range(depth)] if use_biases else []
+        self.check_keys("parameters", params, names)
+        for name in names:
+            if name not in params:
+                raise self.fail(f"[parameters] {name}", "missing key")
+        weights = tuple(
+            self.matrix(f"[parameters] W{l + 1}", params[f"W{l + 1}"], layers[l + 1], layers[l])
+            for l in range(depth)
+        )
+        if not use_biases:
+            return weights, None
+        biases = tuple(
+            self.column(f"[parameters] b{l + 1}", params[f"b{l + 1}"], layers[l + 1])
+            for l in range(depth)
+        )
+        return weights, biases
+
+    def samples(self, layers: tuple[int, ...]) -> tuple[ImmutableMatrix, ImmutableMatrix, bool]:
+        data = self.data["data"]
+        self.check_keys("data", data, list(_DATA_KEYS))
+        if "x" not in data:
+            raise self.fail("[data] x", "missing key")
+        batched = (
+            isinstance(data["x"], list) and bool(data["x"]) and isinstance(data["x"][0], list)
+        )
+        x = self.batch("[data] x", data["x"], layers[0], batched)
+        given = [k for k in ("y", "label", "labels") if k in data]
+        if len(given) != 1:
+            raise self.fail(
+                "[data] y",
+                "expected exactly one of: y, label, labels"
+                + (f"; got {', '.join(given)}" if given else ""),
+            )
+        if given[0] == "y":
+            y = self.batch("[data] y", data["y"], layers[-1], batched, samples=x.cols)
+        else:
+            y = self.labels(given[0], data[given[0]], layers[-1], batched, x.cols)
+        return x, y, batched
+
+    def batch(
+        self, key: str, value: Any, n: int, batched: bool, samples: int | None = None
+    ) -> ImmutableMatrix:
+        if not batched:
+            return ImmutableMatrix(self.vector(key, value, n))
+        if not isinstance(value, list) or (samples is not None and len(value) != samples):
+            got = f"{len(value)} samples" if isinstance(value, list) else _kind(value)
+            raise self.fail(
+                key,
+                f"expected a batch of {samples} samples (rows) of {n} numbers, like x, got {got}",
+            )
+        return ImmutableMatrix(
+            [self.vector(f"{key}[{s}]", row, n) for s, row in enumerate(value)]
+        ).T
+
+    def labels(
+        self, key: str, value: Any, classes: int, batched: bool, samples: int
+    ) -> ImmutableMatrix:
+        expected_batch = key == "labels"
+        if expected_batch != batched:
+            raise self.fail(
+                f"[data] {key}", "use 'label' with a single sample x and 'labels' with a batch"
+            )
+        items = value if expected_batch else [value]
+        if not isinstance(items, list) or len(items) != samples:
+            raise self.fail(
+                f"[data] {key}", f"expected {samples} class indices, got {_format(value)}"
+            )
+        columns = []
+        for s, label in enumerate(items):
+            if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label < classes:
+                raise self.fail(
+                    f"[data] {key}",
+                    f"expected a class index in 0..{classes - 1}, "
+                    f"got {_format(label)}" + (f" (sample {s})" if batched else ""),
+                )
+            columns.append([int(k == label) for k in range(classes)])
+        return ImmutableMatrix(columns).T
+
+    def check_target(
+        self, loss: LossSpec, activations: tuple[ActivationSpec, ...], y: ImmutableMatrix
+    ) -> None:
+        problem = LOSSES[loss.name].check_target(y)
+        if problem:
+            raise self.fail("[data] y", f"target {problem}")
+
+    def expected(self, layers: tuple[int, ...], samples: int, batched: bool) -> Expected:
+        table = self.data["expected"]
+        depth = len(layers) - 1
+        shapes: dict[str, tuple[int, int]] = {"loss": (1, 1), "yhat": (layers[-1], samples)}
+        for l in range(depth):
+            shapes[f"dW{l + 1}"] = (layers[l + 1], layers[l])
+            shapes[f"db{l + 1}"] = (layers[l + 1], 1)
+            shapes[f"z{l + 1}"] = (layers[l + 1], samples)
+            shapes[f"a{l + 1}"] = (layers[l + 1], samples)
+        self.check_keys("expected", table, [*shapes, "atol", "rtol"])
+        values = []
+        for key, value in table.items():
+            if key in ("atol", "rtol"):
+                continue
+            rows, cols = shapes[key]
+            where = f"[expected] {key}"
+            if key == "loss":
+                values.append((key, ImmutableMatrix([[self.number(where, value)]])))
+            elif key.startswith("dW"):
+                values.append((key, self.matrix(where, value, rows, cols)))
+            elif key.startswith("db"):
+                values.append((key, self.column(where, value, rows)))
+            else:
+                values.append((key, self.batch(where, value, rows, batched, samples)))
+        tolerances = {
+            k: self.number(f"[expected] {k}", table[k]) for k in ("atol", "rtol") if k in table
+        }
+        for k, v in tolerances.items():
+            if v < 0:
+                raise self.fail(f"[expected] {k}", f"expected a number >= 0, got {v}")
+        return Expected(tuple(values), **tolerances)
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, str):
+        return f"'{value}'"
+    if isinstance(value, _NonFinite):
+        return value.text
+    return str(value)
