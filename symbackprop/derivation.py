@@ -10,11 +10,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from sympy import Expr, Float, ImmutableMatrix, Rational, Symbol
+from sympy import Expr, ImmutableMatrix, Rational, Symbol
 
 from .errors import SymbackpropError
 from .exact import ExactValues, evaluate
@@ -117,13 +118,33 @@ class Derivation:
 
 
 def decimal(value: Expr, digits: int) -> str:
-    """Evaluate ``value`` to ``digits`` significant digits, guaranteed correct.
+    """``value`` correctly rounded (half to even) to ``digits`` significant digits.
 
-    ``evalf(strict=True)`` raises rather than return digits it could not certify.
+    ``evalf(strict=True)`` certifies ``digits + guard`` digits; the guard digits decide the
+    rounding, and the guard grows while they sit too close to a rounding boundary to decide it.
+    (``evalf(digits)`` alone may be off by one in the last digit: 0.3313688240375085... -> ...037.)
+
+    >>> decimal(Rational(1, 3), 5)
+    '0.33333'
     """
     if value == 0:
         return "0"
-    return str(Float(value.evalf(digits, strict=True), digits))
+    guard = 10
+    while True:
+        with localcontext(prec=digits + 2 * guard):
+            approx = Decimal(str(value.evalf(digits + guard, strict=True)))
+            exponent = approx.adjusted() - digits + 1
+            tail = abs(approx.scaleb(-exponent) % 1 - Decimal("0.5"))
+            if tail > Decimal(10) ** (3 - guard) or guard > 200:
+                return _plain(approx.quantize(Decimal(1).scaleb(exponent), ROUND_HALF_EVEN))
+        guard *= 2
+
+
+def _plain(number: Decimal) -> str:
+    """Fixed notation for moderate magnitudes, scientific otherwise."""
+    if -5 <= number.adjusted() < 15:
+        return f"{number:f}"
+    return f"{number:e}".replace("e+", "e")
 
 
 def derive(
