@@ -33,11 +33,19 @@ def random_spec(layers: tuple[int, ...], seed: int = 0) -> NetworkSpec:
     biases = tuple(matrix(layers[l + 1], 1) for l in range(depth))
     y = ImmutableMatrix(layers[-1], 1, lambda i, j: int(i == 0))
     activations = (ActivationSpec("relu"),) * (depth - 1) + (ActivationSpec("softmax"),)
-    return NetworkSpec(f"random {layers}", layers, activations, LossSpec("cross_entropy"),
-                       weights, biases, matrix(layers[0], 1), y)
+    return NetworkSpec(
+        f"random {layers}",
+        layers,
+        activations,
+        LossSpec("cross_entropy"),
+        weights,
+        biases,
+        matrix(layers[0], 1),
+        y,
+    )
 
 
-def timed(label: str, function, *args):  # noqa: ANN001, ANN202 - a bench helper
+def timed(label: str, function, *args):
     start = time.perf_counter()
     result = function(*args)
     print(f"{label:<58} {time.perf_counter() - start:8.2f} s", flush=True)
@@ -45,8 +53,9 @@ def timed(label: str, function, *args):  # noqa: ANN001, ANN202 - a bench helper
 
 
 def cli_seed() -> None:
-    subprocess.run([sys.executable, "-m", "symbackprop", "derive"], check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "symbackprop", "derive"], check=True, stdout=subprocess.DEVNULL
+    )
 
 
 def naive(spec: NetworkSpec) -> None:
@@ -55,13 +64,19 @@ def naive(spec: NetworkSpec) -> None:
     net = d.network
     expansions = {}
     for layer in net.layers:
-        for symbols, definitions in ((layer.pre_activation, layer.z_definition),
-                                     (layer.activation, layer.a_definition)):
-            expansions.update({s: e.xreplace(expansions) for s, e in zip(symbols, definitions)})
+        for symbols, definitions in (
+            (layer.pre_activation, layer.z_definition),
+            (layer.activation, layer.a_definition),
+        ):
+            expansions.update(
+                {s: e.xreplace(expansions) for s, e in zip(symbols, definitions, strict=True)}
+            )
     loss = net.loss_definition.xreplace(expansions)
     parameters = [s for _, m in net.parameters() for s in m]
-    gradients = timed("  naive: diff of the expanded loss, every parameter",
-                      lambda: [diff(loss, p) for p in parameters])
+    gradients = timed(
+        "  naive: diff of the expanded loss, every parameter",
+        lambda: [diff(loss, p) for p in parameters],
+    )
     symbols = [*net.x, *net.y, *parameters]
     timed("  naive: lambdify of those gradients", lambda: lambdify(symbols, gradients, cse=True))
 
@@ -71,12 +86,13 @@ def main() -> None:
     timed("seed: `python -m symbackprop derive` (fresh interpreter)", cli_seed)
     big = random_spec((16, 32, 32, 10))
     d = timed("16-32-32-10: compact derivation + exact values", derive, big)
-    timed("16-32-32-10: decimals of all 1930 gradients (12 digits)",
-          lambda: [decimal(v, 12) for m in d.values.gradients.values() for v in m])
+    timed(
+        "16-32-32-10: decimals of all 1930 gradients (12 digits)",
+        lambda: [decimal(v, 12) for m in d.values.gradients.values() for v in m],
+    )
     print("8-16-4, naive whole-expression approach:")
     naive(random_spec((8, 16, 4)))
-    timed("8-16-4: symbackprop compact derivation + exact values", derive,
-          random_spec((8, 16, 4)))
+    timed("8-16-4: symbackprop compact derivation + exact values", derive, random_spec((8, 16, 4)))
 
 
 if __name__ == "__main__":

@@ -338,8 +338,13 @@ class _Validator:
             raise self.fail(key, f"'{name}' is allowed on the output layer only")
         return ActivationSpec(name, self.options(key, options, entry.options))
 
-    def options(self, key: str, given: dict[str, Any], defaults: Mapping[str, Any]) -> tuple:
-        self.check_keys(key.removeprefix("[network] ").split(" ")[0], given, ["name", *defaults])
+    def options(
+        self, key: str, given: dict[str, Any], defaults: Mapping[str, Any], *other: str
+    ) -> tuple:
+        for name in given:
+            if name not in defaults:
+                allowed = ", ".join(["name", *other, *defaults])
+                raise self.fail(f"{key}.{name}", f"unknown option; expected one of: {allowed}")
         merged = dict(defaults)
         for name, value in given.items():
             merged[name] = (
@@ -377,7 +382,7 @@ class _Validator:
                 f"'{value}' needs a {' or '.join(entry.output_activations)} "
                 f"output layer, got '{output.name}'",
             )
-        return LossSpec(value, reduction, self.options(key, options, entry.options))
+        return LossSpec(value, reduction, self.options(key, options, entry.options, "reduction"))
 
     def parameters(
         self, layers: tuple[int, ...], use_biases: bool

@@ -133,3 +133,19 @@ def test_json_has_gradients_keyed_like_the_notebook(seed) -> None:
     assert len(b1["exact"]) == 3 and all(len(row) == 1 for row in b1["exact"])
     assert document["gradients"]["W2"]["exact"][0][1] == "3/(5*(1 + exp(27/50)))"
     assert document["gradients"]["W2"]["value"][0][1] == "0.220912549358"
+
+
+def test_large_network_reports_sizes_instead_of_expanding() -> None:
+    """A 6-12-12-12-4 network: expanded forms of early layers are far too big and are omitted."""
+    import sys
+
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
+    from test_gradients import deep_spec
+
+    from symbackprop.spec import parse_spec
+
+    d = derive(parse_spec(deep_spec("6-12-12-12-4")))
+    first = d.expanded["W1"][0][0]
+    assert isinstance(first, Omitted) and first.size > 10**6
+    last = d.expanded["b4"][0][0]
+    assert isinstance(last, Omitted) and first.size > last.size > d.options.expand_limit

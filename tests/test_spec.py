@@ -68,6 +68,21 @@ def test_examples_are_listed_and_seed_is_the_notebook() -> None:
 BAD_SPECS = [
     ("not-toml", "[network\nlayers = [2]", r"not valid TOML"),
     ("missing-table", _edit("[data]", "[other]"), r"\[other\]: unknown key"),
+    (
+        "loss-option",
+        _edit('loss = "cross_entropy"', 'loss = { name = "cross_entropy", half = true }'),
+        r"\[network\] loss\.half: unknown option; expected one of: name, reduction$",
+    ),
+    (
+        "reduction",
+        _edit('loss = "cross_entropy"', 'loss = { name = "cross_entropy", reduction = "max" }'),
+        r"\[network\] loss\.reduction: expected one of: mean, sum, got 'max'",
+    ),
+    (
+        "activation-option",
+        _edit('["relu", "softmax"]', '[{ name = "relu", slope = 0.1 }, "softmax"]'),
+        r"\[network\] activations\[0\]\.slope: unknown option; expected one of: name$",
+    ),
     ("missing-key", _edit('loss = "cross_entropy"\n', ""), r"\[network\] loss: missing key"),
     (
         "unknown-key",
