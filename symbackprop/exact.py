@@ -101,7 +101,7 @@ def evaluate(
     for symbol, definition in zip(net.sample_losses, net.sample_loss_definitions, strict=True):
         values[symbol] = definition.xreplace(values)
     forward["loss"] = ImmutableMatrix([[tidy(net.loss_definition.xreplace(values))]])
-    deltas = []
+    deltas: list[ImmutableMatrix] = []
     for symbols, definitions in zip(
         reversed(grads.deltas), reversed(grads.delta_definitions), strict=True
     ):

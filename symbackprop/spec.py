@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from sympy import ImmutableMatrix, Integer, Rational
 
@@ -25,7 +25,7 @@ from .activations import ACTIVATIONS, canonical_name
 from .errors import SpecError
 from .losses import LOSSES, REDUCTIONS
 
-Number = Rational  # Integer is a Rational subclass
+Number: TypeAlias = Rational  # Integer is a Rational subclass
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,17 @@ class Expected:
 
 
 @dataclass(frozen=True)
+class Training:
+    """One plain gradient-descent step: theta <- theta - learning_rate * dJ/dtheta.
+
+    ``update_biases = False`` leaves the biases as they are (as in Mazur's worked example).
+    """
+
+    learning_rate: Number
+    update_biases: bool = True
+
+
+@dataclass(frozen=True)
 class NetworkSpec:
     """A validated network with its documented point.
 
@@ -81,6 +92,7 @@ class NetworkSpec:
     l2: Number = Integer(0)
     expected: Expected | None = None
     text: str = field(default="", compare=False, repr=False)
+    training: Training | None = None
 
     @property
     def depth(self) -> int:
@@ -178,7 +190,14 @@ def parse_spec(text: str, source: str = "<spec>") -> NetworkSpec:
 
 # ----------------------------------------------------------------------------- validation
 
-_TABLES = {"network": True, "parameters": True, "data": True, "expected": False}
+_TABLES = {
+    "network": True,
+    "parameters": True,
+    "data": True,
+    "expected": False,
+    "training": False,
+}
+_TRAINING_KEYS = ("learning_rate", "update_biases")
 _NETWORK_KEYS = ("layers", "activations", "loss", "biases", "l2")
 _DATA_KEYS = ("x", "y", "label", "labels")
 
@@ -218,6 +237,7 @@ class _Validator:
         x, y, batched = self.samples(layers)
         self.check_target(loss, activations, y)
         expected = self.expected(layers, x.cols, batched) if "expected" in self.data else None
+        training = self.training() if "training" in self.data else None
         return NetworkSpec(
             self.source,
             layers,
@@ -231,6 +251,7 @@ class _Validator:
             l2,
             expected,
             text,
+            training=training,
         )
 
     # -- generic helpers
