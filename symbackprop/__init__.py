@@ -6,16 +6,19 @@
 '0.368187582264'
 """
 
+from .check import CheckReport, check
 from .derivation import Derivation, Options, derive
 from .errors import SpecError, SymbackpropError
 from .spec import NetworkSpec, load_spec, parse_spec
 
 __all__ = [
+    "CheckReport",
     "Derivation",
     "NetworkSpec",
     "Options",
     "SpecError",
     "SymbackpropError",
+    "check",
     "derive",
     "load_spec",
     "parse_spec",

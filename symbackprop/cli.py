@@ -8,15 +8,18 @@ traceback.
 from __future__ import annotations
 
 import argparse
+import inspect
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
 from . import __version__
+from .check import REPORT_FORMATS, check
 from .derivation import EXPAND_LIMIT, KINK_CONVENTIONS, Options, derive
 from .errors import SymbackpropError
 from .files import write_atomic
 from .render import FORMATS
+from .render.blocks import resolve
 from .spec import example_names, example_text, load_spec
 
 
@@ -93,6 +96,19 @@ def build_parser() -> argparse.ArgumentParser:
     derive_parser.add_argument(
         "-o", "--output", help="write to this file (atomically) instead of standard output"
     )
+    derive_parser.add_argument(
+        "--sections",
+        type=_sections,
+        metavar="LIST",
+        help="comma-separated sections to render, for latex, markdown, html and mathml "
+        f"(default: all): {', '.join(resolve(None))}",
+    )
+    derive_parser.add_argument(
+        "--standalone",
+        action="store_true",
+        help="with --format latex: a complete document for pdflatex instead of a fragment",
+    )
+    _check_parser(commands)
     example_parser = commands.add_parser(
         "example", help="print a built-in example spec, or list them"
     )
@@ -100,11 +116,93 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _sections(text: str) -> tuple[str, ...]:
+    try:
+        return resolve(name.strip() for name in text.split(",") if name.strip())
+    except SymbackpropError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _render_options(args: argparse.Namespace) -> dict[str, object]:
+    """The renderer's keyword arguments; an option the format does not take is an error."""
+    options: dict[str, object] = {"expanded": args.expanded}
+    if args.sections is not None:
+        options["sections"] = args.sections
+    if args.standalone:
+        options["standalone"] = True
+    accepted = inspect.signature(FORMATS[args.format]).parameters
+    for name in options:
+        if name not in accepted:
+            raise SymbackpropError(f"--{name} cannot be used with --format {args.format}")
+    return options
+
+
 def _derive(args: argparse.Namespace) -> int:
+    render_options = _render_options(args)
     options = Options(KINK_CONVENTIONS[args.relu_prime_at_zero], args.expand_limit, args.digits)
     derivation = derive(load_spec(args.spec), options)
-    _emit(derivation.to(args.format, expanded=args.expanded), args.output)
+    _emit(derivation.to(args.format, **render_options), args.output)
     return 0
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got '{text}'") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
+
+
+def _check_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "check",
+        help="compare the exact gradients with lambdified, NumPy-backprop and finite-difference "
+        "ones, and with documented values; exit status 0 ok, 1 a check failed, 2 bad input",
+    )
+    _spec_argument(parser)
+    parser.add_argument(
+        "--format",
+        choices=sorted(REPORT_FORMATS),
+        default="text",
+        help="output format (default: text)",
+    )
+    parser.add_argument(
+        "--random-points",
+        type=_non_negative,
+        default=8,
+        metavar="N",
+        help="also compare at N random points of the same architecture (default: 8)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="random seed of those points (default: 0)"
+    )
+    parser.add_argument(
+        "--backprop",
+        metavar="TARGET",
+        help="also check your own backprop(weights, biases, x, y) -> (grads_W, grads_b), given "
+        "as path/to/file.py:function or package.module:function; the code is imported, which "
+        "runs it",
+    )
+    parser.add_argument(
+        "--relu-prime-at-zero",
+        choices=list(KINK_CONVENTIONS),
+        default="0",
+        help="the value of ReLU'(0) at an exact kink (default: 0, as the notebook)",
+    )
+
+
+def _check(args: argparse.Namespace) -> int:
+    report = check(
+        load_spec(args.spec),
+        backprop=args.backprop,
+        random_points=args.random_points,
+        seed=args.seed,
+        relu_prime_at_zero=KINK_CONVENTIONS[args.relu_prime_at_zero],
+    )
+    sys.stdout.write(REPORT_FORMATS[args.format](report))
+    return 0 if report.ok else 1
 
 
 def _example(args: argparse.Namespace) -> int:
@@ -122,7 +220,7 @@ def _emit(text: str, output: str | None) -> None:
         sys.stdout.write(text)
 
 
-COMMANDS = {"derive": _derive, "example": _example}
+COMMANDS = {"derive": _derive, "example": _example, "check": _check}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

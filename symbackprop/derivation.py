@@ -90,6 +90,31 @@ class Derivation:
             ]
         return result
 
+    @cached_property
+    def updated(self) -> dict[str, ImmutableMatrix] | None:
+        """The parameters after one gradient-descent step, exactly, or None without ``[training]``.
+
+        ``W - learning_rate * dJ/dW`` for every weight matrix and ``b - learning_rate * dJ/db``
+        for every bias vector (left as they are when ``update_biases = false``), keyed like
+        ``values.gradients``: ``updated["W2"][0, 0] == 2/5 - (1/2)*dJ/dW^(2)_11`` at the point.
+        """
+        training = self.spec.training
+        if training is None:
+            return None
+        current: dict[str, ImmutableMatrix] = {}
+        for l, weights in enumerate(self.spec.weights):
+            current[f"W{l + 1}"] = weights
+            if self.spec.biases is not None:
+                current[f"b{l + 1}"] = self.spec.biases[l]
+        rate = training.learning_rate
+        result = {}
+        for key, gradient in self.values.gradients.items():
+            if key.startswith("b") and not training.update_biases:
+                result[key] = current[key]
+            else:
+                result[key] = ImmutableMatrix(current[key] - rate * gradient)
+        return result
+
     def _expand(
         self, in_deltas: Expr, compact: Expr, sizes: dict[Symbol, int], forward: dict[Symbol, Expr]
     ) -> Expr | Omitted:
@@ -115,6 +140,35 @@ class Derivation:
     def to_json(self) -> str:
         """A stable machine-readable document."""
         return self.to("json")
+
+    def to_latex(self, **kwargs: Any) -> str:
+        """LaTeX: a fragment needing amsmath and amssymb, or ``standalone=True`` for pdflatex.
+
+        Keyword arguments: ``sections``, ``expanded``, ``standalone``.
+        """
+        return self.to("latex", **kwargs)
+
+    def to_markdown(self, **kwargs: Any) -> str:
+        """MyST/Jupyter Book Markdown with ``$$ ... $$`` equations (``sections``, ``expanded``)."""
+        return self.to("markdown", **kwargs)
+
+    def to_html(self, **kwargs: Any) -> str:
+        """A self-contained HTML page with MathML, no JavaScript (``sections``, ``expanded``)."""
+        return self.to("html", **kwargs)
+
+    def to_mathml(self, **kwargs: Any) -> str:
+        """An HTML fragment with MathML Core equations (``sections``, ``expanded``)."""
+        return self.to("mathml", **kwargs)
+
+    def _repr_latex_(self) -> str:
+        """Jupyter (and nbconvert to PDF): the LaTeX fragment."""
+        return self.to_latex()
+
+    def _repr_html_(self) -> str:
+        """Jupyter: the MathML fragment with its style."""
+        from .render.html import notebook_html
+
+        return notebook_html(self)
 
 
 def decimal(value: Expr, digits: int) -> str:

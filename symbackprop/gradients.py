@@ -185,7 +185,9 @@ def _output_error(net: SymbolicNetwork, k: int, s: int) -> OutputError:
     ]
     chain = Add(*terms, evaluate=False) if len(terms) > 1 else (terms[0] if terms else Add())
     steps = [Step("chain rule through the output activation", lhs, chain)]
-    simplified = _simplest(cancel(Add(*[Mul(*t.args) for t in Add.make_args(chain)])))
+    # Re-evaluate the held products. Iterate over ``terms``, not Add.make_args(chain): with no
+    # terms (a one-unit softmax is constant) chain is 0, and Mul(*0.args) would be Mul() = 1.
+    simplified = _simplest(cancel(Add(*[Mul(*t.args) for t in terms])))
     steps.append(Step("expand and cancel", lhs, simplified))
     assumption = None
     if net.loss_entry.assumption is not None:

@@ -496,6 +496,17 @@ class _Validator:
         if problem:
             raise self.fail("[data] y", f"target {problem}")
 
+    def training(self) -> Training:
+        table = self.data["training"]
+        self.check_keys("training", table, list(_TRAINING_KEYS))
+        if "learning_rate" not in table:
+            raise self.fail("[training] learning_rate", "missing key")
+        rate = self.number("[training] learning_rate", table["learning_rate"])
+        if rate <= 0:
+            raise self.fail("[training] learning_rate", f"expected a number > 0, got {rate}")
+        update_biases = self.boolean("[training] update_biases", table.get("update_biases", True))
+        return Training(rate, update_biases)
+
     def expected(self, layers: tuple[int, ...], samples: int, batched: bool) -> Expected:
         table = self.data["expected"]
         depth = len(layers) - 1

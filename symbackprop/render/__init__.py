@@ -41,6 +41,16 @@ def render(derivation: Derivation, fmt: str, **options: Any) -> str:
     return FORMATS[fmt](derivation, **options)
 
 
-from . import json, text  # noqa: E402  (fill the registry)
+from . import html, json, latex, markdown, mathml_format, text  # noqa: E402  (fill the registry)
 
-__all__ = ["FORMATS", "json", "register", "render", "text"]
+__all__ = [
+    "FORMATS",
+    "html",
+    "json",
+    "latex",
+    "markdown",
+    "mathml_format",
+    "register",
+    "render",
+    "text",
+]

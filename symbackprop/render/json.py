@@ -11,13 +11,36 @@ from .. import __version__
 from ..derivation import Omitted
 from . import register
 from .common import forward_keys, kink_note, nested
+from .latex import latex
 
 if TYPE_CHECKING:
     from ..derivation import Derivation
 
 
 def _values(derivation: Derivation, matrix: ImmutableMatrix) -> dict[str, Any]:
-    return {"exact": nested(matrix), "value": nested(matrix, derivation.decimal)}
+    return {
+        "exact": nested(matrix),
+        "latex": nested(matrix, latex),
+        "value": nested(matrix, derivation.decimal),
+    }
+
+
+def _training(derivation: Derivation) -> dict[str, Any] | None:
+    training = derivation.spec.training
+    if training is None:
+        return None
+    return {
+        "learning_rate": str(training.learning_rate),
+        "update_biases": training.update_biases,
+    }
+
+
+def _updated(derivation: Derivation) -> dict[str, Any] | None:
+    """The parameters after one gradient-descent step, like ``gradients`` (None without one)."""
+    updated = derivation.updated
+    if updated is None:
+        return None
+    return {key: _values(derivation, matrix) for key, matrix in updated.items()}
 
 
 @register("json")
@@ -28,9 +51,14 @@ def to_json(derivation: Derivation, expanded: bool = True) -> str:
     for key, matrix in values.gradients.items():
         entry = _values(derivation, matrix)
         entry["compact"] = nested(derivation.compact[key])
+        entry["compact_latex"] = nested(derivation.compact[key], latex)
         if expanded:
             entry["expanded"] = [
                 [None if isinstance(e, Omitted) else str(e) for e in row]
+                for row in derivation.expanded[key]
+            ]
+            entry["expanded_latex"] = [
+                [None if isinstance(e, Omitted) else latex(e) for e in row]
                 for row in derivation.expanded[key]
             ]
         gradients[key] = entry
@@ -57,5 +85,7 @@ def to_json(derivation: Derivation, expanded: bool = True) -> str:
             for key in [*forward_keys(derivation), "loss"]
         },
         "gradients": gradients,
+        "training": _training(derivation),
+        "updated": _updated(derivation),
     }
     return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from sympy import Derivative, Expr
 from sympy.printing.str import StrPrinter
 
+from .. import notation
 from . import register
 from .common import entries, forward_keys, gradient_label, kink_note, title
 
@@ -58,7 +59,22 @@ def to_text(derivation: Derivation, expanded: bool = True) -> str:
     for key, matrix in derivation.compact.items():
         for index, compact in entries(matrix):
             lines += _entry(derivation, key, index, compact, expanded)
+    lines += _updated(derivation)
     return "\n".join(lines) + "\n"
+
+
+def _updated(derivation: Derivation) -> list[str]:
+    """The parameters after one gradient-descent step, when the spec has ``[training]``."""
+    training, updated = derivation.spec.training, derivation.updated
+    if training is None or updated is None:
+        return []
+    kept = "" if training.update_biases else "; biases not updated (update_biases = false)"
+    lines = ["", f"One gradient-descent step: theta - {training.learning_rate} dJ/dtheta{kept}"]
+    for key, matrix in updated.items():
+        for index, value in entries(matrix):
+            name = notation.entry_name(key, index)
+            lines.append(f"  {name:<12} = {value}  ≈ {derivation.decimal(value)}")
+    return lines
 
 
 def _entry(

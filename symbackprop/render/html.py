@@ -1,0 +1,70 @@
+"""The ``html`` format: one self-contained page, MathML only, no JavaScript.
+
+The page carries its own CSS: a math font stack so that brackets stretch (Latin Modern Math
+from Debian's ``fonts-lmodern``, then STIX Two Math, then the browser's ``math`` font), a
+viewport for phones, and display equations that scroll sideways instead of overflowing.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from . import register
+from .blocks import title
+from .mathml_format import to_mathml
+
+if TYPE_CHECKING:
+    from ..derivation import Derivation
+
+MATH_FONTS = '"Latin Modern Math", "STIX Two Math", math'
+
+CSS = f"""\
+.symbackprop {{ font-family: "Latin Modern Roman", "STIX Two Text", Georgia, serif;
+  line-height: 1.5; overflow-wrap: break-word; }}
+.symbackprop math {{ font-family: {MATH_FONTS}; font-size: 1.05em; }}
+.symbackprop .equation {{ overflow-x: auto; overflow-y: hidden; margin: 0.6em 0;
+  padding: 0.1em 0; }}
+.symbackprop .equation > math {{ width: max-content; min-width: 100%; margin: 0;
+  padding: 0.2em 0; }}
+.symbackprop h2, .symbackprop h3 {{ font-weight: normal; margin: 1.2em 0 0.4em; }}
+.symbackprop h2 {{ font-size: 1.45em; border-bottom: 1px solid #ccc; }}
+.symbackprop h3 {{ font-size: 1.2em; }}
+"""
+
+PAGE_CSS = """\
+body { margin: 0 auto; max-width: 54rem; padding: 0.5rem 1rem 2rem; font-size: 18px;
+  color: #111; background: #fff; }
+h1 { font-family: "Latin Modern Roman", "STIX Two Text", Georgia, serif; font-weight: normal;
+  font-size: 1.7em; line-height: 1.25; }
+"""
+
+
+@register("html")
+def to_html(
+    derivation: Derivation, *, sections: Sequence[str] | None = None, expanded: bool = True
+) -> str:
+    """Render ``derivation`` as a complete HTML page.
+
+    Args:
+        derivation: What to render.
+        sections: Section names (:data:`~symbackprop.render.blocks.SECTIONS`); default all.
+        expanded: Include the expanded forms of the gradients.
+
+    Returns:
+        The page, UTF-8 text ending in a newline.
+    """
+    heading = html.escape(title(derivation))
+    body = to_mathml(derivation, sections=sections, expanded=expanded)
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{heading}</title>\n<style>\n{PAGE_CSS}{CSS}</style>\n</head>\n<body>\n"
+        f"<h1>{heading}</h1>\n{body}</body>\n</html>\n"
+    )
+
+
+def notebook_html(derivation: Derivation) -> str:
+    """The HTML a Jupyter notebook shows: the MathML fragment with its style, no page."""
+    return f"<style>\n{CSS}</style>\n{to_mathml(derivation)}"

@@ -1,0 +1,93 @@
+"""The ``mathml`` format: an HTML fragment of headings, paragraphs and MathML Core equations.
+
+Every equation is converted from the same LaTeX as the other formats by
+:func:`~symbackprop.render.mathml.latex_to_mathml`; a conversion error names the equation
+(``dJ/dW2[0,1]``). The ``html`` format wraps this fragment in a page.
+"""
+
+from __future__ import annotations
+
+import html
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from . import register
+from .blocks import Block, Equation, Heading, Paragraph, blocks, resolve
+from .mathml import MATHML_NAMESPACE, latex_to_mathml, validate_core
+
+if TYPE_CHECKING:
+    from ..derivation import Derivation
+
+ET.register_namespace("", MATHML_NAMESPACE)
+
+_OPENING, _CLOSING = frozenset("([{⟨"), frozenset(")]}⟩")
+
+
+def equation_mathml(latex: str, *, display: bool = True, label: str = "equation") -> str:
+    """:func:`~symbackprop.render.mathml.latex_to_mathml`, with sized brackets repaired.
+
+    latex2mathml turns ``\\bigl(`` ... ``\\Biggr)`` (the brackets of a formula broken across
+    lines) into a stretchy ``<mo>`` with ``minsize``/``maxsize`` but no ``form``. Chromium
+    spaces such an operator like a binary one, and draws a stretchy bracket as wide as its
+    widest glyph variant. Here each becomes a plain prefix (opening) or postfix (closing)
+    bracket of normal size, as Chromium draws ``(`` in running math.
+
+    Raises:
+        MathMLError: The LaTeX cannot be converted; the message names ``label``.
+    """
+    mathml = latex_to_mathml(latex, display=display, label=label)
+    if "minsize" not in mathml:
+        return mathml
+    root = ET.fromstring(mathml)
+    for operator in root.iter(f"{{{MATHML_NAMESPACE}}}mo"):
+        text = operator.text or ""
+        if "minsize" in operator.attrib and (text in _OPENING or text in _CLOSING):
+            for attribute in ("minsize", "maxsize"):
+                del operator.attrib[attribute]
+            operator.set("stretchy", "false")
+            operator.set("form", "prefix" if text in _OPENING else "postfix")
+    repaired = ET.tostring(root, encoding="unicode", short_empty_elements=False)
+    validate_core(repaired)
+    return repaired
+
+
+def block_html(block: Block) -> str:
+    """One block as HTML with MathML: a level-1 heading is ``<h2>`` (the page title is h1)."""
+    if isinstance(block, Heading):
+        level = block.level + 1
+        return f"<h{level}>{html.escape(block.text)}</h{level}>"
+    if isinstance(block, Paragraph):
+        parts = [
+            html.escape(text)
+            if kind == "text"
+            else equation_mathml(text, display=False, label=f"inline math {text!r}")
+            for kind, text in block.parts
+        ]
+        return f"<p>{''.join(parts)}</p>"
+    if isinstance(block, Equation):
+        mathml = equation_mathml(block.latex, display=True, label=block.label)
+        return f'<div class="equation" data-label="{html.escape(block.label)}">{mathml}</div>'
+    raise TypeError(f"not a block: {block!r}")
+
+
+@register("mathml")
+def to_mathml(
+    derivation: Derivation, *, sections: Sequence[str] | None = None, expanded: bool = True
+) -> str:
+    """Render ``derivation`` as an HTML fragment with MathML Core equations.
+
+    Args:
+        derivation: What to render.
+        sections: Section names (:data:`~symbackprop.render.blocks.SECTIONS`); default all.
+        expanded: Include the expanded forms of the gradients.
+
+    Returns:
+        ``<div class="symbackprop">...</div>`` and a newline; no scripts, no styles.
+
+    Raises:
+        MathMLError: An equation cannot be converted; the message names it.
+    """
+    content = blocks(derivation, sections=resolve(sections), expanded=expanded)
+    body = "\n".join(block_html(block) for block in content)
+    return f'<div class="symbackprop">\n{body}\n</div>\n'

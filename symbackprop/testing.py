@@ -1,0 +1,68 @@
+"""Assertions for your own test suite: check a hand-written backprop against the exact gradients.
+
+>>> from symbackprop.reference import notebook_backprop
+>>> report = assert_backprop_matches(notebook_backprop, "seed", random_points=2)
+>>> report.ok
+True
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .check import DOCUMENTED_POINT, USER, CheckReport, check
+from .derivation import Derivation
+from .errors import UserBackpropError
+from .spec import NetworkSpec
+from .userbackprop import Backprop
+
+
+def assert_backprop_matches(
+    backprop: Backprop,
+    spec: NetworkSpec | Derivation | str | Path = "seed",
+    **kwargs: Any,
+) -> CheckReport:
+    """Assert that ``backprop`` gives the exact gradients of ``spec`` at the documented point and
+    at random points.
+
+    Only your backprop is judged: a wrong ``[expected]`` table in the spec does not fail this
+    assertion.
+
+    Args:
+        backprop: ``backprop(weights, biases, x, y) -> (grads_W, grads_b)`` in the notebook's
+            shapes (see :mod:`symbackprop.userbackprop`).
+        spec: a spec, a derivation, a TOML path or a built-in example name.
+        **kwargs: passed to :func:`symbackprop.check.check` (``random_points``, ``seed``,
+            ``relu_prime_at_zero``, ``rtol``, ``atol``).
+
+    Returns:
+        The check report, when every entry of your backprop matches.
+
+    Raises:
+        AssertionError: some entry is out of tolerance (the message is the per-entry table), or
+            your backprop raised, returned the wrong shapes or list lengths, NaN or inf.
+
+    Example:
+        >>> def forgot_relu_prime(weights, biases, x, y): ...
+        >>> assert_backprop_matches(forgot_relu_prime)  # doctest: +SKIP
+        AssertionError: your backprop does not match the exact gradients of seed ...
+    """
+    try:
+        report = check(spec, backprop=backprop, **kwargs)
+    except UserBackpropError as exc:
+        raise AssertionError(f"your backprop failed: {exc}") from None
+    mine = [c for c in report.comparisons if c.name == USER]
+    if all(c.ok for c in mine):
+        return report
+    failing = [c.point for c in mine if not c.ok]
+    hint = ""
+    if DOCUMENTED_POINT not in failing:
+        hint = (
+            f"It matches at the documented point but not at {len(failing)} of {len(mine) - 1} "
+            "random points: one point can hide a bug (e.g. when every ReLU is active there).\n"
+        )
+    raise AssertionError(
+        f"your backprop does not match the exact gradients of {report.title}\n{hint}"
+        + report.failure_table([USER])
+    )

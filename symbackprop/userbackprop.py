@@ -1,0 +1,235 @@
+"""The user's own backprop: load it from ``--backprop TARGET``, call it, validate what it returns.
+
+A target is ``path/to/file.py:function`` or ``package.module:function``. Loading imports the
+user's code, which runs it. The function has the notebook's calling convention::
+
+    backprop(weights, biases, x, y) -> (grads_W, grads_b)
+
+with lists of float64 arrays in the notebook's shapes: ``weights[l]`` is (n_l, n_{l-1}),
+``biases[l]`` is (n_l, 1), ``x`` is (n_0, m) and ``y`` is (n_L, m), one sample per column
+(column vectors for a single sample). Anything wrong (a missing file or function, an exception
+inside the user's code, wrong list lengths or shapes, NaN or inf) is a
+:class:`~symbackprop.errors.UserBackpropError`; an exception raised by the user's code carries
+the user's own traceback, without symbackprop's frames. Whatever the user's code prints goes
+to standard error, so that standard output holds only the report (``--format json`` stays JSON).
+
+>>> grads_w, grads_b = call_backprop(lambda w, b, x, y: (w, b), [np.ones((1, 2))],
+...                                  [np.zeros((1, 1))], np.ones((2, 1)), np.ones((1, 1)))
+>>> grads_w[0].shape
+(1, 2)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.util
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import ModuleType, TracebackType
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .errors import UserBackpropError
+
+Array = NDArray[np.float64]
+Backprop = Callable[..., Any]
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _is_ours(filename: str) -> bool:
+    """Frames of symbackprop itself or of the import machinery, hidden from user tracebacks."""
+    if filename.startswith("<frozen importlib"):
+        return True
+    try:
+        return Path(filename).resolve().is_relative_to(_PACKAGE_DIR)
+    except (OSError, ValueError):
+        return False
+
+
+def user_traceback(exc: BaseException) -> str:
+    """The traceback of ``exc`` from the first frame of the user's code on."""
+    tb: TracebackType | None = exc.__traceback__
+    while tb is not None and _is_ours(tb.tb_frame.f_code.co_filename):
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, tb)).rstrip()
+
+
+def _raised(what: str, exc: BaseException) -> UserBackpropError:
+    return UserBackpropError(f"{what} raised {type(exc).__name__}\n{user_traceback(exc)}")
+
+
+def _from_file(path: Path, target: str) -> ModuleType:
+    if not path.is_file():
+        raise UserBackpropError(f"--backprop {target}: no such file: {path}")
+    name = f"_symbackprop_user_{abs(hash(str(path.resolve())))}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise UserBackpropError(f"--backprop {target}: cannot import {path} as Python")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # as an import would (dataclasses and pickle look it up)
+    sys.path.insert(0, str(path.resolve().parent))  # so the file can import its neighbours
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            spec.loader.exec_module(module)
+    except (Exception, SystemExit) as exc:
+        sys.modules.pop(name, None)
+        raise _raised(f"--backprop {target}: importing {path}", exc) from None
+    finally:
+        sys.path.remove(str(path.resolve().parent))
+    return module
+
+
+def _from_module(name: str, target: str) -> ModuleType:
+    sys.path.insert(0, str(Path.cwd()))  # like `python -m`: modules in the working directory
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and name.startswith(exc.name):
+            raise UserBackpropError(
+                f"--backprop {target}: no module named '{exc.name}' "
+                "(expected path/to/file.py:function or package.module:function)"
+            ) from None
+        raise _raised(f"--backprop {target}: importing {name}", exc) from None
+    except (Exception, SystemExit) as exc:
+        raise _raised(f"--backprop {target}: importing {name}", exc) from None
+    finally:
+        sys.path.remove(str(Path.cwd()))
+
+
+def load_backprop(target: str) -> Backprop:
+    """Import the user's backprop function named by ``target``.
+
+    This imports (and so runs) the user's code.
+
+    Args:
+        target: ``path/to/file.py:function`` or ``package.module:function``.
+
+    Returns:
+        The function.
+
+    Raises:
+        UserBackpropError: a malformed target, a missing file, module or function, or an
+            exception while importing (with the user's traceback).
+
+    Example:
+        >>> load_backprop("symbackprop.reference:notebook_backprop").__name__
+        'notebook_backprop'
+    """
+    where, sep, function = target.rpartition(":")
+    if not sep or not where or not function.isidentifier():
+        raise UserBackpropError(
+            f"--backprop {target}: expected path/to/file.py:function or package.module:function"
+        )
+    is_file = where.endswith(".py") or "/" in where or "\\" in where
+    module = _from_file(Path(where), target) if is_file else _from_module(where, target)
+    found = getattr(module, function, None)
+    if found is None:
+        raise UserBackpropError(f"--backprop {target}: '{where}' has no function '{function}'")
+    if not callable(found):
+        raise UserBackpropError(
+            f"--backprop {target}: '{function}' is not a function (it is {type(found).__name__!r})"
+        )
+    return found
+
+
+def _sequence(value: Any, name: str, length: int) -> list[Any]:
+    if not isinstance(value, list | tuple):
+        raise UserBackpropError(
+            f"your backprop returned {name} as {type(value).__name__}; "
+            f"expected a list of {length} arrays"
+        )
+    if len(value) != length:
+        raise UserBackpropError(
+            f"your backprop returned {len(value)} arrays in {name}; expected {length} "
+            f"(one per layer)"
+        )
+    return list(value)
+
+
+def _array(value: Any, label: str, shape: tuple[int, ...]) -> Array:
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise UserBackpropError(
+            f"your backprop returned {label} that is not a numeric array: {exc}"
+        ) from None
+    if array.shape != shape:
+        raise UserBackpropError(
+            f"your backprop returned {label} of shape {array.shape}; expected {shape}"
+        )
+    if not np.all(np.isfinite(array)):
+        bad = "NaN" if np.any(np.isnan(array)) else "inf"
+        raise UserBackpropError(f"your backprop returned {bad} in {label}")
+    return array
+
+
+def call_backprop(
+    backprop: Backprop,
+    weights: Sequence[Array],
+    biases: Sequence[Array] | None,
+    x: Array,
+    y: Array,
+) -> tuple[list[Array], list[Array] | None]:
+    """Call the user's ``backprop(weights, biases, x, y)`` on copies and validate the result.
+
+    Args:
+        backprop: the user's function.
+        weights: ``W1..WL`` as (n_l, n_{l-1}) arrays.
+        biases: ``b1..bL`` as (n_l, 1) columns, or None for a network without biases.
+        x: inputs (n_0, m).
+        y: targets (n_L, m).
+
+    Returns:
+        ``(grads_W, grads_b)`` as float64 arrays in the parameters' shapes (``grads_b`` is
+        None for a network without biases).
+
+    Raises:
+        UserBackpropError: the function raised (with the user's traceback), returned something
+            other than two lists of one array per layer, a wrong shape, NaN or inf.
+    """
+    args = (
+        [np.array(w, dtype=np.float64) for w in weights],
+        None if biases is None else [np.array(b, dtype=np.float64) for b in biases],
+        np.array(x, dtype=np.float64),
+        np.array(y, dtype=np.float64),
+    )
+    try:
+        with contextlib.redirect_stdout(sys.stderr):  # keep standard output for the report
+            result = backprop(*args)
+    except (Exception, SystemExit) as exc:
+        raise _raised("your backprop", exc) from None
+    if not isinstance(result, list | tuple) or len(result) != 2:
+        got = (
+            f"{len(result)} values" if isinstance(result, list | tuple) else type(result).__name__
+        )
+        raise UserBackpropError(
+            f"your backprop returned {got}; expected (grads_W, grads_b), two lists of arrays"
+        )
+    layers = len(weights)
+    grads_w = [
+        _array(g, f"grads_W[{l}] (dW{l + 1})", np.shape(w))
+        for l, (g, w) in enumerate(
+            zip(_sequence(result[0], "grads_W", layers), weights, strict=True)
+        )
+    ]
+    if biases is None:
+        if result[1] is not None and not (isinstance(result[1], list | tuple) and not result[1]):
+            raise UserBackpropError(
+                "your backprop returned bias gradients for a network without biases; "
+                "expected None or []"
+            )
+        return grads_w, None
+    grads_b = [
+        _array(g, f"grads_b[{l}] (db{l + 1})", np.shape(b))
+        for l, (g, b) in enumerate(
+            zip(_sequence(result[1], "grads_b", layers), biases, strict=True)
+        )
+    ]
+    return grads_w, grads_b

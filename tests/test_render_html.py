@@ -1,0 +1,116 @@
+"""Tests for the html and mathml formats: one self-contained page of MathML Core, no scripts."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from symbackprop import derive
+from symbackprop.cli import main
+from symbackprop.render import blocks as blocks_module
+from symbackprop.render.blocks import Equation, blocks
+from symbackprop.render.html import MATH_FONTS
+from symbackprop.render.mathml import MATHML_NAMESPACE, MathMLError, validate_core
+from symbackprop.render.mathml_format import equation_mathml
+
+TESTS = Path(__file__).parent
+GOLDEN = TESTS / "golden"
+SPECS = {path.stem: path for path in sorted((TESTS / "specs").glob("*.toml"))}
+MATH = re.compile(r"<math\b.*?</math>", re.DOTALL)
+
+
+@pytest.fixture(scope="module")
+def seed_html() -> str:
+    return derive("seed").to_html()
+
+
+def test_page_is_self_contained_without_scripts(seed_html: str) -> None:
+    assert seed_html.startswith('<!DOCTYPE html>\n<html lang="en">')
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in seed_html
+    assert "<script" not in seed_html.lower() and "javascript:" not in seed_html.lower()
+    assert "<link" not in seed_html and "@import" not in seed_html and "<img" not in seed_html
+    urls = set(re.findall(r"https?://[^\"'\s)]+", seed_html))
+    assert urls == {MATHML_NAMESPACE}
+
+
+def test_math_font_stack_and_scrolling_displays(seed_html: str) -> None:
+    assert MATH_FONTS == '"Latin Modern Math", "STIX Two Math", math'
+    assert f"math {{ font-family: {MATH_FONTS};" in seed_html
+    assert re.search(r"\.equation \{ overflow-x: auto;", seed_html)
+
+
+def test_every_math_element_is_mathml_core(seed_html: str) -> None:
+    maths = MATH.findall(seed_html)
+    assert len(maths) > 50
+    for math in maths:
+        validate_core(math)
+
+
+def test_one_display_per_equation_block_with_its_label(seed_html: str) -> None:
+    equations = [b for b in blocks(derive("seed")) if isinstance(b, Equation)]
+    labels = re.findall(r'<div class="equation" data-label="([^"]*)"><math', seed_html)
+    assert labels == [equation.label for equation in equations]
+    assert seed_html.count('display="block"') == len(equations)
+
+
+def test_aligned_equations_become_tables(seed_html: str) -> None:
+    assert seed_html.count('data-environment="aligned"') == seed_html.count('display="block"')
+    assert "&amp;" not in "".join(MATH.findall(seed_html))
+
+
+def test_sized_brackets_become_plain_fences() -> None:
+    mathml = equation_mathml(r"\exp\Bigl(a + \operatorname{ReLU}\bigl(b\bigr)\Bigr)")
+    fences = ET.fromstring(mathml).iter(f"{{{MATHML_NAMESPACE}}}mo")
+    brackets = [mo.attrib for mo in fences if mo.text in "()"]
+    assert [b["form"] for b in brackets] == ["prefix", "prefix", "postfix", "postfix"]
+    assert {b["stretchy"] for b in brackets} == {"false"}
+    assert "minsize" not in mathml
+
+
+def test_conversion_error_names_the_equation(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(derivation: object, **options: object) -> list[object]:
+        return [Equation(r"\begin{aligned} a &= \frac{1}{ \end{aligned}", "dJ/dW2[0,1]")]
+
+    monkeypatch.setattr(blocks_module, "blocks", broken)
+    monkeypatch.setattr("symbackprop.render.mathml_format.blocks", broken)
+    with pytest.raises(MathMLError, match=r"^cannot convert equation 'dJ/dW2\[0,1\]' to MathML"):
+        derive("seed").to_html()
+
+
+def test_mathml_format_is_a_fragment(seed_html: str) -> None:
+    fragment = derive("seed").to_mathml()
+    assert fragment.startswith('<div class="symbackprop">\n<h2>Notation</h2>')
+    assert "<html" not in fragment and "<style" not in fragment
+    assert fragment in seed_html
+
+
+def test_jupyter_html_repr_has_its_style() -> None:
+    shown = derive("seed")._repr_html_()
+    assert shown.startswith("<style>\n") and '<div class="symbackprop">' in shown
+    assert "<script" not in shown
+
+
+@pytest.mark.parametrize("spec", SPECS.values(), ids=SPECS.keys())
+def test_every_supported_network_renders(spec: Path) -> None:
+    derivation = derive(spec)
+    page = derivation.to_html()
+    for math in MATH.findall(page):
+        validate_core(math)
+    assert "<h2>Gradients</h2>" in page
+    markdown = derivation.to_markdown()
+    assert markdown.count("$$") % 2 == 0
+
+
+def test_golden_html(seed_html: str) -> None:
+    assert seed_html == (GOLDEN / "seed.html").read_text("utf-8"), (
+        "the HTML output changed: review it, then run python tests/regenerate_golden.py"
+    )
+
+
+def test_cli_html_to_file(tmp_path: Path, seed_html: str) -> None:
+    out = tmp_path / "seed.html"
+    assert main(["derive", "--format", "html", "-o", str(out)]) == 0
+    assert out.read_text("utf-8") == seed_html
