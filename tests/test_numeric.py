@@ -187,13 +187,14 @@ def test_stages_are_layer_by_layer() -> None:
     assert not any(n.startswith(("x", "W^(1)", "delta^(3)")) for n in names)
 
 
-class TestRandomPoints:
-    @pytest.fixture(scope="class")
-    def deep(self):
-        text = network_toml([3, 4, 4, 2], ["relu", "relu", "softmax"], "cross_entropy", samples=3)
-        d = derive(parse_spec(text))
-        return d, lambdify_network(d)
+@pytest.fixture(scope="module")
+def deep():
+    text = network_toml([3, 4, 4, 2], ["relu", "relu", "softmax"], "cross_entropy", samples=3)
+    d = derive(parse_spec(text))
+    return d, lambdify_network(d)
 
+
+class TestRandomPoints:
     def test_reproducible(self, deep) -> None:
         _, numeric = deep
         first, again, other = (random_points(numeric, 3, s) for s in (5, 5, 6))
