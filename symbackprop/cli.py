@@ -15,7 +15,7 @@ from typing import NoReturn
 
 from . import __version__
 from .check import REPORT_FORMATS, check
-from .derivation import EXPAND_LIMIT, KINK_CONVENTIONS, Options, derive
+from .derivation import EXACT_LIMIT, EXPAND_LIMIT, KINK_CONVENTIONS, Options, derive
 from .errors import SymbackpropError
 from .files import write_atomic
 from .render import FORMATS
@@ -94,6 +94,13 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"largest expanded form to build, in expression-tree nodes (default: {EXPAND_LIMIT})",
     )
     derive_parser.add_argument(
+        "--exact-limit",
+        type=int,
+        default=EXACT_LIMIT,
+        help="largest exact value to print, in expression-tree nodes; decimals are always given "
+        f"(default: {EXACT_LIMIT})",
+    )
+    derive_parser.add_argument(
         "-o", "--output", help="write to this file (atomically) instead of standard output"
     )
     derive_parser.add_argument(
@@ -139,7 +146,9 @@ def _render_options(args: argparse.Namespace) -> dict[str, object]:
 
 def _derive(args: argparse.Namespace) -> int:
     render_options = _render_options(args)
-    options = Options(KINK_CONVENTIONS[args.relu_prime_at_zero], args.expand_limit, args.digits)
+    options = Options(
+        KINK_CONVENTIONS[args.relu_prime_at_zero], args.expand_limit, args.digits, args.exact_limit
+    )
     derivation = derive(load_spec(args.spec), options)
     _emit(derivation.to(args.format, **render_options), args.output)
     return 0

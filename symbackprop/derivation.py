@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -18,26 +17,30 @@ from typing import Any
 from sympy import Expr, ImmutableMatrix, Rational, Symbol
 
 from .errors import SymbackpropError
-from .exact import ExactValues, evaluate
+from .exact import ExactValues, decimal, evaluate
 from .gradients import Gradients, gradients_of
 from .network import SymbolicNetwork, build_network
 from .spec import NetworkSpec, load_spec
 
 #: The expanded form of an entry is built only below this many expression-tree nodes.
 EXPAND_LIMIT = 4000
+#: An exact value is printed only up to this many expression-tree nodes (deep networks with
+#: transcendental activations have exact values whose printed form grows exponentially).
+EXACT_LIMIT = 500
 #: Allowed values of ReLU'(0).
 KINK_CONVENTIONS: dict[str, Rational] = {"0": Rational(0), "1/2": Rational(1, 2), "1": Rational(1)}
 
 
 @dataclass(frozen=True)
 class Omitted:
-    """An expanded form that was not built because it would be too large."""
+    """A form that is not shown (or built) because it would be too large."""
 
     size: int
     limit: int
+    option: str = "--expand-limit"
 
     def __str__(self) -> str:
-        return f"omitted: {self.size} nodes exceeds the limit of {self.limit} (--expand-limit)"
+        return f"omitted: {self.size} nodes exceeds the limit of {self.limit} ({self.option})"
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,7 @@ class Options:
     relu_prime_at_zero: Rational = Rational(0)
     expand_limit: int = EXPAND_LIMIT
     digits: int = 12
+    exact_limit: int = EXACT_LIMIT
 
     def __post_init__(self) -> None:
         if self.relu_prime_at_zero not in KINK_CONVENTIONS.values():
@@ -123,6 +127,17 @@ class Derivation:
             return Omitted(size, self.options.expand_limit)
         return compact.xreplace(forward)
 
+    def exact_form(self, value: Expr) -> Expr | Omitted:
+        """``value`` itself, or :class:`Omitted` when its printed form would be too large."""
+        size = printed_size(value, self._sizes)
+        if size > self.options.exact_limit:
+            return Omitted(size, self.options.exact_limit, "--exact-limit")
+        return value
+
+    @cached_property
+    def _sizes(self) -> dict[Expr, int]:
+        return {}
+
     def decimal(self, value: Expr, digits: int | None = None) -> str:
         """``value`` to ``digits`` significant digits, every one of them correct."""
         return decimal(value, digits or self.options.digits)
@@ -171,36 +186,6 @@ class Derivation:
         return notebook_html(self)
 
 
-def decimal(value: Expr, digits: int) -> str:
-    """``value`` correctly rounded (half to even) to ``digits`` significant digits.
-
-    ``evalf(strict=True)`` certifies ``digits + guard`` digits; the guard digits decide the
-    rounding, and the guard grows while they sit too close to a rounding boundary to decide it.
-    (``evalf(digits)`` alone may be off by one in the last digit: 0.3313688240375085... -> ...037.)
-
-    >>> decimal(Rational(1, 3), 5)
-    '0.33333'
-    """
-    if value == 0:
-        return "0"
-    guard = 10
-    while True:
-        with localcontext(prec=digits + 2 * guard):
-            approx = Decimal(str(value.evalf(digits + guard, strict=True)))
-            exponent = approx.adjusted() - digits + 1
-            tail = abs(approx.scaleb(-exponent) % 1 - Decimal("0.5"))
-            if tail > Decimal(10) ** (3 - guard) or guard > 200:
-                return _plain(approx.quantize(Decimal(1).scaleb(exponent), ROUND_HALF_EVEN))
-        guard *= 2
-
-
-def _plain(number: Decimal) -> str:
-    """Fixed notation for moderate magnitudes, scientific otherwise."""
-    if -5 <= number.adjusted() < 15:
-        return f"{number:f}"
-    return f"{number:e}".replace("e+", "e")
-
-
 def derive(
     spec: NetworkSpec | str | Path = "seed", options: Options | None = None, **kwargs: Any
 ) -> Derivation:
@@ -222,6 +207,14 @@ def derive(
     net = build_network(spec)
     grads = gradients_of(net)
     return Derivation(spec, net, grads, evaluate(net, grads, options.relu_prime_at_zero), options)
+
+
+def printed_size(expr: Expr, cache: dict[Expr, int]) -> int:
+    """Nodes in the printed tree of ``expr``, counting shared subexpressions each time they occur
+    (memoised per subexpression, so the cost is linear in the size of the DAG)."""
+    if expr not in cache:
+        cache[expr] = 1 + sum(printed_size(arg, cache) for arg in expr.args)
+    return cache[expr]
 
 
 def tree_size(expr: Expr, sizes: dict[Symbol, int]) -> int:

@@ -9,15 +9,23 @@ and every such place is recorded.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+from fractions import Fraction
 
+from mpmath import iv
+from mpmath.libmp import finf, fnan, fninf, to_rational
 from sympy import (
     Expr,
     ImmutableMatrix,
     Rational,
+    S,
     Symbol,
     count_ops,
+    exp,
     expand,
+    log,
     preorder_traversal,
+    tanh,
     together,
 )
 
@@ -138,3 +146,116 @@ def _substitute(
             lambda e: isinstance(e, KinkFunction), lambda e: e.at_kink(convention)
         )
     return ImmutableMatrix(result)
+
+
+# ----------------------------------------------------------------------------- decimals
+
+
+def decimal(value: Expr, digits: int) -> str:
+    """``value`` correctly rounded (half to even) to ``digits`` significant digits.
+
+    Interval arithmetic (``mpmath.iv``) over the expression DAG, each shared subexpression once,
+    encloses the value; when both ends of the enclosure round to the same decimal, that decimal
+    is certain. Otherwise the precision doubles. (``evalf(digits)`` alone may be off by one in the
+    last digit: 9/(10(1 + e^(27/50))) = 0.33136882403750851... is not ...037.)
+
+    >>> decimal(Rational(1, 3), 5)
+    '0.33333'
+    """
+    if value == 0:
+        return "0"
+    bits = int(digits * 3.33) + 40
+    while bits <= 20_000:
+        try:
+            enclosure = _Enclosure(bits).of(value)
+        except (NotImplementedError, ZeroDivisionError, ValueError):
+            break
+        low, high = (_round(_fraction(end), digits) for end in enclosure._mpi_)
+        if low is not None and low == high:
+            return _plain(low)
+        bits *= 2
+    return _round_evalf(value, digits)
+
+
+class _Enclosure:
+    """Evaluates SymPy number expressions to mpmath intervals, memoised per subexpression."""
+
+    def __init__(self, bits: int) -> None:
+        self.bits = bits
+        self.cache: dict[Expr, object] = {}
+
+    def of(self, expr: Expr):
+        saved, iv.prec = iv.prec, self.bits
+        try:
+            return self._of(expr)
+        finally:
+            iv.prec = saved
+
+    def _of(self, expr: Expr):
+        if expr in self.cache:
+            return self.cache[expr]
+        result = self._compute(expr)
+        self.cache[expr] = result
+        return result
+
+    def _compute(self, expr: Expr):
+        if expr.is_Rational:
+            return iv.mpf(int(expr.p)) / int(expr.q)
+        if expr is S.Exp1:
+            return iv.exp(1)
+        args = [self._of(arg) for arg in expr.args] if not expr.is_Pow else []
+        if expr.is_Add:
+            return sum(args[1:], args[0])
+        if expr.is_Mul:
+            product = args[0]
+            for arg in args[1:]:
+                product = product * arg
+            return product
+        if expr.is_Pow:
+            base, power = expr.args
+            if power.is_Integer:
+                return self._of(base) ** int(power)
+            return iv.exp(self._of(power) * iv.log(self._of(base)))
+        if isinstance(expr, exp):
+            return iv.exp(args[0])
+        if isinstance(expr, log):
+            return iv.log(args[0])
+        if isinstance(expr, tanh):
+            return 1 - 2 / (iv.exp(2 * args[0]) + 1)
+        raise NotImplementedError(type(expr).__name__)
+
+
+def _fraction(raw: tuple) -> Fraction | None:
+    if raw in (finf, fninf, fnan):
+        return None
+    p, q = to_rational(raw)
+    return Fraction(int(p), int(q))
+
+
+def _round(value: Fraction | None, digits: int) -> Decimal | None:
+    """``value`` rounded half-even to ``digits`` significant digits (Decimal division is exact-rounded)."""
+    if value is None or value == 0:
+        return None
+    with localcontext(prec=digits, rounding=ROUND_HALF_EVEN, Emax=10**9, Emin=-(10**9)):
+        rounded = Decimal(value.numerator) / Decimal(value.denominator)
+        return rounded.quantize(Decimal(1).scaleb(rounded.adjusted() - digits + 1))
+
+
+def _round_evalf(value: Expr, digits: int) -> str:
+    """Fallback for values the interval evaluator does not know: certified guard digits."""
+    guard = 10
+    while True:
+        with localcontext(prec=digits + 2 * guard):
+            approx = Decimal(str(value.evalf(digits + guard, strict=True)))
+            exponent = approx.adjusted() - digits + 1
+            tail = abs(approx.scaleb(-exponent) % 1 - Decimal("0.5"))
+            if tail > Decimal(10) ** (3 - guard) or guard > 200:
+                return _plain(approx.quantize(Decimal(1).scaleb(exponent), ROUND_HALF_EVEN))
+        guard *= 2
+
+
+def _plain(number: Decimal) -> str:
+    """Fixed notation for moderate magnitudes, scientific otherwise."""
+    if -5 <= number.adjusted() < 15:
+        return f"{number:f}"
+    return f"{number:e}".replace("e+", "e")

@@ -149,3 +149,45 @@ def test_large_network_reports_sizes_instead_of_expanding() -> None:
     assert isinstance(first, Omitted) and first.size > 10**6
     last = d.expanded["b4"][0][0]
     assert isinstance(last, Omitted) and first.size > last.size > d.options.expand_limit
+
+
+DEEP_TANH = __import__("pathlib").Path(__file__).parent / "specs" / "deep-tanh-batch.toml"
+
+
+@pytest.fixture(scope="module")
+def deep_tanh():
+    return derive(DEEP_TANH)
+
+
+def test_exact_forms_too_large_to_print_are_omitted_with_their_size(deep_tanh) -> None:
+    d = deep_tanh
+    first = d.exact_form(d.values.gradients["W1"][0, 0])
+    assert isinstance(first, Omitted) and first.limit == d.options.exact_limit
+    assert str(first).endswith(f"exceeds the limit of {first.limit} (--exact-limit)")
+    text = d.to_text()
+    assert (
+        f"  exact:    {first}\n  value:    {d.decimal(d.values.gradients['W1'][0, 0])}\n" in text
+    )
+    seed = derive("seed")
+    assert seed.exact_form(seed.values.gradients["W1"][0, 0]) == seed.values.gradients["W1"][0, 0]
+
+
+def test_deep_transcendental_decimals_are_fast_and_agree_with_60_digit_values(deep_tanh) -> None:
+    """Interval decimals over the shared DAG agree with a layer-by-layer 60-digit evaluation."""
+    import time
+
+    from symbackprop.check import exact_numbers
+
+    d = deep_tanh
+    start = time.perf_counter()
+    decimals = {
+        key: [[d.decimal(v) for v in row] for row in m.tolist()]
+        for key, m in d.values.gradients.items()
+    }
+    assert time.perf_counter() - start < 5  # generous: it takes ~0.05 s; evalf took minutes
+    reference = exact_numbers(d.network, d.gradients, d.options.relu_prime_at_zero)
+    for key, rows in decimals.items():
+        for shown_row, true_row in zip(rows, reference[f"d{key}"], strict=True):
+            for shown, true in zip(shown_row, true_row, strict=True):
+                true = mpmath.mpf(str(true))
+                assert abs(mpmath.mpf(shown) - true) <= abs(true) * mpmath.mpf(10) ** -11, key

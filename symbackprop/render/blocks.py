@@ -307,7 +307,7 @@ class _Writer:
         if exact is not None:
             return [Segment("=", DecimalNumber(exact))]
         decimal = Segment(r"\approx", DecimalNumber(self.d.decimal(value)))
-        if not self.fits(value):
+        if isinstance(self.d.exact_form(value), Omitted) or not self.fits(value):
             self.left_out = True
             return [decimal]
         return [Segment("=", value), decimal]

@@ -18,9 +18,18 @@ if TYPE_CHECKING:
 
 
 def _values(derivation: Derivation, matrix: ImmutableMatrix) -> dict[str, Any]:
+    """Exact forms (null where too large to print, see ``--exact-limit``), LaTeX and decimals."""
+
+    def shown(convert: Any) -> Any:
+        def entry(value: Any) -> Any:
+            form = derivation.exact_form(value)
+            return None if isinstance(form, Omitted) else convert(form)
+
+        return entry
+
     return {
-        "exact": nested(matrix),
-        "latex": nested(matrix, latex),
+        "exact": nested(matrix, shown(str)),
+        "latex": nested(matrix, shown(latex)),
         "value": nested(matrix, derivation.decimal),
     }
 

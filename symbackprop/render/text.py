@@ -50,7 +50,8 @@ def to_text(derivation: Derivation, expanded: bool = True) -> str:
     for key in [*forward_keys(derivation), "loss"]:
         for index, value in entries(values.forward[key]):
             name = key if key == "loss" else f"{key}[{','.join(map(str, index))}]"
-            lines.append(f"  {name:<12} = {value}  ≈ {derivation.decimal(value)}")
+            shown = derivation.exact_form(value)
+            lines.append(f"  {name:<12} = {shown}  ≈ {derivation.decimal(value)}")
     lines += ["", "Output error"]
     for error in derivation.gradients.output_errors[: derivation.network.output.size]:
         for step in error.steps:
@@ -73,7 +74,8 @@ def _updated(derivation: Derivation) -> list[str]:
     for key, matrix in updated.items():
         for index, value in entries(matrix):
             name = notation.entry_name(key, index)
-            lines.append(f"  {name:<12} = {value}  ≈ {derivation.decimal(value)}")
+            shown = derivation.exact_form(value)
+            lines.append(f"  {name:<12} = {shown}  ≈ {derivation.decimal(value)}")
     return lines
 
 
@@ -85,5 +87,8 @@ def _entry(
     lines = [f"{gradient_label(key, index)}", f"  compact:  {show(compact)}"]
     if expanded:
         lines.append(f"  expanded: {show(derivation.expanded[key][row][col])}")
-    lines += [f"  exact:    {exact}", f"  value:    {derivation.decimal(exact)}"]
+    lines += [
+        f"  exact:    {derivation.exact_form(exact)}",
+        f"  value:    {derivation.decimal(exact)}",
+    ]
     return lines
