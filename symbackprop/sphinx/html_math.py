@@ -2,7 +2,7 @@
 
 Registered by :func:`symbackprop.sphinx.setup` as ``html_math_renderer = "symbackprop"``. Each
 ``:math:`` role and ``.. math::`` directive is converted at build time with
-:func:`symbackprop.render.mathml.latex_to_mathml`, so the page needs no JavaScript and no
+:func:`symbackprop.render.mathml_format.equation_mathml`, so the page needs no JavaScript and no
 network. LaTeX that cannot be converted is a Sphinx warning at the node's location, and the page
 shows the LaTeX source in its place.
 
@@ -22,7 +22,8 @@ from sphinx.locale import _
 from sphinx.util import logging
 from sphinx.util.math import get_node_equation_number
 
-from ..render.mathml import MathMLError, latex_to_mathml
+from ..render.mathml import MathMLError
+from ..render.mathml_format import equation_mathml
 
 if TYPE_CHECKING:
     from sphinx.writers.html5 import HTML5Translator
@@ -101,7 +102,7 @@ def _mathml(node: nodes.Element, latex: str, *, display: bool) -> str:
     """``latex`` as MathML, or its escaped source after a warning at ``node``."""
     label = node.get(LABEL_ATTRIBUTE) or _shorten(latex)
     try:
-        return latex_to_mathml(latex, display=display, label=label)
+        return equation_mathml(latex, display=display, label=label)
     except MathMLError as error:
         logger.warning("%s", error, location=node, type="symbackprop", subtype="mathml")
         tag = "div" if display else "span"
