@@ -68,6 +68,11 @@ def test_output_file_is_written_atomically(
     assert run(["derive", "missing.toml", "-o", str(target)], capsys)[0] == 2
     assert json.loads(target.read_text())["spec"] == "seed"  # untouched by the failed run
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]  # no temporary left
+    fresh = tmp_path / "fresh.json"
+    assert run(["derive", "--format", "json", "-o", str(fresh)], capsys)[0] == 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert fresh.stat().st_mode & 0o777 == 0o666 & ~umask  # as open() would, not mkstemp's 0600
 
 
 def test_unwritable_output_is_a_one_line_error(
