@@ -184,6 +184,8 @@ class CheckReport:
     settings: dict[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     diagnosis: tuple[str, ...] = ()
+    #: After one gradient-descent step (``[training]``): (entry, exact form, decimal) per entry.
+    updated: tuple[tuple[str, str, str], ...] = ()
 
     def failures(self) -> list[EntryFailure]:
         """Every failing entry of every comparison, in report order."""
@@ -886,6 +888,9 @@ def check(
         "finite_difference_step": f"{DEFAULT_RELATIVE_STEP:.3g} * max(1, |theta|)",
         "backprop": _function_name(function),
     }
+    if derivation.spec.training is not None:
+        kept = "" if derivation.spec.training.update_biases else ", biases not updated"
+        settings["training"] = f" (learning rate {derivation.spec.training.learning_rate}{kept})"
     report = CheckReport(
         ok=all(c.ok for c in comparisons),
         comparisons=tuple(comparisons),
@@ -893,8 +898,27 @@ def check(
         documented=documented,
         settings=settings,
         notes=tuple(notes),
+        updated=_updated(derivation),
     )
     return replace(report, diagnosis=tuple(_diagnosis(report)))
+
+
+def _updated(derivation: Derivation) -> tuple[tuple[str, str, str], ...]:
+    """The parameters after the spec's gradient-descent step, exactly and as decimals."""
+    rows = []
+    for key, matrix in (derivation.updated or {}).items():
+        for i in range(matrix.rows):
+            for j in range(matrix.cols):
+                value = matrix[i, j]
+                index = (i,) if matrix.cols == 1 else (i, j)
+                rows.append(
+                    (
+                        _entry_name(key, index),
+                        str(derivation.exact_form(value)),
+                        derivation.decimal(value),
+                    )
+                )
+    return tuple(rows)
 
 
 _ORDER = [LAMBDIFIED, REFERENCE, USER, FINITE_DIFFERENCES, DOCUMENTED]
@@ -1131,6 +1155,11 @@ def _report_text(report: CheckReport) -> str:
                 lines.append(f"  {c.name} at {_at(c.point)}:")
                 lines += [f"    {f.to_text()}" for f in c.failures]
         lines.append("")
+    if report.updated:
+        training = report.settings.get("training", "")
+        lines.append(f"After one gradient-descent step{training}")
+        lines += [f"  {entry:<12} = {exact}  ≈ {value}" for entry, exact, value in report.updated]
+        lines.append("")
     if report.diagnosis:
         lines.append("Diagnosis")
         lines += [f"  - {line}" for line in report.diagnosis]
@@ -1183,6 +1212,10 @@ def _json(report: CheckReport) -> dict[str, Any]:
         "title": report.title,
         "settings": report.settings,
         "notes": list(report.notes),
+        "updated": {
+            entry: {"exact": exact, "value": value} for entry, exact, value in report.updated
+        }
+        or None,
         "comparisons": [
             {
                 "name": c.name,

@@ -258,3 +258,22 @@ def test_rejects_bad_arguments() -> None:
         check("seed", random_points=-1)
     with pytest.raises(SymbackpropError, match=r"^relu_prime_at_zero must be one of 0, 1/2, 1"):
         check("seed", relu_prime_at_zero=Rational(1, 3))
+
+
+def test_check_gives_the_updated_parameters_of_a_training_step() -> None:
+    """Mazur's published w5+ = 0.35891648 (learning rate 0.5, biases not updated)."""
+    import json
+    from pathlib import Path
+
+    from symbackprop.check import check
+
+    spec = Path(__file__).parent.parent / "examples" / "mazur-step-by-step.toml"
+    report = check(spec, random_points=0)
+    updated = {entry: value for entry, _, value in report.updated}
+    assert round(float(updated["W2[0,0]"]), 8) == 0.35891648
+    assert updated["b1[0]"] == "0.350000000000"  # biases left alone
+    assert "After one gradient-descent step (learning rate 1/2, biases not updated)" in (
+        report.to_text()
+    )
+    assert json.loads(report.to_json())["updated"]["W2[0,0]"]["value"] == updated["W2[0,0]"]
+    assert json.loads(check("seed", random_points=0).to_json())["updated"] is None
