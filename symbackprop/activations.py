@@ -34,6 +34,7 @@ from sympy import (
     log,
     tanh,
 )
+from sympy.printing.printer import Printer
 
 
 class KinkFunction(Function):
@@ -172,8 +173,13 @@ class Softplus(Function):
     def elementary(self, convention: Expr) -> Expr:
         return log(1 + exp(self.args[0]))
 
+    def _numpycode(self, printer: Printer) -> str:
+        """NumPy's ``logaddexp(0, z)``: the same function, without overflow for z > 709."""
+        return f"{printer._module_format('numpy.logaddexp')}(0, {printer._print(self.args[0])})"
 
-# Function classes that numeric code must replace by their elementary definitions.
+
+# Function classes that numeric code must replace by their elementary definitions, unless they
+# print their own NumPy code (``_numpycode``, SymPy's printer dispatch).
 NAMED_FUNCTIONS: tuple[type[Function], ...] = (
     ReLU,
     ReLUPrime,

@@ -101,13 +101,16 @@ def load_point(spec: NetworkSpec) -> Point:
 def elementary(expr: Expr, convention: Expr) -> Expr:
     """Replace every named function (ReLU, sigma, ReLU', ...) by its elementary definition.
 
+    Functions with their own NumPy code (softplus, as ``logaddexp``) are kept for the printer.
+
     >>> from sympy import Symbol
     >>> from symbackprop.activations import ReLU
     >>> elementary(ReLU(Symbol("z")), Rational(0))
     Max(0, z)
     """
     return expr.replace(
-        lambda e: isinstance(e, NAMED_FUNCTIONS), lambda e: e.elementary(convention)
+        lambda e: isinstance(e, NAMED_FUNCTIONS) and not hasattr(e, "_numpycode"),
+        lambda e: e.elementary(convention),
     )
 
 

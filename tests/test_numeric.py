@@ -155,6 +155,27 @@ def test_softmax_is_evaluated_shifted() -> None:
     np.testing.assert_allclose(values.forward["yhat"].ravel(), [0.36818758, 0.63181242], atol=5e-9)
 
 
+def test_softplus_does_not_overflow() -> None:
+    """z1 ~ 800: log(1 + exp(z)) is inf in float64; softplus is printed as logaddexp(0, z)."""
+    text = load_spec("seed").text.replace('"relu"', '"softplus"')
+    assert '"softplus"' in text
+    text = text.replace("b1 = [0.1, 0.1, 0.1]", "b1 = [0.1, -800, 800]")
+    # a small last column of W2 keeps the softmax clear of saturation (and of cancellation)
+    text = text.replace(
+        "W2 = [[0.7, 0.8, 0.9], [1.0, 1.1, 1.2]]", "W2 = [[0.7, 0.8, 0.001], [1.0, 1.1, -0.001]]"
+    )
+    d = derive(parse_spec(text))
+    assert d.spec.biases is not None and d.spec.biases[0][2] == 800
+    assert d.spec.weights[1][0, 2] == Rational(1, 1000)
+    values = lambdify_network(d).evaluate(load_point(d.spec))
+    for key in ("z1", "a1", "loss"):
+        want = np.array(d.values.forward[key].evalf(30).tolist(), dtype=np.float64)
+        np.testing.assert_allclose(values.forward[key], want, rtol=1e-12, err_msg=key)
+    for key, matrix in d.values.gradients.items():
+        want = np.array(matrix.evalf(30).tolist(), dtype=np.float64)
+        np.testing.assert_allclose(values.gradients[key], want, rtol=1e-12, atol=1e-300)
+
+
 def test_shift_invariance_is_detected() -> None:
     layers = derive("seed").network.layers
     assert (shift_invariant(layers[0]), shift_invariant(layers[1])) == (False, True)
