@@ -449,11 +449,12 @@ def _compare(
                     continue
                 exact = numbers[i][j]
                 actual = float(array[i, j])
-                difference = float(mpmath.mpf(actual) - exact)
+                exact_difference = mpmath.mpf(actual) - exact
+                difference = float(exact_difference)
                 error = abs(difference)
                 max_abs = max(max_abs, error)
-                if exact != 0:
-                    max_rel = max(max_rel, error / float(abs(exact)))
+                if exact != 0:  # in mpmath: an exact 1e-348 is 0.0 as a float
+                    max_rel = max(max_rel, float(abs(exact_difference) / abs(exact)))
                 tolerance = atol + rtol * float(abs(exact))
                 if not error <= tolerance:  # also catches NaN
                     failures.append(

@@ -220,6 +220,20 @@ def test_other_activations_and_losses_pass() -> None:
         assert report.ok, report.to_text()
 
 
+def test_gradients_below_the_smallest_float() -> None:
+    """softplus'(-800) = sigma(-800) ~ 1e-348 is exactly nonzero but 0.0 in float64."""
+    text = seed_with(
+        ('activations = ["relu", "softmax"]', 'activations = ["softplus", "softmax"]'),
+        ("b1 = [0.1, 0.1, 0.1]", "b1 = [0.1, -800, 0.1]"),
+    )
+    report = check(parse_spec(text, "tiny.toml"), random_points=0)
+    assert report.ok, report.to_text()
+    lambdified = next(c for c in report.comparisons if c.name == LAMBDIFIED)
+    # dW1[1,0] is 0.0 against ~4e-349: all of it is relative error, none of it absolute
+    assert lambdified.max_rel_error == 1.0
+    assert lambdified.max_abs_error < 1e-15
+
+
 def test_a_wrong_user_backprop_is_blamed(seed_report) -> None:
     def off_by_a_little(weights, biases, x, y):
         grads_w, grads_b = notebook_backprop(weights, biases, x, y)
