@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import math
 import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from . import __version__
-from .check import REPORT_FORMATS, check
+from .check import ATOL, REPORT_FORMATS, RTOL, check
 from .derivation import EXACT_LIMIT, EXPAND_LIMIT, KINK_CONVENTIONS, Options, derive
 from .errors import SymbackpropError
 from .files import write_atomic
@@ -47,6 +48,17 @@ def _integer(minimum: int, expected: str) -> Callable[[str], int]:
 
 _positive = _integer(1, "a positive integer")
 _non_negative = _integer(0, "an integer >= 0")
+
+
+def _tolerance(text: str) -> float:
+    """An argparse type: a finite number >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got '{text}'")
+    return value
 
 
 def _spec_argument(parser: argparse.ArgumentParser) -> None:
@@ -199,6 +211,17 @@ def _check_parser(commands: argparse._SubParsersAction) -> None:
         default="0",
         help="the value of ReLU'(0) at an exact kink (default: 0, as the notebook)",
     )
+    for name, default in (("rtol", RTOL), ("atol", ATOL)):
+        parser.add_argument(
+            f"--{name}",
+            type=_tolerance,
+            default=default,
+            help=f"{name} of float64 gradients against the exact values (default: {default:g}); "
+            "finite differences and documented values keep their own",
+        )
+    parser.add_argument(
+        "-o", "--output", help="write the report to this file (atomically) instead of stdout"
+    )
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -208,8 +231,10 @@ def _check(args: argparse.Namespace) -> int:
         random_points=args.random_points,
         seed=args.seed,
         relu_prime_at_zero=KINK_CONVENTIONS[args.relu_prime_at_zero],
+        rtol=args.rtol,
+        atol=args.atol,
     )
-    sys.stdout.write(REPORT_FORMATS[args.format](report))
+    _emit(REPORT_FORMATS[args.format](report), args.output)
     return 0 if report.ok else 1
 
 

@@ -113,6 +113,35 @@ def test_random_points_seed_and_convention(capsys: pytest.CaptureFixture[str]) -
     ]
 
 
+def test_tolerances(capsys: pytest.CaptureFixture[str]) -> None:
+    """--rtol/--atol set the float64 tolerances: at 0 every rounded gradient fails."""
+    argv = ["check", "--format", "json", "--random-points", "0"]
+    status, out, _ = run([*argv, "--rtol", "0", "--atol", "0"], capsys)
+    document = json.loads(out)
+    assert status == 1 and (document["settings"]["rtol"], document["settings"]["atol"]) == (0, 0)
+    failing = {c["name"] for c in document["comparisons"] if not c["ok"]}
+    assert failing == {"exact vs lambdified", "exact vs reference backprop"}
+    status, out, _ = run([*argv, "--rtol", "0", "--atol", "1e-15"], capsys)
+    assert status == 0 and json.loads(out)["settings"]["atol"] == 1e-15
+    for bad in ("nan", "inf", "-1e-9", "tight"):
+        with pytest.raises(SystemExit) as exc:
+            main(["check", f"--atol={bad}"])
+        assert exc.value.code == 2
+        assert (
+            f"argument --atol: expected a finite number >= 0, got '{bad}'"
+            in capsys.readouterr().err
+        )
+
+
+def test_report_written_to_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "report.json"
+    status, out, err = run(
+        ["check", "seed-notebook", "--format", "json", "-o", str(target)], capsys
+    )
+    assert (status, out, err) == (1, "", "")
+    assert json.loads(target.read_text(encoding="utf-8"))["ok"] is False
+
+
 def test_user_backprop_from_a_file(user_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
     status, out, err = run(["check", "--backprop", f"{user_file}:right"], capsys)
     assert (status, err) == (0, "")
