@@ -230,6 +230,23 @@ def test_backward_recursion_element_wise_matrix_form_and_agreement(seed_latex: s
     assert "verified symbolically that the two agree" in seed_latex
 
 
+def test_chain_rule_sums_over_the_next_layer_only_when_it_has_several_units(
+    seed_latex: str,
+) -> None:
+    assert r"\delta^{(1)}_{1} &= \sum_{k=1}^{2} \delta^{(2)}_{k} \frac{" in seed_latex
+    one_output = (
+        '[network]\nlayers = [2, 2, 1]\nactivations = ["tanh", "sigmoid"]\n'
+        'loss = "binary_cross_entropy"\n[parameters]\nW1 = [[0.1, 0.2], [0.3, 0.4]]\n'
+        "b1 = [0.1, 0.1]\nW2 = [[0.5, 0.6]]\nb2 = [0.2]\n[data]\nx = [1, 2]\ny = [1]\n"
+    )
+    text = derive(parse_spec(one_output)).to_latex(sections=["backward"])
+    assert r"\sum" not in text
+    assert (
+        r"\delta^{(1)}_{1} &= \delta^{(2)}_{1} \frac{\partial z^{(2)}_{1}}{\partial a^{(1)}_{1}} "
+        r"\frac{\partial a^{(1)}_{1}}{\partial z^{(1)}_{1}}"
+    ) in text
+
+
 def test_gradient_compact_expanded_and_worked_number(seed_latex: str) -> None:
     assert (
         r"\frac{\partial J}{\partial W^{(2)}_{12}} &= \delta^{(2)}_{1} a^{(1)}_{2} "

@@ -858,15 +858,20 @@ class _Writer:
         return out + self.left_out_note()
 
     def hidden_chain(self, l: int) -> str:
-        """delta^(l)_1 = sum_k delta^(l+1)_k dz^(l+1)_k/da^(l)_1 da^(l)_1/dz^(l)_1 (first unit)."""
+        """delta^(l)_1 = sum_k delta^(l+1)_k dz^(l+1)_k/da^(l)_1 da^(l)_1/dz^(l)_1 (first unit).
+
+        With a single unit after layer l, the one term without the sum.
+        """
         layer, after = self.net.layers[l], self.net.layers[l + 1]
         sample = "" if not self.batched else ",1"
-        k = Symbol("k")
+        k = "k" if after.size > 1 else "1"
         a, z = layer.activation[0, 0], layer.pre_activation[0, 0]
-        z_next = Symbol(f"z^({l + 2})_k{sample}")
+        z_next = Symbol(f"z^({l + 2})_{k}{sample}")
         with evaluate(False):
-            body = Symbol(f"delta^({l + 2})_k{sample}") * Derivative(z_next, a) * Derivative(a, z)
-        return self.ordered.doprint(Sum(body, (k, 1, after.size)))
+            body = Symbol(f"delta^({l + 2})_{k}{sample}") * Derivative(z_next, a) * Derivative(a, z)
+        if after.size == 1:
+            return self.ordered.doprint(body)
+        return self.ordered.doprint(Sum(body, (Symbol(k), 1, after.size)))
 
     def agreement(self, what: str) -> Paragraph:
         verified = self.d.gradients.matrix_form_verified
