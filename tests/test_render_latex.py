@@ -30,6 +30,8 @@ from symbackprop.cli import main
 from symbackprop.render.blocks import SECTIONS, Equation, Heading, Paragraph, blocks, resolve
 from symbackprop.render.latex import (
     LINE_WIDTH,
+    MATRIX_COLUMNS,
+    MATRIX_ROWS,
     DecimalNumber,
     Row,
     Segment,
@@ -38,11 +40,13 @@ from symbackprop.render.latex import (
     estimate_width,
     latex,
     latex_text,
+    matrix_blocks,
 )
 
 TESTS = Path(__file__).parent
 GOLDEN = TESTS / "golden"
 DEEP = TESTS / "specs" / "deep.toml"
+WIDE_TALL = TESTS / "specs" / "wide-tall.toml"
 
 z = Symbol("z^(1)_1")
 
@@ -129,6 +133,44 @@ def test_brackets_spanning_lines_get_fixed_sizes() -> None:
     assert r"\operatorname{ReLU}\bigl(" in lines[0]
     assert r"\left(" not in "".join(lines)
     assert "".join(lines).count(r"\bigl(") == "".join(lines).count(r"\bigr)")
+
+
+def test_matrix_blocks_fit_amsmath_and_the_page() -> None:
+    """bmatrix takes at most 10 columns; a display cannot break across pages."""
+    narrow = ImmutableMatrix(2, 25, lambda i, j: i + j % 2)
+    blocks = matrix_blocks(narrow, LINE_WIDTH)
+    assert [b.columns for b in blocks] == [(1, 10), (11, 20), (21, 25)]
+    assert all(
+        b.rows == (1, 2) and b.latex.count("&") == 2 * (b.columns[1] - b.columns[0])
+        for b in blocks
+    )
+    tall = ImmutableMatrix(48, 1, lambda i, j: i)
+    assert [b.rows for b in matrix_blocks(tall, LINE_WIDTH)] == [(1, 16), (17, 32), (33, 48)]
+    assert [b.rows for b in matrix_blocks(ImmutableMatrix(20, 1, lambda i, j: i), LINE_WIDTH)] == [
+        (1, 10),
+        (11, 20),
+    ]
+    assert (MATRIX_COLUMNS, MATRIX_ROWS) == (10, 16)
+    both = matrix_blocks(ImmutableMatrix(20, 12, lambda i, j: 0), LINE_WIDTH)
+    assert [(b.rows, b.columns) for b in both] == [
+        ((1, 10), (1, 10)),
+        ((1, 10), (11, 12)),
+        ((11, 20), (1, 10)),
+        ((11, 20), (11, 12)),
+    ]
+
+
+def test_split_matrices_name_their_rows_and_columns() -> None:
+    tex = derive(WIDE_TALL).to_latex(sections=["forward", "gradients"])
+    dw1, db1 = (rf"\left(\frac{{\partial J}}{{\partial {p}^{{(1)}}}}\right)" for p in "Wb")
+    assert dw1 + r"_{1\ldots 10,\,:} &\approx \begin{bmatrix}" in tex
+    assert dw1 + r"_{11\ldots 20,\,:} &\approx \begin{bmatrix}" in tex
+    assert db1 + r"_{1\ldots 10} &\approx \begin{bmatrix}" in tex
+    assert r"\left(W^{(2)}\right)_{:,\,20} &= \begin{bmatrix}" in tex
+    assert r"\left(y\right)_{:,\,1\ldots 10} &= \begin{bmatrix}" in tex
+    assert r"\left(y\right)_{:,\,11\ldots 12} &= \begin{bmatrix}" in tex
+    widest = max(len(line.split("&")) for line in tex.splitlines() if line.endswith(r"\\"))
+    assert widest <= MATRIX_COLUMNS + 1  # an aligned row adds one "&"
 
 
 def test_aligned_lines_up_relations_and_indents_continuations() -> None:

@@ -53,7 +53,9 @@ from ..gradients import matrix_form, partials
 from .common import kink_note
 from .latex import (
     LINE_WIDTH,
+    MATRIX_ROWS,
     DecimalNumber,
+    MatrixBlock,
     Row,
     Segment,
     aligned,
@@ -244,6 +246,12 @@ def _exact_decimal(value: Expr) -> str | None:
     return text if len(text) <= 24 else None
 
 
+def _span(numbers: tuple[int, int]) -> str:
+    """``3\\ldots 7``, or ``3`` for a single index."""
+    first, last = numbers
+    return str(first) if first == last else rf"{first}\ldots {last}"
+
+
 def _equation_chunks(rows: Sequence[Row], label: str) -> list[Equation]:
     """``aligned`` equations for ``rows``, split so that each fits on a page.
 
@@ -340,15 +348,22 @@ class _Writer:
     def matrix_rows(
         self, lhs: str, relation: str, matrix: ImmutableMatrix, width: float = LINE_WIDTH - 8
     ) -> list[Row]:
-        """``lhs = [matrix]`` as one row, or as blocks of columns when the matrix is too wide:
-        ``(lhs)_{:, 1...4} = [...]``."""
+        """``lhs = [matrix]`` as one row, or in blocks when the matrix is too wide or too tall:
+        ``(lhs)_{:, 1...4} = [...]``, ``(lhs)_{1...16} = [...]`` for a column."""
         blocks = matrix_blocks(matrix, width)
         if len(blocks) == 1:
-            return [Row(lhs, (Segment(relation, blocks[0][2]),))]
-        columns = "{:,\\,%d\\ldots %d}"
+            return [Row(lhs, (Segment(relation, blocks[0].latex),))]
+        split_rows = any(block.rows != (1, matrix.rows) for block in blocks)
+        split_columns = any(block.columns != (1, matrix.cols) for block in blocks)
+
+        def index(block: MatrixBlock) -> str:
+            rows = _span(block.rows) if split_rows else ":"
+            columns = _span(block.columns) if split_columns else ":"
+            return rows if matrix.cols == 1 else rf"{rows},\,{columns}"
+
         return [
-            Row(rf"\left({lhs}\right)_" + columns % (first, last), (Segment(relation, tex),))
-            for first, last, tex in blocks
+            Row(rf"\left({lhs}\right)_{{{index(block)}}}", (Segment(relation, block.latex),))
+            for block in blocks
         ]
 
     def value_rows(self, lhs: str, matrix: ImmutableMatrix) -> list[Row]:
@@ -833,7 +848,8 @@ class _Writer:
         entries = matrix_form(self.net, list(grads.deltas), list(grads.local_derivatives))
         segments = [Segment("=", latex(form))]
         entry_matrix = latex(entries[f"delta{l + 1}"])
-        if estimate_width(entry_matrix) <= LINE_WIDTH - 8:
+        # shown when it fits the line and the page; the element-wise rows above hold it anyway
+        if n <= MATRIX_ROWS and estimate_width(entry_matrix) <= LINE_WIDTH - 8:
             segments.append(Segment("=", entry_matrix, newline=True))
         out.append(_text("In matrix form, with ", _math(r"\odot"), " the element-wise product:"))
         out += _equation_chunks(
@@ -868,7 +884,9 @@ class _Writer:
         a, z = layer.activation[0, 0], layer.pre_activation[0, 0]
         z_next = Symbol(f"z^({l + 2})_{k}{sample}")
         with evaluate(False):
-            body = Symbol(f"delta^({l + 2})_{k}{sample}") * Derivative(z_next, a) * Derivative(a, z)
+            body = (
+                Symbol(f"delta^({l + 2})_{k}{sample}") * Derivative(z_next, a) * Derivative(a, z)
+            )
         if after.size == 1:
             return self.ordered.doprint(body)
         return self.ordered.doprint(Sum(body, (Symbol(k), 1, after.size)))
@@ -942,7 +960,7 @@ class _Writer:
         i, j = at
         in_errors = self.errors_first(self.d.gradients.by_key()[key][i, j])
         compact = self.d.compact[key][i, j]
-        symbolic = [Segment("=", self.ordered.doprint(in_errors))]
+        symbolic = [Segment("=", in_errors, ordered=True)]
         if compact != self.d.gradients.by_key()[key][i, j]:
             symbolic.append(Segment("=", compact))
         rows = [Row(latex(Derivative(notation.LOSS, symbol)), tuple(symbolic))]

@@ -70,6 +70,11 @@ __all__ = [
 #: Width available to a display, in em of the body font (11pt on A4 with 2.5 cm margins is
 #: about 41 em; the rest is a safety margin for the width estimate).
 LINE_WIDTH = 36.0
+#: The most columns one printed matrix gets: amsmath's ``bmatrix`` takes at most MaxMatrixCols
+#: (10) unless a document raises it, and a fragment cannot.
+MATRIX_COLUMNS = 10
+#: The most rows one printed matrix gets, so that it fits on a page (a display cannot break).
+MATRIX_ROWS = 16
 
 
 # ----------------------------------------------------------------------------- numbers
@@ -874,13 +879,15 @@ def _break_depth(items: Sequence[_Item], index: int) -> int:
 @dataclass(frozen=True)
 class Segment:
     """One relation of a row: ``= rhs``. ``rhs`` is an expression (broken when too long) or
-    printed LaTeX (kept whole). ``newline`` starts it on a row of its own; ``note`` is a short
-    remark set at the right, e.g. ``(1)``.
+    printed LaTeX (kept whole). ``numeric`` prints worked numbers (``\\cdot`` products, terms in
+    the order built), ``ordered`` keeps the order of an unevaluated expression. ``newline``
+    starts it on a row of its own; ``note`` is a short remark set at the right, e.g. ``(1)``.
     """
 
     relation: str
     rhs: Any
     numeric: bool = False
+    ordered: bool = False
     newline: bool = False
     note: str = ""
 
@@ -931,33 +938,60 @@ def line_height(line: str) -> float:
     return max(rows * 1.3, 2.2 if r"\frac" in line or r"\sum" in line else 1.2)
 
 
-def matrix_blocks(matrix: Any, width: float) -> list[tuple[int, int, str]]:
-    """A matrix as ``bmatrix`` blocks of whole columns, each at most ``width`` em wide.
+@dataclass(frozen=True)
+class MatrixBlock:
+    """Part of a matrix: 1-based inclusive ``rows`` and ``columns`` ranges, and its LaTeX."""
 
-    Returns:
-        ``(first, last, latex)`` per block, with 1-based column numbers.
-    """
+    rows: tuple[int, int]
+    columns: tuple[int, int]
+    latex: str
+
+
+def _even_ranges(count: int, limit: int) -> list[tuple[int, int]]:
+    """``range(count)`` in as few 0-based ``(start, stop)`` parts of at most ``limit`` as
+    possible, of nearly equal size (20 rows by 16 are 10 + 10, not 16 + 4)."""
+    parts = -(-count // limit)
+    size = -(-count // parts)
+    return [(start, min(start + size, count)) for start in range(0, count, size)]
+
+
+def _column_ranges(matrix: Any, width: float) -> list[tuple[int, int]]:
+    """0-based ``(start, stop)`` runs of whole columns, each at most ``width`` em wide and at
+    most :data:`MATRIX_COLUMNS` columns."""
     columns = [
         max(estimate_width(latex(matrix[i, j])) for i in range(matrix.rows))
         for j in range(matrix.cols)
     ]
-    blocks, start, used = [], 0, 1.4
+    ranges, start, used = [], 0, 1.4
     for j, column in enumerate(columns):
-        if j > start and used + column > width:
-            blocks.append((start, j))
+        if j > start and (used + column > width or j - start == MATRIX_COLUMNS):
+            ranges.append((start, j))
             start, used = j, 1.4
         used += column + 1.0
-    blocks.append((start, matrix.cols))
-    return [(a + 1, b, latex(matrix[:, a:b])) for a, b in blocks]
+    return [*ranges, (start, matrix.cols)]
+
+
+def matrix_blocks(matrix: Any, width: float) -> list[MatrixBlock]:
+    """A matrix as ``bmatrix`` blocks that fit the line and the page, row by row of blocks.
+
+    Columns are split by ``width`` (em) and :data:`MATRIX_COLUMNS`, rows by
+    :data:`MATRIX_ROWS`.
+    """
+    return [
+        MatrixBlock((r0 + 1, r1), (c0 + 1, c1), latex(matrix[r0:r1, c0:c1]))
+        for r0, r1 in _even_ranges(matrix.rows, MATRIX_ROWS)
+        for c0, c1 in _column_ranges(matrix, width)
+    ]
 
 
 def _row_lines(row: Row, available: float) -> list[str]:
-    symbolic, numeric = printer(), printer(mul_symbol="dot", order="none")
+    symbolic, ordered = printer(), printer(order="none")
+    numeric = printer(mul_symbol="dot", order="none")
     lines: list[str] = []
     current, used = f"{row.lhs} &" if row.lhs else "&", 0.0
     note = ""
     for segment in row.segments:
-        chosen = numeric if segment.numeric else symbolic
+        chosen = numeric if segment.numeric else ordered if segment.ordered else symbolic
         relation = f"{segment.relation} "
         relation_width = estimate_width(f"{segment.relation} x") - estimate_width("x")
         rhs_tex = segment.rhs if isinstance(segment.rhs, str) else chosen.doprint(segment.rhs)
