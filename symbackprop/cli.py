@@ -110,19 +110,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     derive_parser.add_argument(
         "--expand-limit",
-        type=int,
+        type=_non_negative,
         default=EXPAND_LIMIT,
         help=f"largest expanded form to build, in expression-tree nodes (default: {EXPAND_LIMIT})",
     )
     derive_parser.add_argument(
         "--exact-limit",
-        type=int,
+        type=_non_negative,
         default=EXACT_LIMIT,
         help="largest exact value to print, in expression-tree nodes; decimals are always given "
         f"(default: {EXACT_LIMIT})",
     )
     derive_parser.add_argument(
-        "-o", "--output", help="write to this file (atomically) instead of standard output"
+        "-o",
+        "--output",
+        help="write to this file (atomically); - is standard output (the default)",
     )
     derive_parser.add_argument(
         "--sections",
@@ -196,7 +198,10 @@ def _check_parser(commands: argparse._SubParsersAction) -> None:
         help="also compare at N random points of the same architecture (default: 8)",
     )
     parser.add_argument(
-        "--seed", type=int, default=0, help="random seed of those points (default: 0)"
+        "--seed",
+        type=_non_negative,
+        default=0,
+        help="random seed of those points, an integer >= 0 (default: 0)",
     )
     parser.add_argument(
         "--backprop",
@@ -220,7 +225,9 @@ def _check_parser(commands: argparse._SubParsersAction) -> None:
             "finite differences and documented values keep their own",
         )
     parser.add_argument(
-        "-o", "--output", help="write the report to this file (atomically) instead of stdout"
+        "-o",
+        "--output",
+        help="write the report to this file (atomically); - is standard output (the default)",
     )
 
 
@@ -247,10 +254,13 @@ def _example(args: argparse.Namespace) -> int:
 
 
 def _emit(text: str, output: str | None) -> None:
-    if output:
-        write_atomic(output, text)
-    else:
+    """Write to ``output`` (atomically), or to standard output for None or ``-``."""
+    if output is None or output == "-":
         sys.stdout.write(text)
+    elif not output:
+        raise SymbackpropError("-o/--output: expected a file name, or - for standard output")
+    else:
+        write_atomic(output, text)
 
 
 COMMANDS = {"derive": _derive, "example": _example, "check": _check}

@@ -1,8 +1,13 @@
-"""Writing output files atomically: a failed run never leaves a truncated file."""
+"""Writing output files atomically: a failed run never leaves a truncated file.
+
+Devices and pipes (``/dev/null``, ``/dev/stdout``, a FIFO) cannot be replaced; they are written
+to directly.
+"""
 
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -12,10 +17,16 @@ from .errors import SymbackpropError
 def write_atomic(path: str | Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file and ``os.replace``.
 
+    A symlink is followed (its target is replaced); a device or pipe is written to directly.
+
     Raises:
         SymbackpropError: the file cannot be written; any earlier file is left untouched.
     """
     target = Path(path)
+    if _special(target):
+        _write_through(target, text)
+        return
+    target = Path(os.path.realpath(target))  # through a symlink: the link stays a link
     try:
         fd, temporary = tempfile.mkstemp(
             dir=target.parent or ".", prefix=f".{target.name}.", suffix=".tmp"
@@ -33,6 +44,23 @@ def write_atomic(path: str | Path, text: str) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _special(target: Path) -> bool:
+    """Whether ``target`` exists and is neither a regular file nor a directory."""
+    try:
+        mode = target.stat().st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
+def _write_through(target: Path, text: str) -> None:
+    try:
+        with open(target, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+    except OSError as exc:
+        raise SymbackpropError(f"{target}: cannot write output: {exc.strerror or exc}") from None
 
 
 def _mode(target: Path) -> int:

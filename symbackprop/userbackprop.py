@@ -123,11 +123,12 @@ def load_backprop(target: str) -> Backprop:
         'notebook_backprop'
     """
     where, sep, function = target.rpartition(":")
-    if not sep or not where or not function.isidentifier():
+    is_file = where.endswith(".py") or "/" in where or "\\" in where
+    dotted = all(part.isidentifier() for part in where.split("."))  # no relative imports
+    if not sep or not where or not function.isidentifier() or not (is_file or dotted):
         raise UserBackpropError(
             f"--backprop {target}: expected path/to/file.py:function or package.module:function"
         )
-    is_file = where.endswith(".py") or "/" in where or "\\" in where
     module = _from_file(Path(where), target) if is_file else _from_module(where, target)
     found = getattr(module, function, None)
     if found is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -82,6 +83,43 @@ def test_unwritable_output_is_a_one_line_error(
     assert status == 2 and err.startswith("symbackprop: error: ") and err.count("\n") == 1
 
 
+def test_output_dash_is_stdout_and_empty_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    status, out, _ = run(["derive", "--format", "json", "-o", "-"], capsys)
+    assert status == 0 and json.loads(out)["spec"] == "seed"
+    status, out, err = run(["derive", "-o", ""], capsys)
+    assert (status, out) == (2, "") and "-o/--output: expected a file name" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_output_through_a_symlink_keeps_the_link(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    real, link = tmp_path / "real.json", tmp_path / "link.json"
+    real.write_text("previous")
+    link.symlink_to(real.name)
+    assert run(["derive", "--format", "json", "-o", str(link)], capsys)[0] == 0
+    assert link.is_symlink() and json.loads(real.read_text())["spec"] == "seed"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.json", "real.json"]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_output_to_a_pipe_is_written_not_replaced(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As with -o /dev/null: a device or pipe cannot be replaced by a file (as root it could)."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE, text=True)
+    status, out, _ = run(["check", "--random-points", "0", "-o", str(fifo)], capsys)
+    received, _ = reader.communicate(timeout=30)
+    assert (status, out) == (0, "")
+    assert received.rstrip().endswith("Result: ok (exit status 0)")
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+
+
 def test_example_lists_and_prints_parseable_specs(capsys: pytest.CaptureFixture[str]) -> None:
     status, out, _ = run(["example"], capsys)
     assert status == 0 and out.split() == example_names()
@@ -97,6 +135,9 @@ def test_example_lists_and_prints_parseable_specs(capsys: pytest.CaptureFixture[
         (["derive", "--relu-prime-at-zero", "2"], "argument --relu-prime-at-zero: invalid choice"),
         (["derive", "--format", "pdf"], "argument --format: invalid choice: 'pdf'"),
         (["frobnicate"], "argument command: invalid choice"),
+        (["derive", "--exact-limit", "-1"], "--exact-limit: expected an integer >= 0, got -1"),
+        (["derive", "--expand-limit", "x"], "--expand-limit: expected an integer >= 0, got 'x'"),
+        (["check", "--seed", "-1"], "argument --seed: expected an integer >= 0, got -1"),
     ],
 )
 def test_usage_errors_are_one_line_exit_2(

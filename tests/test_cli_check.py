@@ -212,6 +212,8 @@ def test_import_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         (f"{tmp_path / 'absent.py'}:f", "no such file"),
         ("no_such_module_xyz:f", "no module named 'no_such_module_xyz'"),
         ("nocolon", "expected path/to/file.py:function or package.module:function"),
+        ("..:f", "expected path/to/file.py:function or package.module:function"),
+        (".sibling:f", "expected path/to/file.py:function or package.module:function"),
     ]:
         status, _, err = run(["check", "--backprop", target], capsys)
         assert status == 2 and message in err, err
