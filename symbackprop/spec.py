@@ -2,7 +2,8 @@
 
 Numbers are read exactly: a decimal literal becomes the rational it spells (``0.1`` is 1/10),
 through ``tomllib``'s ``parse_float`` hook and ``fractions.Fraction``, never through ``float``.
-Nothing from the file is ever evaluated: specs are data.
+Every number must lie in float64's range, since ``check`` compares float64 results with the
+exact ones. Nothing from the file is ever evaluated: specs are data.
 
 >>> spec = load_spec("seed")
 >>> spec.layers, spec.weights[0][0, 0]
@@ -11,9 +12,11 @@ Nothing from the file is ever evaluated: specs are data.
 
 from __future__ import annotations
 
+import sys
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal, localcontext
 from fractions import Fraction
 from importlib import resources
 from pathlib import Path
@@ -26,6 +29,12 @@ from .errors import SpecError
 from .losses import LOSSES, REDUCTIONS
 
 Number: TypeAlias = Rational  # Integer is a Rational subclass
+
+#: The magnitudes a nonzero number may have: float64's normal range.
+FLOAT_RANGE = (Rational(Fraction(sys.float_info.min)), Rational(Fraction(sys.float_info.max)))
+#: The most significant digits a decimal literal may have.
+MAX_DIGITS = 1000
+_IN_RANGE = "a number within float64's range (0, or 2.2e-308 <= |x| <= 1.8e308)"
 
 
 @dataclass(frozen=True)
@@ -153,7 +162,9 @@ def load_spec(path_or_name: str | Path = "seed") -> NetworkSpec:
     if text_name in example_names() and not path.is_file():
         return parse_spec(example_text(text_name), f"example '{text_name}'")
     try:
-        text = path.read_text("utf-8")
+        if not text_name:
+            raise SpecError("spec", "", "expected a TOML file or a built-in example name, got ''")
+        text = path.read_text("utf-8-sig")  # a byte-order mark is not part of the TOML
     except (OSError, UnicodeDecodeError) as exc:
         hint = f" (built-in examples: {', '.join(example_names())})" if not path.exists() else ""
         raise SpecError(
@@ -165,17 +176,23 @@ def load_spec(path_or_name: str | Path = "seed") -> NetworkSpec:
     return parse_spec(text, text_name)
 
 
-class _NonFinite:
-    """A TOML ``nan``/``inf`` literal, kept so the validator can name its key."""
+class _Unusable:
+    """A TOML float the validator rejects (nan, inf, out of range), kept to name its key."""
 
-    def __init__(self, text: str) -> None:
-        self.text = text
+    def __init__(self, text: str, expected: str) -> None:
+        self.text, self.expected = text, expected
 
 
-def _exact_float(text: str) -> Rational | _NonFinite:
-    if text.lstrip("+-") in ("nan", "inf"):
-        return _NonFinite(text)
-    fraction = Fraction(text.replace("_", ""))
+def _exact_float(text: str) -> Rational | _Unusable:
+    clean = text.replace("_", "")
+    if clean.lstrip("+-") in ("nan", "inf"):
+        return _Unusable(text, "a finite number")
+    number = Decimal(clean)  # cheap even for 1e1000000000, unlike the exact fraction
+    if len(number.as_tuple().digits) > MAX_DIGITS:
+        return _Unusable(text, f"a number of at most {MAX_DIGITS} significant digits")
+    if number and not -320 <= number.adjusted() <= 320:
+        return _Unusable(text, _IN_RANGE)
+    fraction = Fraction(number)
     return Rational(fraction.numerator, fraction.denominator)
 
 
@@ -185,6 +202,8 @@ def parse_spec(text: str, source: str = "<spec>") -> NetworkSpec:
         data = tomllib.loads(text, parse_float=_exact_float)
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(source, "", f"not valid TOML: {exc}") from None
+    except ValueError as exc:  # an integer literal beyond Python's 4300-digit limit
+        raise SpecError(source, "", f"cannot read a number: {str(exc).split(';')[0]}") from None
     return _Validator(source, data).spec(text)
 
 
@@ -211,9 +230,9 @@ def _kind(value: Any) -> str:
         return "a list"
     if isinstance(value, dict):
         return "a table"
-    if isinstance(value, _NonFinite):
-        return value.text
-    return repr(value)
+    if isinstance(value, _Unusable | int | Rational):
+        return _format(value)
+    return f"a {type(value).__name__}"  # a TOML date or time
 
 
 class _Validator:
@@ -263,11 +282,14 @@ class _Validator:
                 raise self.fail(where, f"unknown key; expected one of: {', '.join(allowed)}")
 
     def number(self, key: str, value: Any) -> Rational:
-        if isinstance(value, _NonFinite):
-            raise self.fail(key, f"expected a finite number, got {value.text}")
+        if isinstance(value, _Unusable):
+            raise self.fail(key, f"expected {value.expected}, got {_format(value)}")
         if isinstance(value, bool) or not isinstance(value, int | Rational):
             raise self.fail(key, f"expected a number, got {_kind(value)}")
-        return Integer(value) if isinstance(value, int) else value
+        number = Integer(value) if isinstance(value, int) else value
+        if number and not FLOAT_RANGE[0] <= abs(number) <= FLOAT_RANGE[1]:
+            raise self.fail(key, f"expected {_IN_RANGE}, got {_format(value)}")
+        return number
 
     def vector(self, key: str, value: Any, n: int) -> list[Rational]:
         if not isinstance(value, list) or len(value) != n:
@@ -321,7 +343,7 @@ class _Validator:
             raise self.fail("[network] biases", f"expected true or false, got {_kind(use_biases)}")
         l2 = self.number("[network] l2", net.get("l2", 0))
         if l2 < 0:
-            raise self.fail("[network] l2", f"expected a number >= 0, got {l2}")
+            raise self.fail("[network] l2", f"expected a number >= 0, got {_format(l2)}")
         return layers, activations, self.loss(net["loss"], activations[-1]), use_biases, l2
 
     def layers(self, value: Any) -> tuple[int, ...]:
@@ -386,6 +408,8 @@ class _Validator:
         if isinstance(value, dict):
             options = dict(value)
             value = options.pop("name", None)
+            if value is None:
+                raise self.fail(key, "expected a 'name' in the inline table")
         if not isinstance(value, str) or value not in LOSSES:
             raise self.fail(
                 key, f"unknown loss {_format(value)}; expected one of: {', '.join(sorted(LOSSES))}"
@@ -503,7 +527,9 @@ class _Validator:
             raise self.fail("[training] learning_rate", "missing key")
         rate = self.number("[training] learning_rate", table["learning_rate"])
         if rate <= 0:
-            raise self.fail("[training] learning_rate", f"expected a number > 0, got {rate}")
+            raise self.fail(
+                "[training] learning_rate", f"expected a number > 0, got {_format(rate)}"
+            )
         update_biases = self.boolean("[training] update_biases", table.get("update_biases", True))
         return Training(rate, update_biases)
 
@@ -536,13 +562,42 @@ class _Validator:
         }
         for k, v in tolerances.items():
             if v < 0:
-                raise self.fail(f"[expected] {k}", f"expected a number >= 0, got {v}")
+                raise self.fail(f"[expected] {k}", f"expected a number >= 0, got {_format(v)}")
         return Expected(tuple(values), **tolerances)
 
 
 def _format(value: Any) -> str:
+    """``value`` as the spec spells it: strings quoted, floats as decimals, long text cut."""
     if isinstance(value, str):
         return f"'{value}'"
-    if isinstance(value, _NonFinite):
-        return value.text
-    return str(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_format(v) for v in value) + "]"
+    if isinstance(value, _Unusable):
+        return _shortened(value.text)
+    if isinstance(value, Rational):  # from a TOML float: 2.0, -0.1, 1e-300
+        return _shortened(_decimal_text(value))
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int):
+        return _shortened(str(value))
+    return _kind(value)
+
+
+def _decimal_text(value: Rational) -> str:
+    """A terminating decimal written out (``2.0``, ``-0.1``, ``1e-300``); others as p/q."""
+    p, q = int(value.p), int(value.q)
+    rest = q >> ((q & -q).bit_length() - 1)  # q without its factors 2
+    while rest % 5 == 0:
+        rest //= 5
+    if rest != 1:
+        return str(value)
+    with localcontext(prec=MAX_DIGITS + 700):  # exact: q divides a power of 10 up to 10^700
+        number = Decimal(p) / Decimal(q)
+    if -6 <= number.adjusted() < 16:
+        text = format(number, "f")
+        return text if "." in text else f"{text}.0"
+    return format(number, "e")
+
+
+def _shortened(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else f"{text[:24]}...{text[-8:]} ({len(text)} characters)"

@@ -135,6 +135,63 @@ BAD_SPECS = [
         r"\[parameters\] W1\[0\]\[0\]: expected a finite number, got -inf",
     ),
     (
+        "too-large",
+        _edit("W1 = [[0.1, 0.2]", "W1 = [[1e400, 0.2]"),
+        r"\[parameters\] W1\[0\]\[0\]: expected a number within float64's range "
+        r"\(0, or 2\.2e-308 <= \|x\| <= 1\.8e308\), got 1e400$",
+    ),
+    (
+        "too-small",
+        _edit("x = [1.0, 0.5]", "x = [1.0, -1e-400]"),
+        r"\[data\] x\[1\]: expected a number within float64's range .*, got -1e-400$",
+    ),
+    (
+        "huge-exponent",  # must not build 10**1000000000 before rejecting it
+        _edit("b1 = [0.1, 0.1, 0.1]", "b1 = [0.1, 1e1000000000, 0.1]"),
+        r"\[parameters\] b1\[1\]: expected a number within float64's range .*, got 1e1000000000$",
+    ),
+    (
+        "large-integer",
+        _edit("b1 = [0.1, 0.1, 0.1]", "b1 = [0.1, 1" + "0" * 400 + ", 0.1]"),
+        r"\[parameters\] b1\[1\]: expected a number within float64's range .*, "
+        r"got 10{23}\.\.\.0{8} \(401 characters\)$",
+    ),
+    (
+        "integer-beyond-python",
+        _edit("b1 = [0.1, 0.1, 0.1]", "b1 = [0.1, 1" + "0" * 5000 + ", 0.1]"),
+        r"cannot read a number: Exceeds the limit \(4300 digits\)",
+    ),
+    (
+        "too-many-digits",
+        _edit("x = [1.0, 0.5]", "x = [1." + "1" * 1000 + ", 0.5]"),
+        r"\[data\] x\[0\]: expected a number of at most 1000 significant digits, got 1\.1+\.\.\.",
+    ),
+    (
+        "float-layer-size",
+        _edit("layers = [2, 3, 2]", "layers = [2, 3, 2.0]"),
+        r"\[network\] layers: expected a list of at least 2 positive integers .*got \[2, 3, 2\.0\]$",
+    ),
+    (
+        "float-label",
+        _edit("y = [0, 1]", "label = 1.0"),
+        r"\[data\] label: expected a class index in 0\.\.1, got 1\.0$",
+    ),
+    (
+        "negative-rate-as-written",
+        _edit("[data]", "[training]\nlearning_rate = -0.1\n\n[data]"),
+        r"\[training\] learning_rate: expected a number > 0, got -0\.1$",
+    ),
+    (
+        "date",
+        _edit("b1 = [0.1, 0.1, 0.1]", "b1 = [0.1, 1979-05-27, 0.1]"),
+        r"\[parameters\] b1\[1\]: expected a number, got a date$",
+    ),
+    (
+        "loss-without-name",
+        _edit('loss = "cross_entropy"', 'loss = { reduction = "sum" }'),
+        r"\[network\] loss: expected a 'name' in the inline table$",
+    ),
+    (
         "not-one-hot",
         _edit("y = [0, 1]", "y = [0.5, 0.5]"),
         r"\[data\] y: target must be one-hot for cross_entropy",
@@ -214,6 +271,23 @@ def test_missing_file_lists_examples(capsys: pytest.CaptureFixture[str]) -> None
         r"examples: .*seed.*\n",
         capsys.readouterr().err,
     )
+
+
+def test_numbers_at_the_ends_of_float64_range_are_exact() -> None:
+    spec = parse_spec(
+        _edit("b1 = [0.1, 0.1, 0.1]", "b1 = [1.7976931348623157e308, 2.2250738585072014e-308, 0]")
+    )
+    assert spec.biases is not None
+    assert spec.biases[0][0] == Rational(17976931348623157 * 10**292)
+    assert spec.biases[0][1] == Rational(22250738585072014, 10**324)
+
+
+def test_byte_order_mark_and_empty_name(tmp_path: Path) -> None:
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + load_spec("seed").text.encode())
+    assert load_spec(path).weights == load_spec("seed").weights
+    with pytest.raises(SpecError, match=r"^spec: expected a TOML file or a built-in example name"):
+        load_spec("")
 
 
 def test_spec_is_data_not_code(tmp_path: Path) -> None:
