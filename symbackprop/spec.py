@@ -343,7 +343,7 @@ class _Validator:
             raise self.fail("[network] biases", f"expected true or false, got {_kind(use_biases)}")
         l2 = self.number("[network] l2", net.get("l2", 0))
         if l2 < 0:
-            raise self.fail("[network] l2", f"expected a number >= 0, got {_format(l2)}")
+            raise self.fail("[network] l2", f"expected a number >= 0, got {_format(net['l2'])}")
         return layers, activations, self.loss(net["loss"], activations[-1]), use_biases, l2
 
     def layers(self, value: Any) -> tuple[int, ...]:
@@ -528,7 +528,8 @@ class _Validator:
         rate = self.number("[training] learning_rate", table["learning_rate"])
         if rate <= 0:
             raise self.fail(
-                "[training] learning_rate", f"expected a number > 0, got {_format(rate)}"
+                "[training] learning_rate",
+                f"expected a number > 0, got {_format(table['learning_rate'])}",
             )
         update_biases = self.boolean("[training] update_biases", table.get("update_biases", True))
         return Training(rate, update_biases)
@@ -562,7 +563,9 @@ class _Validator:
         }
         for k, v in tolerances.items():
             if v < 0:
-                raise self.fail(f"[expected] {k}", f"expected a number >= 0, got {_format(v)}")
+                raise self.fail(
+                    f"[expected] {k}", f"expected a number >= 0, got {_format(table[k])}"
+                )
         return Expected(tuple(values), **tolerances)
 
 

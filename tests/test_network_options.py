@@ -426,7 +426,7 @@ def test_l2_is_shown_in_the_derivation_and_checked_by_three_oracles() -> None:
 def test_negative_l2_is_an_error() -> None:
     text = SATURATED.replace('loss = "cross_entropy"', 'loss = "cross_entropy"\nl2 = -0.1')
     with pytest.raises(
-        SpecError, match=r"^<spec>: \[network\] l2: expected a number >= 0, got -1/10$"
+        SpecError, match=r"^<spec>: \[network\] l2: expected a number >= 0, got -0.1$"
     ):
         parse_spec(text)
 
@@ -509,7 +509,7 @@ def test_the_step_is_rendered_in_text_and_json() -> None:
             "learning_rate = 0",
             r"^<spec>: \[training\] learning_rate: expected a number > 0, got 0$",
         ),
-        ("learning_rate = -0.5", r"learning_rate: expected a number > 0, got -1/2$"),
+        ("learning_rate = -0.5", r"learning_rate: expected a number > 0, got -0.5$"),
         ('learning_rate = "fast"', r"learning_rate: expected a number, got string 'fast'$"),
         ("learning_rate = nan", r"learning_rate: expected a finite number, got nan$"),
         ("learning_rate = 1\nupdate_biases = 1", r"update_biases: expected true or false, got 1$"),
