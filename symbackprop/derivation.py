@@ -17,9 +17,10 @@ from typing import Any
 from sympy import Expr, ImmutableMatrix, Rational, Symbol
 
 from .errors import SymbackpropError
-from .exact import ExactValues, decimal, evaluate
+from .exact import DecimalError, ExactValues, decimal, evaluate
 from .gradients import Gradients, gradients_of
 from .network import SymbolicNetwork, build_network
+from .notation import entry_name
 from .spec import NetworkSpec, load_spec
 
 #: The expanded form of an entry is built only below this many expression-tree nodes.
@@ -140,7 +141,23 @@ class Derivation:
 
     def decimal(self, value: Expr, digits: int | None = None) -> str:
         """``value`` to ``digits`` significant digits, every one of them correct."""
-        return decimal(value, digits or self.options.digits)
+        try:
+            return decimal(value, digits or self.options.digits)
+        except DecimalError as error:
+            raise DecimalError(error.digits, error.reason, self._name_of(value)) from None
+
+    def _name_of(self, value: Expr) -> str:
+        """The notebook name of an exact value (``dJ/db1[0]``, ``z2[1]``, ``loss``), if it has one."""
+        tables = [("dJ/d", self.values.gradients), ("", self.values.forward)]
+        tables.append(("updated ", self.updated or {}))
+        for prefix, table in tables:
+            for key, matrix in table.items():
+                for flat, entry in enumerate(matrix):
+                    if entry == value:
+                        row, col = divmod(flat, matrix.cols)
+                        index = (row,) if matrix.cols == 1 else (row, col)
+                        return prefix + (key if key == "loss" else entry_name(key, index))
+        return "a value"
 
     def to(self, fmt: str, **kwargs: Any) -> str:
         """Render in a registered format (see ``symbackprop.render.FORMATS``)."""

@@ -11,10 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from fractions import Fraction
+from math import prod
+from typing import Any
 
-from mpmath import iv
-from mpmath.libmp import finf, fnan, fninf, to_rational
+from mpmath import iv, mp
+from mpmath.libmp import finf, fnan, fninf, fzero, to_rational
 from sympy import (
+    Dummy,
     Expr,
     ImmutableMatrix,
     Rational,
@@ -23,14 +26,18 @@ from sympy import (
     count_ops,
     exp,
     expand,
+    fraction,
     log,
+    numer,
     preorder_traversal,
     tanh,
     together,
 )
+from sympy.core.evalf import PrecisionExhausted
 
 from . import notation
 from .activations import KinkFunction
+from .errors import SymbackpropError
 from .gradients import Gradients
 from .network import SymbolicNetwork
 
@@ -151,61 +158,94 @@ def _substitute(
 # ----------------------------------------------------------------------------- decimals
 
 
+class DecimalError(SymbackpropError):
+    """A value whose decimal could not be certified: ``cannot evaluate dJ/db1[0] to 12 digits: ...``."""
+
+    def __init__(self, digits: int, reason: str, name: str = "the value") -> None:
+        self.digits, self.reason, self.name = digits, reason, name
+        super().__init__(f"cannot evaluate {name} to {digits} digits: {reason}")
+
+
+#: Endpoints of magnitude between 2**-EXACT_EXPONENT and 2**EXACT_EXPONENT round exactly.
+EXACT_EXPONENT = 4096
+#: Sums are rewritten (see :func:`_cancelled`) only up to this many operations.
+CANCEL_LIMIT = 200
+#: The interval precision doubles up to this many bits before giving up.
+MAX_BITS = 20_000
+
+#: (sign, significand, exponent): the decimal (-1)**sign * significand * 10**exponent.
+Rounded = tuple[int, int, int]
+
+
 def decimal(value: Expr, digits: int) -> str:
     """``value`` correctly rounded (half to even) to ``digits`` significant digits.
 
     Interval arithmetic (``mpmath.iv``) over the expression DAG, each shared subexpression once,
     encloses the value; when both ends of the enclosure round to the same decimal, that decimal
     is certain. Otherwise the precision doubles. (``evalf(digits)`` alone may be off by one in the
-    last digit: 9/(10(1 + e^(27/50))) = 0.33136882403750851... is not ...037.)
+    last digit: 9/(10(1 + e^(27/50))) = 0.33136882403750851... is not ...037.) Sums that cancel
+    (1 - tanh(10^6)^2) are rewritten exactly first; exponents of any size are fine.
+
+    Raises:
+        DecimalError: the value cannot be certified (the interval precision ran out).
 
     >>> decimal(Rational(1, 3), 5)
     '0.33333'
+    >>> decimal(1 - tanh(10**6) ** 2, 6)
+    '4.34764e-868589'
     """
     if value == 0:
         return "0"
     bits = int(digits * 3.33) + 40
-    while bits <= 20_000:
+    rewrites: dict[Expr, Expr | None] = {}
+    while bits <= MAX_BITS:
         try:
-            enclosure = _Enclosure(bits).of(value)
+            low, high = _Enclosure(bits, rewrites).of(value)._mpi_
         except (NotImplementedError, ZeroDivisionError, ValueError):
             break
-        low, high = (_round(_fraction(end), digits) for end in enclosure._mpi_)
-        if low is not None and low == high:
-            return _plain(low)
+        if low == high == fzero:
+            return "0"
+        rounded = _round(low, digits)
+        if rounded is not None and rounded == _round(high, digits):
+            return _plain(rounded)
         bits *= 2
     return _round_evalf(value, digits)
 
 
 class _Enclosure:
-    """Evaluates SymPy number expressions to mpmath intervals, memoised per subexpression."""
+    """Evaluates SymPy number expressions to mpmath intervals, memoised per subexpression.
 
-    def __init__(self, bits: int) -> None:
+    ``rewrites`` (shared between precisions) holds each cancelling sum's exact rewrite.
+    """
+
+    def __init__(self, bits: int, rewrites: dict[Expr, Expr | None] | None = None) -> None:
         self.bits = bits
-        self.cache: dict[Expr, object] = {}
+        self.cache: dict[Expr, Any] = {}
+        self.rewrites = {} if rewrites is None else rewrites
 
-    def of(self, expr: Expr):
+    def of(self, expr: Expr) -> Any:
+        """The interval enclosing ``expr`` at this precision."""
         saved, iv.prec = iv.prec, self.bits
         try:
             return self._of(expr)
         finally:
             iv.prec = saved
 
-    def _of(self, expr: Expr):
+    def _of(self, expr: Expr) -> Any:
         if expr in self.cache:
             return self.cache[expr]
         result = self._compute(expr)
         self.cache[expr] = result
         return result
 
-    def _compute(self, expr: Expr):
+    def _compute(self, expr: Expr) -> Any:
         if expr.is_Rational:
             return iv.mpf(int(expr.p)) / int(expr.q)
         if expr is S.Exp1:
             return iv.exp(1)
-        args = [self._of(arg) for arg in expr.args] if not expr.is_Pow else []
         if expr.is_Add:
-            return sum(args[1:], args[0])
+            return self._sum(expr)
+        args = [self._of(arg) for arg in expr.args] if not expr.is_Pow else []
         if expr.is_Mul:
             product = args[0]
             for arg in args[1:]:
@@ -219,43 +259,190 @@ class _Enclosure:
         if isinstance(expr, exp):
             return iv.exp(args[0])
         if isinstance(expr, log):
-            return iv.log(args[0])
+            return self._log(expr.args[0], args[0])
         if isinstance(expr, tanh):
             return 1 - 2 / (iv.exp(2 * args[0]) + 1)
         raise NotImplementedError(type(expr).__name__)
 
+    def _log(self, argument: Expr, enclosure: Any) -> Any:
+        """log; of 1 + r with tiny r, enclosed by r/(1 + r) <= log(1 + r) <= r (no cancellation)."""
+        if not argument.is_Add or S.One not in argument.args:
+            return iv.log(enclosure)
+        r = self._of(argument - 1)
+        if not abs(r.b) < iv.mpf(2) ** (-self.bits // 4) or not abs(r.a) < 1:
+            return iv.log(enclosure)
+        return iv.mpf([(r / (1 + r)).a, r.b])
 
-def _fraction(raw: tuple) -> Fraction | None:
-    if raw in (finf, fninf, fnan):
+    def _sum(self, expr: Expr) -> Any:
+        """A sum; one that loses more than half the precision to cancellation is rewritten."""
+        terms = [self._of(arg) for arg in expr.args]
+        total = sum(terms[1:], terms[0])
+        if not _cancels(total, terms, self.bits):
+            return total
+        if expr not in self.rewrites:
+            rewritten = _cancelled(expr, self)
+            self.rewrites[expr] = rewritten
+            if rewritten is not None:  # a rewrite is final
+                self.rewrites[numer(rewritten)] = None
+        rewritten = self.rewrites[expr]
+        return total if rewritten is None else self._of(rewritten)
+
+
+def _cancels(total: Any, terms: list[Any], bits: int) -> bool:
+    """Whether terms of both signs cancel to fewer than half of ``bits`` of ``total``."""
+    if total._mpi_[0] == total._mpi_[1] or all(t.a >= 0 for t in terms):
+        return False
+    if all(t.b <= 0 for t in terms):
+        return False
+    largest = max(min(abs(t.a), abs(t.b)) for t in terms)
+    smallest = min(abs(total.a), abs(total.b)) if total.a * total.b > 0 else 0
+    return bool(smallest * 2 ** (bits // 2) < largest)
+
+
+def _cancelled(expr: Expr, enclosure: _Enclosure) -> Expr | None:
+    """``expr`` as one fraction with an expanded numerator, or None when too big to try.
+
+    Every tanh(u) becomes (1 - D)/(1 + D) with D = exp(-2u) (or -(1 - D)/(1 + D), D = exp(2u),
+    for u < 0), every other non-rational atom a placeholder; the numerator, expanded, has its
+    cancellations done exactly: 1 - tanh(u)^2 = 4D/(1 + D)^2.
+    """
+    if not _smaller_than(expr, CANCEL_LIMIT):
         return None
+    atoms: dict[Expr, Expr] = {}
+    polynomial = _generators(expr, atoms, enclosure)
+    if len(atoms) > 8:
+        return None
+    numerator, denominator = fraction(together(polynomial))
+    if _terms(numerator) > 4 * CANCEL_LIMIT:
+        return None
+    numerator = expand(numerator)
+    values = {placeholder: atom for atom, placeholder in atoms.items()}
+    return numerator.xreplace(values) / denominator.xreplace(values)
+
+
+def _generators(expr: Expr, atoms: dict[Expr, Expr], enclosure: _Enclosure) -> Expr:
+    """``expr`` as a rational function of placeholders (stored in ``atoms``: value -> Dummy)."""
+    if expr.is_Rational:
+        return expr
+    if expr.is_Add or expr.is_Mul or (expr.is_Pow and expr.exp.is_Integer):
+        return expr.func(*[_generators(arg, atoms, enclosure) for arg in expr.args])
+    sign = _sign(expr.args[0], enclosure) if isinstance(expr, tanh) else None
+    if sign is None:
+        return atoms.setdefault(expr, Dummy("g"))
+    d = atoms.setdefault(exp(-2 * sign * expr.args[0]), Dummy("d"))
+    return sign * (1 - d) / (1 + d)
+
+
+def _terms(expr: Expr) -> int:
+    """An upper bound on the number of terms of ``expand(expr)``."""
+    if expr.is_Add:
+        return sum(_terms(arg) for arg in expr.args)
+    if expr.is_Mul:
+        return prod(_terms(arg) for arg in expr.args)
+    if expr.is_Pow and expr.exp.is_Integer and expr.exp > 0:
+        return _terms(expr.base) ** min(int(expr.exp), 64)
+    return 1
+
+
+def _sign(expr: Expr, enclosure: _Enclosure) -> int | None:
+    """+1 or -1 when the enclosure of ``expr`` excludes 0; None otherwise."""
+    value = enclosure._of(expr)
+    if value.a > 0:
+        return 1
+    if value.b < 0:
+        return -1
+    return None
+
+
+def _round(raw: tuple, digits: int) -> Rounded | None:
+    """The mpf ``raw`` rounded half-even to ``digits`` significant digits, or None if undecided."""
+    if raw in (finf, fninf, fnan, fzero):
+        return None
+    if abs(raw[2] + raw[3]) < EXACT_EXPONENT:  # magnitude below 2**4096: exactly
+        return _round_exact(raw, digits)
+    return _round_huge(raw, digits)
+
+
+def _round_exact(raw: tuple, digits: int) -> Rounded:
+    """Exact rounding through a fraction (Decimal division is correctly rounded)."""
     p, q = to_rational(raw)
-    return Fraction(int(p), int(q))
-
-
-def _round(value: Fraction | None, digits: int) -> Decimal | None:
-    """``value`` rounded half-even to ``digits`` significant digits (Decimal division is exact-rounded)."""
-    if value is None or value == 0:
-        return None
     with localcontext(prec=digits, rounding=ROUND_HALF_EVEN, Emax=10**9, Emin=-(10**9)):
-        rounded = Decimal(value.numerator) / Decimal(value.denominator)
-        return rounded.quantize(Decimal(1).scaleb(rounded.adjusted() - digits + 1))
+        rounded = Decimal(int(p)) / Decimal(int(q))
+        sign, figures, exponent = rounded.quantize(
+            Decimal(1).scaleb(rounded.adjusted() - digits + 1)
+        ).as_tuple()
+    return sign, int("".join(map(str, figures))), int(exponent)
+
+
+def _round_huge(raw: tuple, digits: int) -> Rounded | None:
+    """Rounding of man * 2**exp with a huge exp, never expanding 2**exp.
+
+    y = man * exp(exp ln 2 - k ln 10) is enclosed with enough bits for the exponents' size;
+    None when y's enclosure straddles a rounding boundary (never for such exponents in practice).
+    """
+    sign, man, power, size = raw
+    saved, iv.prec = iv.prec, 4 * digits + size + 2 * abs(power).bit_length() + 64
+    try:
+        with mp.workprec(iv.prec):
+            k = int(mp.floor((power + size) * mp.log10(2))) - digits + 1
+        for _ in range(4):
+            y = man * iv.exp(power * iv.log(2) - k * iv.log(10))
+            low, high = (Fraction(*map(int, to_rational(end))) for end in y._mpi_)
+            if high < 10 ** (digits - 1):
+                k -= 1
+            elif low >= 10**digits:
+                k += 1
+            else:
+                break
+    finally:
+        iv.prec = saved
+    nearest = round(low)
+    if not (nearest - Fraction(1, 2) < low and high < nearest + Fraction(1, 2)):
+        return None
+    if not 10 ** (digits - 1) <= nearest <= 10**digits:
+        return None
+    if nearest == 10**digits:
+        return sign, nearest // 10, k + 1
+    return sign, nearest, k
 
 
 def _round_evalf(value: Expr, digits: int) -> str:
-    """Fallback for values the interval evaluator does not know: certified guard digits."""
+    """Fallback for values the interval evaluator does not know: certified guard digits.
+
+    Raises:
+        DecimalError: evalf cannot tell the value from zero, or fails.
+    """
+    try:
+        return _plain(_guarded_evalf(value, digits))
+    except PrecisionExhausted:
+        raise DecimalError(digits, "it cancels beyond the working precision") from None
+    except (ArithmeticError, ValueError, TypeError) as error:
+        raise DecimalError(digits, " ".join(str(error).split())[:100]) from None
+
+
+def _guarded_evalf(value: Expr, digits: int) -> Rounded:
+    """evalf with guard digits, doubled until the last kept digit is clear of a tie."""
     guard = 10
     while True:
         with localcontext(prec=digits + 2 * guard):
             approx = Decimal(str(value.evalf(digits + guard, strict=True)))
+            if approx == 0:
+                raise ValueError("evalf found no nonzero digit")
             exponent = approx.adjusted() - digits + 1
             tail = abs(approx.scaleb(-exponent) % 1 - Decimal("0.5"))
             if tail > Decimal(10) ** (3 - guard) or guard > 200:
-                return _plain(approx.quantize(Decimal(1).scaleb(exponent), ROUND_HALF_EVEN))
+                quantized = approx.quantize(Decimal(1).scaleb(exponent), ROUND_HALF_EVEN)
+                sign, figures, power = quantized.as_tuple()
+                return sign, int("".join(map(str, figures))), int(power)
         guard *= 2
 
 
-def _plain(number: Decimal) -> str:
+def _plain(rounded: Rounded) -> str:
     """Fixed notation for moderate magnitudes, scientific otherwise."""
-    if -5 <= number.adjusted() < 15:
-        return f"{number:f}"
-    return f"{number:e}".replace("e+", "e")
+    sign, significand, exponent = rounded
+    figures = str(significand)
+    adjusted = exponent + len(figures) - 1
+    if -5 <= adjusted < 15:
+        return f"{Decimal((sign, tuple(map(int, figures)), exponent)):f}"
+    mantissa = figures[0] + ("." + figures[1:] if len(figures) > 1 else "")
+    return f"{'-' if sign else ''}{mantissa}e{adjusted}"

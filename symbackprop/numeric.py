@@ -37,6 +37,7 @@ from numpy.typing import NDArray
 from sympy import (
     Dummy,
     Expr,
+    Float,
     ImmutableMatrix,
     Integer,
     Rational,
@@ -114,6 +115,20 @@ def elementary(expr: Expr, convention: Expr) -> Expr:
     )
 
 
+def float64_constants(expr: Expr) -> Expr:
+    """Rational constants beyond 2**53 (a slope of 10**300) as float64-valued Floats.
+
+    The printer would emit them as Python integers or integer fractions, which NumPy turns into
+    object arrays (or which overflow); float64 is what the lambdified code computes in anyway.
+
+    >>> from sympy import Symbol
+    >>> float64_constants(10**300 * Symbol("z"))
+    1.0000000000000001e+300*z
+    """
+    big = {r: Float(float(r), 17) for r in expr.atoms(Rational) if max(abs(r.p), r.q) > 2**53}
+    return expr.xreplace(big) if big else expr
+
+
 @dataclass(frozen=True)
 class Stage:
     """One lambdified set of definitions: ``key`` (an (rows, cols) array) = f(inputs).
@@ -148,7 +163,7 @@ def _stage(
     maxima: Sequence[tuple[Symbol, tuple[Symbol, ...]]] = (),
     shift: dict[Symbol, Expr] | None = None,
 ) -> Stage:
-    expressions = [elementary(e, convention) for e in matrix]
+    expressions = [float64_constants(elementary(e, convention)) for e in matrix]
     if shift:
         expressions = [e.xreplace(shift) for e in expressions]
     inputs = sorted(set().union(*[e.free_symbols for e in expressions]), key=str)
