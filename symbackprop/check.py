@@ -17,8 +17,9 @@ should read at its written precision, and whether the hand values follow from a 
 
 Exact values are compared as numbers to 60 significant digits (:func:`exact_numbers`): the same
 one-level definitions that give the closed forms of ``derive``, evaluated with rationals kept
-exact and transcendental numbers carried at 60 digits, so a float64 result is judged against a
-value whose error is some 40 orders of magnitude below any tolerance.
+exact and transcendental numbers carried at 80 digits or, where rounding cancels digits (as in
+log(1 - sigma(200))), as many more as it takes, so a float64 result is judged against a value
+whose error is some 40 orders of magnitude below any tolerance.
 
 >>> report = check("seed", random_points=2)
 >>> report.ok
@@ -32,7 +33,7 @@ import math
 import tomllib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from decimal import Decimal
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, ROUND_CEILING, ROUND_HALF_EVEN, Context, Decimal
 from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
@@ -40,6 +41,7 @@ from typing import Any, TypeAlias
 
 import mpmath
 import numpy as np
+from mpmath.libmp import finf, fnan, fninf
 from sympy import Expr, Float, ImmutableMatrix, Rational, Symbol
 
 from . import notation, reference
@@ -64,6 +66,11 @@ FD_RTOL, FD_ATOL = 1e-5, 1e-6
 DIGITS = 12
 #: Working precision (decimal digits) of exact comparisons.
 PRECISION = 60
+#: Extra digits exact values are first computed with, and the most digits they are carried to.
+GUARD, MAX_PRECISION = 20, 5120
+
+#: A difference or tolerance: a float, or an mpmath number where float64 would overflow.
+Real: TypeAlias = float | mpmath.mpf
 
 LAMBDIFIED = "exact vs lambdified"
 REFERENCE = "exact vs reference backprop"
@@ -89,13 +96,13 @@ class EntryFailure:
     entry: str
     value: str
     exact: str
-    difference: float
-    tolerance: float
+    difference: Real
+    tolerance: Real
 
     def to_text(self) -> str:
         return (
             f"{self.entry}: {_value_word(self.comparison)} {self.value}, exact {self.exact}, "
-            f"difference {self.difference:+.2e} exceeds tolerance {self.tolerance:.2e}"
+            f"difference {_sci(self.difference)} exceeds tolerance {_sci(self.tolerance, '')}"
         )
 
 
@@ -131,12 +138,14 @@ class DocumentedEntry:
     entry: str
     documented: str
     exact: str
-    difference: float
-    tolerance: float
+    difference: Real
+    tolerance: Real
     ok: bool
     digits_written: int
     digits_matched: int
     should_read: str
+    #: |difference| / |exact| (0 where the exact value is 0).
+    relative: float = 0.0
 
     @property
     def misread(self) -> bool:
@@ -162,7 +171,8 @@ class Documented:
     atol: Rational
     rtol: Rational
     entries: tuple[DocumentedEntry, ...]
-    loosest_atol: float
+    #: The smallest atol that passes every entry (at :data:`PRECISION` digits; may be <= 0).
+    loosest_atol: mpmath.mpf
     rounded_prediction: RoundedPrediction | None
 
     @property
@@ -241,13 +251,17 @@ Number: TypeAlias = Rational | Float
 Table: TypeAlias = dict[str, list[list[Number]]]
 
 
-def _settle(value: Expr) -> Number:
-    """An exact rational stays exact; anything else becomes a :data:`PRECISION`-digit Float."""
+class _Unsettled(Exception):
+    """A value that is no finite number at the working precision, e.g. log(1 - 1.0)."""
+
+
+def _settle(value: Expr, precision: int = PRECISION) -> Number:
+    """An exact rational stays exact; anything else becomes a ``precision``-digit Float."""
     if isinstance(value, Rational):
         return value
-    number = value.evalf(PRECISION)
+    number = value.evalf(precision)
     if not isinstance(number, Float | Rational):
-        raise SymbackpropError(f"cannot evaluate {value} numerically")  # pragma: no cover
+        raise _Unsettled(str(value))
     return number
 
 
@@ -260,10 +274,16 @@ def exact_numbers(
     """The exact values of ``network.spec`` to :data:`PRECISION` significant digits.
 
     The one-level definitions are evaluated in order, as :func:`symbackprop.exact.evaluate`
-    does, except that a transcendental number becomes a 60-digit Float as soon as it appears
-    (rationals stay exact, so a pre-activation exactly on a kink is still exactly 0 and takes
-    the convention's value). This is linear in the size of the network, where evaluating the
+    does, except that a transcendental number becomes a Float as soon as it appears (rationals
+    stay exact, so a pre-activation exactly on a kink is still exactly 0 and takes the
+    convention's value). This is linear in the size of the network, where evaluating the
     nested closed forms of a deep smooth network one by one is not.
+
+    Rounding the intermediate values can cancel digits (1 - sigma(200) is 0 at 80 digits, and
+    log of it infinite), so the values are computed at :data:`PRECISION` + :data:`GUARD` digits
+    and at twice that, and the precision doubles until two results agree to :data:`PRECISION`
+    digits (a value below 10^-(precision - GUARD) times the largest value counts as settled
+    when both results are that small, as an exact zero computed from rounded terms is).
 
     Args:
         network: the symbolic network (its spec gives the point).
@@ -275,7 +295,32 @@ def exact_numbers(
     Returns:
         ``{"z1": ..., "a1": ..., "yhat": ..., "loss": ..., "dW1": ..., "db1": ...}``, each a
         list of rows of numbers.
+
+    Raises:
+        SymbackpropError: some value is still not finite at :data:`MAX_PRECISION` digits.
     """
+    precision, coarse = PRECISION + GUARD, None
+    while precision <= MAX_PRECISION:
+        fine = _numbers_at(network, gradients, convention, override, precision)
+        if coarse is not None and fine is not None and _agree(coarse, fine, precision // 2):
+            return fine
+        coarse, precision = fine or coarse, 2 * precision
+    if coarse is None:
+        raise SymbackpropError(
+            f"cannot evaluate the exact values at the documented point: some value is not a "
+            f"finite number even at {MAX_PRECISION} digits"
+        )
+    return coarse
+
+
+def _numbers_at(
+    network: SymbolicNetwork,
+    gradients: Gradients,
+    convention: Rational,
+    override: Mapping[Symbol, Expr] | None,
+    precision: int,
+) -> Table | None:
+    """The values with transcendental numbers at ``precision`` digits; None if one is not finite."""
     spec = network.spec
     values: dict[Symbol, Expr] = {}
     pairs = [(network.x, spec.x), (network.y, spec.y)]
@@ -293,27 +338,50 @@ def exact_numbers(
         result = matrix.xreplace(values).replace(
             lambda e: isinstance(e, KinkFunction), lambda e: e.at_kink(convention)
         )
-        rows = [[_settle(result[i, j]) for j in range(matrix.cols)] for i in range(matrix.rows)]
+        rows = [
+            [_settle(result[i, j], precision) for j in range(matrix.cols)]
+            for i in range(matrix.rows)
+        ]
         values.update(zip(symbols, [v for row in rows for v in row], strict=False))
         return rows
 
     table: Table = {}
-    for layer in network.layers:
-        number = layer.index + 1
-        table[f"z{number}"] = settle(layer.z_definition, list(layer.pre_activation))
-        key = "yhat" if layer is network.output else f"a{number}"
-        table[key] = settle(layer.a_definition, list(layer.activation))
-    values.update(override or {})
-    if network.sample_losses:
-        settle(ImmutableMatrix([list(network.sample_loss_definitions)]), network.sample_losses)
-    table["loss"] = settle(ImmutableMatrix([[network.loss_definition]]))
-    for symbols, definitions in zip(
-        reversed(gradients.deltas), reversed(gradients.delta_definitions), strict=True
-    ):
-        settle(definitions, list(symbols))
-    for key, matrix in gradients.by_key().items():
-        table[f"d{key}"] = settle(matrix)
+    try:
+        for layer in network.layers:
+            number = layer.index + 1
+            table[f"z{number}"] = settle(layer.z_definition, list(layer.pre_activation))
+            key = "yhat" if layer is network.output else f"a{number}"
+            table[key] = settle(layer.a_definition, list(layer.activation))
+        values.update(override or {})
+        if network.sample_losses:
+            settle(ImmutableMatrix([list(network.sample_loss_definitions)]), network.sample_losses)
+        table["loss"] = settle(ImmutableMatrix([[network.loss_definition]]))
+        for symbols, definitions in zip(
+            reversed(gradients.deltas), reversed(gradients.delta_definitions), strict=True
+        ):
+            settle(definitions, list(symbols))
+        for key, matrix in gradients.by_key().items():
+            table[f"d{key}"] = settle(matrix)
+    except _Unsettled:
+        return None
     return table
+
+
+def _agree(coarse: Table, fine: Table, precision: int) -> bool:
+    """Whether every value of ``coarse`` (at ``precision`` digits) is settled by ``fine``."""
+    with mpmath.workdps(2 * precision):
+        pairs = [
+            (_mp(a), _mp(b))
+            for key, rows in fine.items()
+            for row_a, row_b in zip(coarse[key], rows, strict=True)
+            for a, b in zip(row_a, row_b, strict=True)
+        ]
+        largest = max([abs(b) for _, b in pairs] + [mpmath.mpf(1)])
+        floor = largest * mpmath.mpf(10) ** (GUARD - precision)
+        relative = mpmath.mpf(10) ** -(PRECISION + 2)
+        return all(
+            abs(a - b) <= relative * abs(b) or max(abs(a), abs(b)) <= floor for a, b in pairs
+        )
 
 
 def _mp(value: Number) -> mpmath.mpf:
@@ -323,13 +391,66 @@ def _mp(value: Number) -> mpmath.mpf:
     return mpmath.mpf(value._mpf_)
 
 
-def _text(value: Number) -> str:
+def _decimal(value: Number | mpmath.mpf, digits: int) -> Decimal | None:
+    """``value`` to ``digits`` significant digits, never through a huge integer or a float.
+
+    None for inf and NaN, and beyond Decimal's exponent range (|exponent| > 10^17).
+    """
+    context = Context(prec=digits, rounding=ROUND_HALF_EVEN, Emax=MAX_EMAX, Emin=MIN_EMIN)
+    number: Decimal | None = None
+    if isinstance(value, Rational):
+        number = context.divide(Decimal(int(value.p)), Decimal(int(value.q)))
+    else:
+        number = _binary_decimal(value._mpf_, digits)
+    if number is None or number == 0:
+        return number
+    return context.quantize(number, Decimal(1).scaleb(number.adjusted() - digits + 1))
+
+
+def _binary_decimal(raw: tuple, digits: int) -> Decimal | None:
+    """An mpmath raw number to ``digits`` significant digits (None: inf, NaN, out of range)."""
+    context = Context(prec=digits, rounding=ROUND_HALF_EVEN, Emax=MAX_EMAX, Emin=MIN_EMIN)
+    if raw in (finf, fninf, fnan):
+        return None
+    sign, mantissa, exponent, _ = raw
+    if abs(exponent) > 10**17:
+        return None
+    wide = Context(prec=digits + 20, Emax=MAX_EMAX, Emin=MIN_EMIN)
+    number = wide.multiply(Decimal(int(mantissa)), wide.power(Decimal(2), int(exponent)))
+    return context.plus(-number if sign else number)
+
+
+def _plain(number: Decimal) -> str:
+    """Fixed notation for moderate magnitudes (as mpmath.nstr does), scientific otherwise."""
+    if number == 0 or -5 < number.adjusted() < 15:
+        return f"{number:f}"
+    return f"{number:e}".replace("e+", "e")
+
+
+def _text(value: Number | mpmath.mpf) -> str:
     """``value`` to :data:`DIGITS` significant digits, like ``derive``'s decimals."""
     if value == 0:
         return "0"
-    with mpmath.workdps(PRECISION):
-        text = mpmath.nstr(_mp(value), DIGITS, strip_zeros=False, min_fixed=-5, max_fixed=15)
-    return text.replace("e+", "e")
+    number = _decimal(value, DIGITS)
+    if number is not None:
+        return _plain(number)
+    with mpmath.workdps(PRECISION):  # beyond 10^(10^17): show its logarithm
+        magnitude = _mp(value) if isinstance(value, Rational | Float) else value
+        if not mpmath.isfinite(magnitude):
+            return mpmath.nstr(magnitude)
+        sign = "-" if magnitude < 0 else ""
+        return f"{sign}exp({_text(mpmath.log(abs(magnitude)))})"
+
+
+def _sci(value: Real, sign: str = "+") -> str:
+    """``value`` as ``format(value, "+.2e")`` would give it, also beyond float64's range."""
+    number = float(value)
+    if (math.isfinite(number) and (number != 0 or value == 0)) or math.isnan(number):
+        return f"{number:{sign}.2e}"
+    decimal = _decimal(value, 3)
+    if decimal is None:
+        return f"{number:{sign}.2e}" if math.isinf(number) else _text(value)
+    return f"{decimal:{sign}.2e}"
 
 
 def _round(value: Number, exponent: int) -> Decimal:
@@ -339,7 +460,16 @@ def _round(value: Number, exponent: int) -> Decimal:
     else:
         with mpmath.workdps(PRECISION):
             units = int(mpmath.nint(_mp(value) / mpmath.mpf(10) ** exponent))
-    return Decimal(units).scaleb(exponent)
+    exact = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
+    return Decimal(units).scaleb(exponent, exact)
+
+
+def _should_read(value: Number, exponent: int) -> str:
+    """``value`` as it reads at the written precision, cut to :data:`DIGITS` significant digits."""
+    rounded = _round(value, exponent)
+    if len(rounded.as_tuple().digits) > DIGITS:  # far from the documented value anyway
+        rounded = Context(prec=DIGITS, Emax=MAX_EMAX, Emin=MIN_EMIN).plus(rounded)
+    return _plain(rounded)
 
 
 # ----------------------------------------------------------------------------- points
@@ -405,8 +535,26 @@ def _prepare(derivation: Derivation, count: int, seed: int, rtol: float, atol: f
     points = [_point(derivation, DOCUMENTED_POINT, derivation.spec)]
     for k, spec in enumerate(random_points(numeric, count, seed), start=1):
         points.append(_point(derivation, f"random point {k}", spec))
-    comparisons: list[Comparison] = []
     notes: list[str] = []
+    with np.errstate(all="ignore"):  # overflow and NaN show in the report as errors
+        comparisons = _oracle_comparisons(derivation, numeric, points, rtol, atol, notes)
+    prepared = _Prepared(derivation, numeric, tuple(points), tuple(comparisons), tuple(notes))
+    if len(_PREPARED) >= _PREPARED_LIMIT:
+        _PREPARED.pop(next(iter(_PREPARED)))
+    _PREPARED[key] = prepared
+    return prepared
+
+
+def _oracle_comparisons(
+    derivation: Derivation,
+    numeric: NumericNetwork,
+    points: list[_PointData],
+    rtol: float,
+    atol: float,
+    notes: list[str],
+) -> list[Comparison]:
+    """The lambdified, reference and finite-difference comparisons at every point."""
+    comparisons = []
     for point in points:
         values = numeric.evaluate(point.arrays)
         comparisons.append(_compare(LAMBDIFIED, point, values.gradients, rtol, atol))
@@ -414,11 +562,7 @@ def _prepare(derivation: Derivation, count: int, seed: int, rtol: float, atol: f
         comparisons.append(_reference_comparison(derivation, point, rtol, atol, notes))
     for point in points:
         comparisons.append(_finite_difference_comparison(derivation, point, notes))
-    prepared = _Prepared(derivation, numeric, tuple(points), tuple(comparisons), tuple(notes))
-    if len(_PREPARED) >= _PREPARED_LIMIT:
-        _PREPARED.pop(next(iter(_PREPARED)))
-    _PREPARED[key] = prepared
-    return prepared
+    return comparisons
 
 
 # ----------------------------------------------------------------------------- comparisons
@@ -449,14 +593,12 @@ def _compare(
                     continue
                 exact = numbers[i][j]
                 actual = float(array[i, j])
-                exact_difference = mpmath.mpf(actual) - exact
-                difference = float(exact_difference)
-                error = abs(difference)
-                max_abs = max(max_abs, error)
+                difference = mpmath.mpf(actual) - exact
+                max_abs = max(max_abs, float(abs(difference)))
                 if exact != 0:  # in mpmath: an exact 1e-348 is 0.0 as a float
-                    max_rel = max(max_rel, float(abs(exact_difference) / abs(exact)))
-                tolerance = atol + rtol * float(abs(exact))
-                if not error <= tolerance:  # also catches NaN
+                    max_rel = max(max_rel, float(abs(difference) / abs(exact)))
+                tolerance = atol + rtol * abs(exact)  # in mpmath: exact may exceed float64
+                if not (math.isfinite(actual) and abs(difference) <= tolerance):
                     failures.append(
                         EntryFailure(
                             name,
@@ -464,8 +606,8 @@ def _compare(
                             entry,
                             f"{actual:.12g}",
                             _text(point.exact[key][i][j]),
-                            difference,
-                            tolerance,
+                            _real(difference),
+                            _real(tolerance),
                         )
                     )
     return Comparison(
@@ -685,31 +827,41 @@ def _documented(derivation: Derivation, exact: Table) -> Documented | None:
     literals = _literals(spec)
     atol, rtol = expected.atol, expected.rtol
     entries = []
-    needed = 0.0
+    needed = mpmath.mpf(0)
     for key, matrix in expected.values:
         for (i, j), index in _indices(matrix.shape):
             documented, literal, value = matrix[i, j], literals[key][i][j], exact[key][i][j]
             with mpmath.workdps(PRECISION):
                 difference = _mp(documented) - _mp(value)
-                slack = abs(difference) - _mp(rtol) * abs(_mp(documented))
-            needed = max(needed, float(slack))
+                needed = max(needed, abs(difference) - _mp(rtol) * abs(_mp(documented)))
+                relative = float(abs(difference) / abs(_mp(value))) if value != 0 else 0.0
             bound = atol + rtol * abs(documented)
             written = _significant(literal)
             entries.append(
                 DocumentedEntry(
                     _entry_name(key, index),
-                    f"{literal:f}",
+                    _plain(literal),
                     _text(value),
-                    float(difference),
-                    float(bound),
+                    _real(difference),
+                    _real(bound),
                     _within(value, documented, bound),
                     written,
                     _digits_matched(value, literal, written),
-                    f"{_round(value, int(literal.as_tuple().exponent)):f}",
+                    _should_read(value, int(literal.as_tuple().exponent)),
+                    relative,
                 )
             )
     rounded = _rounded_prediction(derivation, exact, literals, entries)
     return Documented(atol, rtol, tuple(entries), needed, rounded)
+
+
+def _real(value: Real | Rational) -> Real:
+    """A float where float64 holds ``value`` (to a relative 1e-16), else a PRECISION-digit mpf."""
+    number = float(value)
+    if (math.isfinite(number) and (number != 0 or value == 0)) or math.isnan(number):
+        return number
+    with mpmath.workdps(PRECISION):
+        return _mp(value) if isinstance(value, Rational) else +value
 
 
 def _rounded_prediction(
@@ -777,16 +929,13 @@ def _documented_comparison(documented: Documented, exact: Table) -> Comparison:
         for e in documented.entries
         if not e.ok
     )
-    max_abs = max((abs(e.difference) for e in documented.entries), default=0.0)
-    relative = [
-        abs(e.difference) / abs(float(e.exact)) for e in documented.entries if float(e.exact) != 0
-    ]
+    max_abs = max((float(abs(e.difference)) for e in documented.entries), default=0.0)
     return Comparison(
         DOCUMENTED,
         DOCUMENTED_POINT,
         len(documented.entries),
         max_abs,
-        max(relative, default=0.0),
+        max((e.relative for e in documented.entries), default=0.0),
         float(documented.rtol),
         float(documented.atol),
         failures,
@@ -1042,22 +1191,29 @@ def _documented_lines(documented: Documented) -> list[str]:
     return lines
 
 
-def _round_up(value: float) -> str:
+def _round_up(value: mpmath.mpf) -> str:
     """``value`` rounded up to 2 significant digits: 1.839e-4 -> '1.9e-4'."""
-    if value <= 0:
-        return "0"
-    exponent = math.floor(math.log10(value)) - 1
-    scaled = math.ceil(value / 10**exponent - 1e-9)
-    return _rational_text(scaled * 10.0**exponent)
+    number = _decimal(value, 20) if value > 0 else None
+    if number is None:
+        return "0" if value <= 0 else _text(value)
+    exponent = number.adjusted() - 1
+    scaled = (number.scaleb(-exponent) - Decimal("1e-9")).to_integral_value(ROUND_CEILING)
+    return _rational_text(scaled.scaleb(exponent))
 
 
-def _rational_text(value: Rational | float) -> str:
-    """A tolerance as a person writes it: 1e-4, 2.5e-6, 0.01."""
-    number = float(value)
-    if number != 0 and not 1e-3 <= abs(number) < 1e6:
-        mantissa, exponent = f"{number:.2e}".split("e")
-        return f"{float(mantissa):g}e{int(exponent)}"
-    return f"{number:g}"
+def _rational_text(value: Rational | Decimal) -> str:
+    """A tolerance as a person writes it: 1e-4, 2.5e-6, 0.01 (exactly, at any magnitude)."""
+    if not isinstance(value, Decimal):
+        value = _decimal(Rational(value), 20) or Decimal(0)
+    if value != 0 and not Decimal("1e-3") <= abs(value) < Decimal("1e6"):
+        rounded = _decimal(Rational(Fraction(value)), 3) or value
+        return f"{_g(rounded.scaleb(-rounded.adjusted()))}e{rounded.adjusted()}"
+    return _g(_decimal(Rational(Fraction(value)), 6) if value else value)
+
+
+def _g(value: Decimal | None) -> str:
+    """A Decimal without trailing zeros, in fixed notation: 2.50 -> '2.5', 1.0E+5 -> '100000'."""
+    return f"{(value or Decimal(0)).normalize():f}"
 
 
 # ----------------------------------------------------------------------------- rendering
@@ -1111,8 +1267,8 @@ def _failure_table(comparisons: list[Comparison]) -> str:
         lines += [f"{c.name} at {_at(c.point)}:", header]
         for f in c.failures:
             lines.append(
-                f"  {f.entry:<10} {f.value:>18} {f.exact:>18} {f.difference:>+11.2e} "
-                f"{f.tolerance:>10.2e}"
+                f"  {f.entry:<10} {f.value:>18} {f.exact:>18} {_sci(f.difference):>11} "
+                f"{_sci(f.tolerance, ''):>10}"
             )
     return "\n".join(lines)
 
@@ -1186,16 +1342,19 @@ def _documented_table(documented: Documented) -> list[str]:
     ]
     for e in documented.entries:
         lines.append(
-            f"  {e.entry:<10} {e.documented:>11} {e.exact:>16} {e.difference:>+11.2e} "
-            f"{e.tolerance:>10.2e}  {f'{e.digits_matched} of {e.digits_written}':>7}  "
+            f"  {e.entry:<10} {e.documented:>11} {e.exact:>16} {_sci(e.difference):>11} "
+            f"{_sci(e.tolerance, ''):>10}  {f'{e.digits_matched} of {e.digits_written}':>7}  "
             f"{e.should_read:>11}  {'ok' if e.ok else 'FAIL'}"
         )
     return lines
 
 
 def _json(report: CheckReport) -> dict[str, Any]:
-    def number(value: float) -> float | None:
-        return value if math.isfinite(value) else None
+    def number(value: Real) -> float | str | None:
+        """A float, the text of a finite value beyond float64, or None for inf and NaN."""
+        if isinstance(value, float):
+            return value if math.isfinite(value) else None
+        return _sci(value, "") if mpmath.isfinite(value) else None
 
     def failure(f: EntryFailure) -> dict[str, Any]:
         return {
@@ -1205,7 +1364,7 @@ def _json(report: CheckReport) -> dict[str, Any]:
             "value": f.value,
             "exact": f.exact,
             "difference": number(f.difference),
-            "tolerance": f.tolerance,
+            "tolerance": number(f.tolerance),
         }
 
     document: dict[str, Any] = {
@@ -1225,8 +1384,8 @@ def _json(report: CheckReport) -> dict[str, Any]:
                 "entries": c.entries,
                 "max_abs_error": number(c.max_abs_error),
                 "max_rel_error": number(c.max_rel_error),
-                "rtol": c.rtol,
-                "atol": c.atol,
+                "rtol": number(c.rtol),
+                "atol": number(c.atol),
                 "failures": [failure(f) for f in c.failures],
                 "not_judged": list(c.flagged),
                 "skipped": c.skipped,
@@ -1243,14 +1402,14 @@ def _json(report: CheckReport) -> dict[str, Any]:
         document["documented"] = {
             "atol": str(documented.atol),
             "rtol": str(documented.rtol),
-            "loosest_atol": documented.loosest_atol,
+            "loosest_atol": number(_real(documented.loosest_atol)),
             "entries": [
                 {
                     "entry": e.entry,
                     "documented": e.documented,
                     "exact": e.exact,
-                    "difference": e.difference,
-                    "tolerance": e.tolerance,
+                    "difference": number(e.difference),
+                    "tolerance": number(e.tolerance),
                     "ok": e.ok,
                     "digits_written": e.digits_written,
                     "digits_matched": e.digits_matched,

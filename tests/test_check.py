@@ -291,3 +291,117 @@ def test_check_gives_the_updated_parameters_of_a_training_step() -> None:
     )
     assert json.loads(report.to_json())["updated"]["W2[0,0]"]["value"] == updated["W2[0,0]"]
     assert json.loads(check("seed", random_points=0).to_json())["updated"] is None
+
+
+def bce_seed(b1: str, b2: str) -> str:
+    return seed_with(
+        ('activations = ["relu", "softmax"]', 'activations = ["sigmoid", "sigmoid"]'),
+        ('loss = "cross_entropy"', 'loss = "binary_cross_entropy"'),
+        ("b1 = [0.1, 0.1, 0.1]", f"b1 = {b1}"),
+        ("b2 = [0.2, 0.2]", f"b2 = {b2}"),
+    )
+
+
+def mp_bce_loss(spec) -> mpmath.mpf:
+    """The binary cross-entropy of a sigmoid network, straight from the spec in mpmath."""
+    rows = [[mpmath.mpf(int(v.p)) / int(v.q) for v in m] for m in (spec.x, spec.y)]
+    a, y = rows
+    for w, b in zip(spec.weights, spec.biases, strict=True):
+        z = [
+            sum(mpmath.mpf(int(w[i, j].p)) / int(w[i, j].q) * a[j] for j in range(w.cols))
+            + mpmath.mpf(int(b[i].p)) / int(b[i].q)
+            for i in range(w.rows)
+        ]
+        a = [1 / (1 + mpmath.exp(-v)) for v in z]
+    return -sum(t * mpmath.log(p) + (1 - t) * mpmath.log(1 - p) for p, t in zip(a, y, strict=True))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[network]\nlayers = [1, 1]\nactivations = ['sigmoid']\nloss = 'binary_cross_entropy'\n"
+        "[parameters]\nW1 = [[0]]\nb1 = [200]\n[data]\nx = [0]\ny = [0]\n",
+        bce_seed("[800, -800, 800]", "[800, -800]"),
+    ],
+    ids=["1-1 b=200", "seed b=+-800"],
+)
+def test_saturated_sigmoid_under_binary_cross_entropy(text: str) -> None:
+    """log(1 - sigma(200)) cancels to log(0) at 60 digits; the precision grows until it settles."""
+    spec = parse_spec(text, "bce.toml")
+    assert check(spec, random_points=1).ok
+    d = derive(spec)
+    loss = exact_numbers(d.network, d.gradients, Rational(0))["loss"][0][0]
+    with mpmath.workdps(1000):
+        want = mp_bce_loss(spec)  # one sample: the batch mean is the sum over outputs
+        got = mpmath.mpf(loss.evalf(70)._mpf_)
+        assert abs(got - want) <= mpmath.mpf(10) ** -58 * abs(want)
+
+
+HUGE = (
+    "[network]\nlayers = [1, 1]\nactivations = ['identity']\nloss = 'squared_error'\n"
+    "[parameters]\nW1 = [[1e200]]\nb1 = [0]\n[data]\nx = [1e200]\ny = [0]\n"
+)
+
+
+def test_values_beyond_float64_are_reported_exactly() -> None:
+    """Exact values of 1e400 and more: every difference, tolerance and diagnosis is exact."""
+    report = check(parse_spec(HUGE + "[expected]\nloss = 1\ndW1 = [[2e300]]\n"), random_points=0)
+    entries = {e.entry: e for e in report.documented.entries}
+    assert (entries["loss[0]"].exact, entries["loss[0]"].should_read) == ("5.00000000000e799",) * 2
+    assert (entries["dW1[0]"].documented, entries["dW1[0]"].should_read) == (
+        "2e300",
+        "1.00000000000e600",
+    )
+    text = report.to_text()
+    assert "loss[0]: documented 1, exact 5.00000000000e799, difference -5.00e+799" in text
+    assert "would need atol >= 5e799 (with rtol = 1e-5)" in text
+    # float64 overflows to inf: that is an error of inf, not within a tolerance of inf
+    lambdified = next(c for c in report.comparisons if c.name == LAMBDIFIED)
+    assert [f.entry for f in lambdified.failures] == ["dW1[0]", "db1[0]"]
+    assert (
+        "computed inf, exact 1.00000000000e600, difference +inf exceeds tolerance 1.00e+593"
+        in (text)
+    )
+    document = json.loads(report.to_json())
+    assert document["documented"]["loosest_atol"] == "5.00e+799"
+
+
+def test_tolerance_text_at_any_magnitude() -> None:
+    from symbackprop.check import _rational_text, _round_up
+
+    assert _rational_text(Rational(10) ** 5000) == "1e5000"
+    assert _rational_text(Rational(1, 10**400) * 25) == "2.5e-399"
+    assert [_rational_text(Rational(v)) for v in ("1/10000", "1/100", "100000")] == [
+        "1e-4",
+        "0.01",
+        "100000",
+    ]
+    with mpmath.workdps(60):
+        assert _round_up(mpmath.mpf(10) ** 400 * mpmath.mpf("1.839")) == "1.9e400"
+        assert _round_up(mpmath.mpf("1.839e-4")) == "1.9e-4"
+
+
+def test_text_of_numbers_with_huge_exponents() -> None:
+    """mpmath.nstr writes the exponent through str(int), limited to 4300 digits."""
+    from symbackprop.check import _text
+
+    with mpmath.workdps(60):
+        tiny = mpmath.exp(-(mpmath.mpf(10) ** 5000))
+        assert _text(tiny) == "exp(-1.00000000000e5000)"
+        assert _text(-1 / tiny) == "-exp(1.00000000000e5000)"
+        assert _text(mpmath.mpf(10) ** 4400) == "1.00000000000e4400"
+    assert _text(Rational(7, 10**400)) == "7.00000000000e-400"
+
+
+def test_no_numpy_warnings_from_the_oracles() -> None:
+    """Overflow in the float64 oracles shows in the report, not as RuntimeWarnings."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        report = check(parse_spec(HUGE, "huge.toml"), random_points=1)
+    assert {c.name for c in report.comparisons if not c.ok} == {
+        LAMBDIFIED,
+        REFERENCE,
+        FINITE_DIFFERENCES,
+    }
