@@ -144,7 +144,7 @@ class DocumentedEntry:
     digits_written: int
     digits_matched: int
     should_read: str
-    #: |difference| / |exact| (0 where the exact value is 0).
+    #: The size of the difference relative to the exact value (0 where that is 0).
     relative: float = 0.0
 
     @property
