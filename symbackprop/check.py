@@ -442,10 +442,15 @@ def _text(value: Number | mpmath.mpf) -> str:
         return f"{sign}exp({_text(mpmath.log(abs(magnitude)))})"
 
 
+def _float_holds(value: Real | Rational, number: float) -> bool:
+    """Whether ``number = float(value)`` stands for ``value``: not an overflow or underflow."""
+    return (math.isfinite(number) and (number != 0 or value == 0)) or math.isnan(number)
+
+
 def _sci(value: Real, sign: str = "+") -> str:
     """``value`` as ``format(value, "+.2e")`` would give it, also beyond float64's range."""
     number = float(value)
-    if (math.isfinite(number) and (number != 0 or value == 0)) or math.isnan(number):
+    if _float_holds(value, number):
         return f"{number:{sign}.2e}"
     decimal = _decimal(value, 3)
     if decimal is None:
@@ -858,7 +863,7 @@ def _documented(derivation: Derivation, exact: Table) -> Documented | None:
 def _real(value: Real | Rational) -> Real:
     """A float where float64 holds ``value`` (to a relative 1e-16), else a PRECISION-digit mpf."""
     number = float(value)
-    if (math.isfinite(number) and (number != 0 or value == 0)) or math.isnan(number):
+    if _float_holds(value, number):
         return number
     with mpmath.workdps(PRECISION):
         return _mp(value) if isinstance(value, Rational) else +value
