@@ -32,7 +32,7 @@ def write_atomic(path: str | Path, text: str) -> None:
             dir=target.parent or ".", prefix=f".{target.name}.", suffix=".tmp"
         )
     except OSError as exc:
-        raise SymbackpropError(f"{target}: cannot write output: {exc.strerror or exc}") from None
+        raise _cannot_write(target, exc) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)
@@ -40,10 +40,14 @@ def write_atomic(path: str | Path, text: str) -> None:
         os.replace(temporary, target)
     except OSError as exc:
         Path(temporary).unlink(missing_ok=True)
-        raise SymbackpropError(f"{target}: cannot write output: {exc.strerror or exc}") from None
+        raise _cannot_write(target, exc) from None
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _cannot_write(target: Path, exc: OSError) -> SymbackpropError:
+    return SymbackpropError(f"{target}: cannot write output: {exc.strerror or exc}")
 
 
 def _special(target: Path) -> bool:
@@ -60,7 +64,7 @@ def _write_through(target: Path, text: str) -> None:
         with open(target, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)
     except OSError as exc:
-        raise SymbackpropError(f"{target}: cannot write output: {exc.strerror or exc}") from None
+        raise _cannot_write(target, exc) from None
 
 
 def _mode(target: Path) -> int:
