@@ -367,30 +367,30 @@ def test_values_beyond_float64_are_reported_exactly() -> None:
 
 
 def test_tolerance_text_at_any_magnitude() -> None:
-    from symbackprop.check import _rational_text, _round_up
+    from symbackprop.checking.precision import rational_text, round_up
 
-    assert _rational_text(Rational(10) ** 5000) == "1e5000"
-    assert _rational_text(Rational(1, 10**400) * 25) == "2.5e-399"
-    assert [_rational_text(Rational(v)) for v in ("1/10000", "1/100", "100000")] == [
+    assert rational_text(Rational(10) ** 5000) == "1e5000"
+    assert rational_text(Rational(1, 10**400) * 25) == "2.5e-399"
+    assert [rational_text(Rational(v)) for v in ("1/10000", "1/100", "100000")] == [
         "1e-4",
         "0.01",
         "100000",
     ]
     with mpmath.workdps(60):
-        assert _round_up(mpmath.mpf(10) ** 400 * mpmath.mpf("1.839")) == "1.9e400"
-        assert _round_up(mpmath.mpf("1.839e-4")) == "1.9e-4"
+        assert round_up(mpmath.mpf(10) ** 400 * mpmath.mpf("1.839")) == "1.9e400"
+        assert round_up(mpmath.mpf("1.839e-4")) == "1.9e-4"
 
 
 def test_text_of_numbers_with_huge_exponents() -> None:
     """mpmath.nstr writes the exponent through str(int), limited to 4300 digits."""
-    from symbackprop.check import _text
+    from symbackprop.checking.precision import number_text
 
     with mpmath.workdps(60):
         tiny = mpmath.exp(-(mpmath.mpf(10) ** 5000))
-        assert _text(tiny) == "exp(-1.00000000000e5000)"
-        assert _text(-1 / tiny) == "-exp(1.00000000000e5000)"
-        assert _text(mpmath.mpf(10) ** 4400) == "1.00000000000e4400"
-    assert _text(Rational(7, 10**400)) == "7.00000000000e-400"
+        assert number_text(tiny) == "exp(-1.00000000000e5000)"
+        assert number_text(-1 / tiny) == "-exp(1.00000000000e5000)"
+        assert number_text(mpmath.mpf(10) ** 4400) == "1.00000000000e4400"
+    assert number_text(Rational(7, 10**400)) == "7.00000000000e-400"
 
 
 def test_no_numpy_warnings_from_the_oracles() -> None:

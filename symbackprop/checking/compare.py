@@ -1,0 +1,318 @@
+"""The float64 oracles against the exact values, entry by entry.
+
+At each point the exact gradients are compared with the lambdified closed forms
+(:mod:`symbackprop.numeric`), the hand-written NumPy backprop (:mod:`symbackprop.reference`),
+central finite differences of the reference loss (:mod:`symbackprop.finite_differences`), where
+entries whose difference quotient straddles a kink are flagged, not judged, and the user's own
+backprop (:mod:`symbackprop.userbackprop`), if one is given.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import mpmath
+import numpy as np
+
+from .. import notation, reference
+from ..derivation import Derivation
+from ..errors import UserBackpropError
+from ..finite_differences import central_differences, kink_mask
+from ..numeric import NumericNetwork, lambdify_network, random_points
+from ..spec import NetworkSpec
+from ..userbackprop import Backprop, call_backprop
+from .exact_tables import PointData, indices, point_data
+from .precision import PRECISION, Real, number_text, real, sci
+
+#: Default tolerances for float64 gradients (lambdified, reference, user) against exact values:
+#: pass when |value - exact| <= atol + rtol * |exact|.
+RTOL, ATOL = 1e-7, 1e-9
+#: Tolerances for central finite differences, whose error is about eps^(2/3) ~ 4e-11 relative to
+#: the loss and grows with the third derivative at saturated points.
+FD_RTOL, FD_ATOL = 1e-5, 1e-6
+
+LAMBDIFIED = "exact vs lambdified"
+REFERENCE = "exact vs reference backprop"
+USER = "exact vs user backprop"
+FINITE_DIFFERENCES = "exact vs finite differences"
+DOCUMENTED = "documented vs exact"
+DOCUMENTED_POINT = "documented point"
+#: The order of comparisons in reports.
+ORDER = [LAMBDIFIED, REFERENCE, USER, FINITE_DIFFERENCES, DOCUMENTED]
+
+
+@dataclass(frozen=True)
+class EntryFailure:
+    """One entry outside its tolerance.
+
+    ``value`` is the documented or computed value as text, ``exact`` the exact value to
+    :data:`DIGITS` significant digits, ``difference`` is value - exact.
+    """
+
+    comparison: str
+    point: str
+    entry: str
+    value: str
+    exact: str
+    difference: Real
+    tolerance: Real
+
+    def to_text(self) -> str:
+        return (
+            f"{self.entry}: {_value_word(self.comparison)} {self.value}, exact {self.exact}, "
+            f"difference {sci(self.difference)} exceeds tolerance {sci(self.tolerance, '')}"
+        )
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One oracle against the exact values at one point.
+
+    ``flagged`` lists entries that were not judged (a finite difference across a kink, or an
+    entry that depends on the ReLU'(0) convention at an exact kink); ``skipped`` says why the
+    whole comparison could not be made, e.g. an activation the reference backprop lacks.
+    """
+
+    name: str
+    point: str
+    entries: int
+    max_abs_error: float
+    max_rel_error: float
+    rtol: float
+    atol: float
+    failures: tuple[EntryFailure, ...] = ()
+    flagged: tuple[str, ...] = ()
+    skipped: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+def point_phrase(point: str) -> str:
+    """'the documented point' or 'random point 3'."""
+    return f"the {point}" if point == DOCUMENTED_POINT else point
+
+
+def _value_word(comparison: str) -> str:
+    return "documented" if comparison == DOCUMENTED else "computed"
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Everything that does not depend on the user's backprop, computed once per derivation."""
+
+    derivation: Derivation
+    numeric: NumericNetwork
+    points: tuple[PointData, ...]
+    comparisons: tuple[Comparison, ...]
+    notes: tuple[str, ...]
+
+
+_PREPARED: dict[tuple, Prepared] = {}
+_PREPARED_LIMIT = 8
+
+
+def prepare(derivation: Derivation, count: int, seed: int, rtol: float, atol: float) -> Prepared:
+    """The points and the oracle comparisons at them (cached per derivation)."""
+    key = (id(derivation), count, seed, rtol, atol)
+    cached = _PREPARED.get(key)
+    if cached is not None and cached.derivation is derivation:
+        return cached
+    numeric = lambdify_network(derivation)
+    points = [point_data(derivation, DOCUMENTED_POINT, derivation.spec)]
+    for k, spec in enumerate(random_points(numeric, count, seed), start=1):
+        points.append(point_data(derivation, f"random point {k}", spec))
+    notes: list[str] = []
+    with np.errstate(all="ignore"):  # overflow and NaN show in the report as errors
+        comparisons = _oracle_comparisons(derivation, numeric, points, rtol, atol, notes)
+    prepared = Prepared(derivation, numeric, tuple(points), tuple(comparisons), tuple(notes))
+    if len(_PREPARED) >= _PREPARED_LIMIT:
+        _PREPARED.pop(next(iter(_PREPARED)))
+    _PREPARED[key] = prepared
+    return prepared
+
+
+def _oracle_comparisons(
+    derivation: Derivation,
+    numeric: NumericNetwork,
+    points: list[PointData],
+    rtol: float,
+    atol: float,
+    notes: list[str],
+) -> list[Comparison]:
+    """The lambdified, reference and finite-difference comparisons at every point."""
+    comparisons = []
+    for point in points:
+        values = numeric.evaluate(point.arrays)
+        comparisons.append(_compare(LAMBDIFIED, point, values.gradients, rtol, atol))
+    for point in points:
+        comparisons.append(_reference_comparison(derivation, point, rtol, atol, notes))
+    for point in points:
+        comparisons.append(_finite_difference_comparison(derivation, point, notes))
+    return comparisons
+
+
+def _compare(
+    name: str,
+    point: PointData,
+    values: dict[str, np.ndarray],
+    rtol: float,
+    atol: float,
+    flagged: set[str] | None = None,
+) -> Comparison:
+    """Compare float64 ``values`` (keyed W1, b1, ...) with the exact numbers, entry by entry."""
+    failures: list[EntryFailure] = []
+    skipped = set(point.convention_dependent) | (flagged or set())
+    max_abs = max_rel = 0.0
+    entries = 0
+    not_judged = []
+    with mpmath.workdps(PRECISION):
+        for key, numbers in point.numbers.items():
+            array = values[key[1:]]
+            for (i, j), index in indices((len(numbers), len(numbers[0]))):
+                entry = notation.entry_name(key, index)
+                entries += 1
+                if entry in skipped:
+                    not_judged.append(entry)
+                    continue
+                exact = numbers[i][j]
+                actual = float(array[i, j])
+                difference = mpmath.mpf(actual) - exact
+                max_abs = max(max_abs, float(abs(difference)))
+                if exact != 0:  # in mpmath: an exact 1e-348 is 0.0 as a float
+                    max_rel = max(max_rel, float(abs(difference) / abs(exact)))
+                tolerance = atol + rtol * abs(exact)  # in mpmath: exact may exceed float64
+                if not (math.isfinite(actual) and abs(difference) <= tolerance):
+                    failures.append(
+                        EntryFailure(
+                            name,
+                            point.label,
+                            entry,
+                            f"{actual:.12g}",
+                            number_text(point.exact[key][i][j]),
+                            real(difference),
+                            real(tolerance),
+                        )
+                    )
+    return Comparison(
+        name,
+        point.label,
+        entries,
+        max_abs,
+        max_rel,
+        rtol,
+        atol,
+        tuple(failures),
+        tuple(not_judged),
+    )
+
+
+def _as_dict(
+    grads_w: Sequence[np.ndarray], grads_b: Sequence[np.ndarray] | None
+) -> dict[str, np.ndarray]:
+    """``{"W1": ..., "b1": ...}`` from the notebook's two lists."""
+    result = {}
+    for l, g in enumerate(grads_w):
+        result[notation.parameter_key("W", l)] = np.asarray(g, dtype=np.float64)
+        if grads_b is not None:
+            column = np.asarray(grads_b[l], dtype=np.float64).reshape(-1, 1)
+            result[notation.parameter_key("b", l)] = column
+    return result
+
+
+def _reference_options(spec: NetworkSpec) -> dict[str, Any]:
+    """The spec's network in the reference backprop's keyword arguments."""
+    activations = [
+        (a.name, {k: float(v) for k, v in a.options}) if a.options else a.name
+        for a in spec.activations
+    ]
+    loss_options = {k: (v if isinstance(v, bool) else float(v)) for k, v in spec.loss.options}
+    return {
+        "activations": activations,
+        "loss": spec.loss.name,
+        "reduction": spec.loss.reduction,
+        "l2": float(spec.l2),
+        **loss_options,
+    }
+
+
+def _parameters(point: PointData) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
+    p = point.arrays
+    return list(p.weights), None if p.biases is None else list(p.biases)
+
+
+def _reference_comparison(
+    derivation: Derivation, point: PointData, rtol: float, atol: float, notes: list[str]
+) -> Comparison:
+    weights, biases = _parameters(point)
+    try:
+        grads_w, grads_b = reference.backprop(
+            weights,
+            biases,
+            point.arrays.x,
+            point.arrays.y,
+            relu_prime_at_zero=float(derivation.options.relu_prime_at_zero),
+            **_reference_options(point.spec),
+        )
+    except (ValueError, TypeError) as exc:
+        reason = f"the reference backprop cannot run this network: {exc}"
+        return _skipped(REFERENCE, point, reason, notes)
+    return _compare(REFERENCE, point, _as_dict(grads_w, grads_b), rtol, atol)
+
+
+def _skipped(name: str, point: PointData, reason: str, notes: list[str]) -> Comparison:
+    if reason not in notes:
+        notes.append(reason)
+    return Comparison(name, point.label, 0, 0.0, 0.0, 0.0, 0.0, skipped=reason)
+
+
+def _finite_difference_comparison(
+    derivation: Derivation, point: PointData, notes: list[str]
+) -> Comparison:
+    """Central differences of the reference loss; entries straddling a kink are not judged."""
+    x, y = point.arrays.x, point.arrays.y
+    options = _reference_options(point.spec)
+
+    def loss(weights: list[np.ndarray], biases: list[np.ndarray] | None) -> float:
+        return reference.loss(weights, biases, x, y, **options)
+
+    def kinks(weights: list[np.ndarray], biases: list[np.ndarray] | None) -> list[np.ndarray]:
+        return reference.kink_pre_activations(weights, biases, x, options["activations"])
+
+    weights, biases = _parameters(point)
+    try:
+        grads_w, grads_b = central_differences(loss, weights, biases)
+        mask_w, mask_b = kink_mask(kinks, weights, biases)
+    except (ValueError, TypeError) as exc:
+        reason = (
+            f"finite differences need the reference loss, which cannot run this network: {exc}"
+        )
+        return _skipped(FINITE_DIFFERENCES, point, reason, notes)
+    flagged = {
+        notation.entry_name(f"d{key}", index)
+        for key, mask in _as_dict(mask_w, mask_b).items()
+        for (i, j), index in indices(mask.shape)
+        if mask[i, j]
+    }
+    return _compare(
+        FINITE_DIFFERENCES, point, _as_dict(grads_w, grads_b), FD_RTOL, FD_ATOL, flagged
+    )
+
+
+def user_comparisons(
+    prepared: Prepared, backprop: Backprop, rtol: float, atol: float
+) -> list[Comparison]:
+    """The user's backprop at every point; its errors name the point."""
+    comparisons = []
+    for point in prepared.points:
+        p = point.arrays
+        try:
+            grads_w, grads_b = call_backprop(backprop, p.weights, p.biases, p.x, p.y)
+        except UserBackpropError as exc:
+            raise UserBackpropError(f"at {point_phrase(point.label)}: {exc}") from None
+        comparisons.append(_compare(USER, point, _as_dict(grads_w, grads_b), rtol, atol))
+    return comparisons
