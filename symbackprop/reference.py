@@ -24,11 +24,15 @@ ActivationSpec = str | tuple[str, Mapping[str, float]]
 
 __all__ = [
     "ActivationSpec",
+    "ResolvedActivation",
     "backprop",
     "forward",
     "kink_pre_activations",
     "loss",
     "notebook_backprop",
+    "output_delta",
+    "output_loss",
+    "resolve_activation",
 ]
 
 
@@ -513,3 +517,104 @@ def notebook_backprop(
     """
     hidden: list[ActivationSpec] = ["relu"] * (len(weights) - 1)
     return backprop(weights, biases, x, y, activations=[*hidden, "softmax"])
+
+
+# --- Building blocks for the other reference modules (reference_layers.py) -----------------
+# They expose the tables above, unchanged, on columns (one sample per column).
+
+#: A looked-up activation, as returned by :func:`resolve_activation`.
+ResolvedActivation = _Layer
+
+
+def resolve_activation(
+    entry: ActivationSpec, layer: int = 1, n_layers: int = 1
+) -> ResolvedActivation:
+    """Look up one activation for reuse on columns (one sample per column).
+
+    Args:
+        entry: A name or a ``(name, options)`` pair, as in :func:`forward`.
+        layer: The 1-based layer it belongs to, for error messages and the softmax check.
+        n_layers: The number of layers (softmax is allowed on layer ``n_layers`` only).
+
+    Returns:
+        An object with ``name``, ``apply(z)`` and ``vjp(z, a, g, relu_prime_at_zero)``, the
+        vector-Jacobian product g^T (da/dz) over axis 0.
+
+    Raises:
+        ValueError: As :func:`forward`.
+
+    Example:
+        >>> act = resolve_activation("relu")
+        >>> act.apply(np.array([[-1.0], [2.0]])).ravel().tolist()
+        [0.0, 2.0]
+    """
+    return _resolve_layer(entry, layer, n_layers)
+
+
+def output_loss(
+    loss: str, output: ResolvedActivation, z: Array, a: Array, y: ArrayLike, half: bool, reduction: str
+) -> float:
+    """``r sum_s J_s`` of an output layer given as columns, from the logits where :func:`loss` is.
+
+    Args:
+        loss: As in :func:`loss`.
+        output: The output layer's activation, from :func:`resolve_activation`.
+        z: Its pre-activations ``(n_L, m)``.
+        a: Its activations ``(n_L, m)``.
+        y: Targets ``(n_L, m)``.
+        half: As in :func:`loss`.
+        reduction: As in :func:`loss`.
+
+    Returns:
+        The data term of the loss (no weight decay).
+
+    Raises:
+        ValueError: As :func:`loss`.
+
+    Example:
+        >>> z = np.array([[0.0]])
+        >>> output_loss("squared_error", resolve_activation("identity"), z, z, [[2.0]], True, "sum")
+        2.0
+    """
+    objective = _resolve_loss(loss, output, half, reduction)
+    target = _check_target(y, a)
+    return objective.scale(target.shape[1]) * _data_loss(objective, z, a, target)
+
+
+def output_delta(
+    loss: str,
+    output: ResolvedActivation,
+    z: Array,
+    a: Array,
+    y: ArrayLike,
+    half: bool,
+    reduction: str,
+    relu_prime_at_zero: float = 0.0,
+) -> Array:
+    """delta^L = dJ/dz^L of :func:`output_loss`, exactly as :func:`backprop` starts from it.
+
+    Args:
+        loss: As in :func:`output_loss`.
+        output: As in :func:`output_loss`.
+        z: As in :func:`output_loss`.
+        a: As in :func:`output_loss`.
+        y: As in :func:`output_loss`.
+        half: As in :func:`output_loss`.
+        reduction: As in :func:`output_loss`.
+        relu_prime_at_zero: As in :func:`backprop`.
+
+    Returns:
+        ``(n_L, m)``: the reduction's 1/m included, weight decay not.
+
+    Raises:
+        ValueError: As :func:`loss`.
+
+    Example:
+        >>> z = np.array([[0.0]])
+        >>> output_delta("squared_error", resolve_activation("identity"), z, z, [[2.0]], True,
+        ...              "sum").tolist()
+        [[-2.0]]
+    """
+    objective = _resolve_loss(loss, output, half, reduction)
+    target = _check_target(y, a)
+    return _output_delta(objective, z, a, target, float(relu_prime_at_zero))
