@@ -6,6 +6,8 @@
 '0.368187582264'
 """
 
+from . import render  # noqa: F401  (fills the format registry)
+from ._version import __version__
 from .check import CheckReport, check
 from .derivation import Derivation, Options, derive
 from .errors import SpecError, SymbackpropError
@@ -18,9 +20,9 @@ __all__ = [
     "Options",
     "SpecError",
     "SymbackpropError",
+    "__version__",
     "check",
     "derive",
     "load_spec",
     "parse_spec",
 ]
-__version__ = "0.1.0"

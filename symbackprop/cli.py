@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-from . import __version__
+from ._version import __version__
 from .check import ATOL, REPORT_FORMATS, RTOL, check
 from .derivation import EXACT_LIMIT, EXPAND_LIMIT, KINK_CONVENTIONS, Options, derive
 from .errors import SymbackpropError

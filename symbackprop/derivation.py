@@ -18,6 +18,7 @@ from sympy import Expr, ImmutableMatrix, Rational, Symbol
 
 from .errors import SymbackpropError
 from .exact import DecimalError, ExactValues, decimal, evaluate
+from .formats import Omitted, render, view
 from .gradients import Gradients, gradients_of
 from .network import SymbolicNetwork, build_network
 from .notation import entry_name
@@ -30,18 +31,6 @@ EXPAND_LIMIT = 4000
 EXACT_LIMIT = 500
 #: Allowed values of ReLU'(0).
 KINK_CONVENTIONS: dict[str, Rational] = {"0": Rational(0), "1/2": Rational(1, 2), "1": Rational(1)}
-
-
-@dataclass(frozen=True)
-class Omitted:
-    """A form that is not shown (or built) because it would be too large."""
-
-    size: int
-    limit: int
-    option: str = "--expand-limit"
-
-    def __str__(self) -> str:
-        return f"omitted: {self.size} nodes exceeds the limit of {self.limit} ({self.option})"
 
 
 @dataclass(frozen=True)
@@ -160,9 +149,7 @@ class Derivation:
         return "a value"
 
     def to(self, fmt: str, **kwargs: Any) -> str:
-        """Render in a registered format (see ``symbackprop.render.FORMATS``)."""
-        from .render import render
-
+        """Render in a registered format (see ``symbackprop.formats.FORMATS``)."""
         return render(self, fmt, **kwargs)
 
     def to_text(self) -> str:
@@ -198,9 +185,7 @@ class Derivation:
 
     def _repr_html_(self) -> str:
         """Jupyter: the MathML fragment with its style."""
-        from .render.html import notebook_html
-
-        return notebook_html(self)
+        return view(self, "notebook")
 
 
 def derive(

@@ -552,7 +552,13 @@ def resolve_activation(
 
 
 def output_loss(
-    loss: str, output: ResolvedActivation, z: Array, a: Array, y: ArrayLike, half: bool, reduction: str
+    loss: str,
+    output: ResolvedActivation,
+    z: Array,
+    a: Array,
+    y: ArrayLike,
+    half: bool,
+    reduction: str,
 ) -> float:
     """``r sum_s J_s`` of an output layer given as columns, from the logits where :func:`loss` is.
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from symbackprop import derive
-from symbackprop.render.latex import latex
+from symbackprop.render.latex_printer import latex
 from symbackprop.render.mathml import latex_to_mathml
 
 GOLDEN = Path(__file__).parent / "golden"

@@ -28,20 +28,18 @@ from symbackprop import SymbackpropError, derive, parse_spec
 from symbackprop.activations import LeakyReLU, LeakyReLUPrime, ReLU, ReLUPrime, Sigmoid, Softplus
 from symbackprop.cli import main
 from symbackprop.render.blocks import SECTIONS, Equation, Heading, Paragraph, blocks, resolve
-from symbackprop.render.latex import (
+from symbackprop.render.latex_printer import DecimalNumber, latex, latex_text
+from symbackprop.render.layout import (
     LINE_WIDTH,
     MATRIX_COLUMNS,
     MATRIX_ROWS,
-    DecimalNumber,
     Row,
     Segment,
     aligned,
     break_lines,
-    estimate_width,
-    latex,
-    latex_text,
     matrix_blocks,
 )
+from symbackprop.render.widths import estimate_width
 
 TESTS = Path(__file__).parent
 GOLDEN = TESTS / "golden"

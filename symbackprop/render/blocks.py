@@ -2,8 +2,8 @@
 
 Every document format (LaTeX, Markdown, HTML, MathML) and the Sphinx extension is made from
 :func:`blocks`, so the content is the same everywhere. Formulas are printed by SymPy through
-:class:`~symbackprop.render.latex.DerivationPrinter`; display equations are ``aligned``
-environments broken to the page width by :func:`~symbackprop.render.latex.aligned`.
+:class:`~symbackprop.render.latex_printer.DerivationPrinter`; display equations are ``aligned``
+environments broken to the page width by :func:`~symbackprop.render.layout.aligned`.
 
 >>> from symbackprop import derive
 >>> content = blocks(derive("seed"), sections=("loss",))
@@ -46,15 +46,15 @@ from sympy.matrices.expressions.sets import MatrixSet
 
 from .. import notation
 from ..activations import KinkFunction
-from ..derivation import Omitted
 from ..errors import SymbackpropError
 from ..exact import tidy
+from ..formats import Omitted
 from ..gradients import matrix_form, partials
 from .common import kink_note
-from .latex import (
+from .latex_printer import DecimalNumber, latex, printer
+from .layout import (
     LINE_WIDTH,
     MATRIX_ROWS,
-    DecimalNumber,
     MatrixBlock,
     Row,
     Segment,
@@ -62,12 +62,10 @@ from .latex import (
     aligned_environment,
     aligned_lines,
     break_lines,
-    estimate_width,
-    latex,
     line_height,
     matrix_blocks,
-    printer,
 )
+from .widths import estimate_width
 
 if TYPE_CHECKING:
     from ..derivation import Derivation

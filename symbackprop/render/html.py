@@ -11,7 +11,7 @@ import html
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from . import register
+from ..formats import register
 from .blocks import title
 from .mathml_format import to_mathml
 
@@ -65,6 +65,7 @@ def to_html(
     )
 
 
+@register("notebook", view=True)
 def notebook_html(derivation: Derivation) -> str:
     """The HTML a Jupyter notebook shows: the MathML fragment with its style, no page."""
     return f"<style>\n{CSS}</style>\n{to_mathml(derivation)}"

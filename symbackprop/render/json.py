@@ -7,11 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 from sympy import ImmutableMatrix
 
-from .. import __version__
-from ..derivation import Omitted
-from . import register
+from .._version import __version__
+from ..formats import Omitted, register
 from .common import forward_keys, kink_note, nested
-from .latex import latex
+from .latex_printer import latex
 
 if TYPE_CHECKING:
     from ..derivation import Derivation

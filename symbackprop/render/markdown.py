@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from . import register
+from ..formats import register
 from .blocks import Block, Equation, Heading, Paragraph, blocks, resolve, title
 
 if TYPE_CHECKING:

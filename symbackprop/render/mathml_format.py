@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from . import register
+from ..formats import register
 from .blocks import Block, Equation, Heading, Paragraph, blocks, resolve
 from .mathml import MATHML_NAMESPACE, latex_to_mathml, validate_core
 

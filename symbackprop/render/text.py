@@ -8,7 +8,7 @@ from sympy import Derivative, Expr
 from sympy.printing.str import StrPrinter
 
 from .. import notation
-from . import register
+from ..formats import register
 from .common import entries, forward_keys, gradient_label, kink_note, title
 
 if TYPE_CHECKING:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from sphinx.util.fileutil import copy_asset_file
 
-from .. import __version__
+from .._version import __version__
 from .directives import CheckDirective, DerivationDirective
 from .html_math import visit_math, visit_math_block
 
