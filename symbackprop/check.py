@@ -64,11 +64,13 @@ from .checking.documented import (
 from .checking.exact_tables import exact_numbers
 from .checking.precision import DIGITS, GUARD, MAX_PRECISION, PRECISION, Real
 from .checking.report import REPORT_FORMATS, CheckReport
+from .checking.stack import check_stack
 from .derivation import Derivation, Options, derive
 from .errors import SymbackpropError
 from .exact import evaluate
 from .finite_differences import DEFAULT_RELATIVE_STEP
 from .spec import NetworkSpec, load_spec
+from .stack_spec import StackSpec
 from .userbackprop import Backprop, load_backprop
 
 __all__ = [
@@ -100,7 +102,7 @@ __all__ = [
 
 
 def check(
-    spec: NetworkSpec | Derivation | str | Path = "seed",
+    spec: NetworkSpec | StackSpec | Derivation | str | Path = "seed",
     *,
     backprop: Backprop | str | None = None,
     random_points: int = 8,
@@ -136,6 +138,10 @@ def check(
         (False, ['dW2[0,1]', 'dW2[0,2]'])
     """
     convention = _convention(random_points, rtol, atol, relu_prime_at_zero)
+    if isinstance(spec, str | Path):
+        spec = load_spec(spec)
+    if isinstance(spec, StackSpec):
+        return _check_stack(spec, backprop, random_points, seed, convention, rtol, atol)
     derivation = _derivation(spec, convention)
     function = load_backprop(backprop) if isinstance(backprop, str) else backprop
     prepared = prepare(derivation, random_points, seed, rtol, atol)
@@ -167,6 +173,38 @@ def check(
     return replace(report, diagnosis=tuple(diagnosis(report)))
 
 
+def _check_stack(
+    spec: StackSpec,
+    backprop: Backprop | str | None,
+    random_points: int,
+    seed: int,
+    convention: Rational,
+    rtol: float,
+    atol: float,
+) -> CheckReport:
+    if backprop is not None:
+        raise SymbackpropError(
+            f"{spec.source}: --backprop is not supported yet for [[layers]] stacks"
+        )
+    settings = _base_settings(
+        None,
+        random_points=random_points,
+        seed=seed,
+        relu_prime_at_zero=str(convention),
+        rtol=rtol,
+        atol=atol,
+    )
+    return check_stack(
+        spec,
+        random_points=random_points,
+        seed=seed,
+        convention=convention,
+        rtol=rtol,
+        atol=atol,
+        settings=settings,
+    )
+
+
 def _convention(
     random_points: int, rtol: float, atol: float, relu_prime_at_zero: Rational | str | float
 ) -> Rational:
@@ -186,7 +224,7 @@ def _derive(spec: NetworkSpec, text: str, convention: Rational) -> Derivation:
     return derive(spec, Options(relu_prime_at_zero=convention))
 
 
-def _derivation(spec: NetworkSpec | Derivation | str | Path, convention: Rational) -> Derivation:
+def _derivation(spec: NetworkSpec | Derivation, convention: Rational) -> Derivation:
     if isinstance(spec, Derivation):
         if spec.options.relu_prime_at_zero == convention:
             return spec
@@ -194,23 +232,26 @@ def _derivation(spec: NetworkSpec | Derivation | str | Path, convention: Rationa
         return replace(
             spec, values=evaluate(spec.network, spec.gradients, convention), options=options
         )
-    if not isinstance(spec, NetworkSpec):
-        spec = load_spec(spec)
     try:
         return _derive(spec, spec.text, convention)
     except TypeError:  # pragma: no cover - an unhashable spec
         return derive(spec, Options(relu_prime_at_zero=convention))
 
 
-def _settings(derivation: Derivation, function: Backprop | None, **given: Any) -> dict[str, Any]:
-    """The ``given`` arguments of :func:`check`, then finite differences, backprop and training."""
-    settings: dict[str, Any] = {
+def _base_settings(function: Backprop | None, **given: Any) -> dict[str, Any]:
+    """The ``given`` arguments of :func:`check`, then finite differences and backprop."""
+    return {
         **given,
         "finite_difference_rtol": FD_RTOL,
         "finite_difference_atol": FD_ATOL,
         "finite_difference_step": f"{DEFAULT_RELATIVE_STEP:.3g} * max(1, |theta|)",
         "backprop": _function_name(function),
     }
+
+
+def _settings(derivation: Derivation, function: Backprop | None, **given: Any) -> dict[str, Any]:
+    """:func:`_base_settings`, then the spec's training step."""
+    settings = _base_settings(function, **given)
     training = derivation.spec.training
     if training is not None:
         kept = "" if training.update_biases else ", biases not updated"

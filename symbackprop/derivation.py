@@ -23,6 +23,7 @@ from .gradients import Gradients, gradients_of
 from .network import SymbolicNetwork, build_network
 from .notation import entry_name
 from .spec import NetworkSpec, load_spec
+from .stack_spec import StackSpec
 
 #: The expanded form of an entry is built only below this many expression-tree nodes.
 EXPAND_LIMIT = 4000
@@ -189,7 +190,9 @@ class Derivation:
 
 
 def derive(
-    spec: NetworkSpec | str | Path = "seed", options: Options | None = None, **kwargs: Any
+    spec: NetworkSpec | StackSpec | str | Path = "seed",
+    options: Options | None = None,
+    **kwargs: Any,
 ) -> Derivation:
     """Derive every gradient of ``spec`` symbolically and evaluate it exactly.
 
@@ -203,8 +206,13 @@ def derive(
     Raises:
         SpecError: the spec is invalid.
     """
-    if not isinstance(spec, NetworkSpec):
+    if not isinstance(spec, NetworkSpec | StackSpec):
         spec = load_spec(spec)
+    if isinstance(spec, StackSpec):
+        raise SymbackpropError(
+            f"{spec.source}: derive does not render [[layers]] stacks with convolution or "
+            "pooling yet; 'symbackprop check' checks them"
+        )
     options = options or Options(**kwargs)
     net = build_network(spec)
     grads = gradients_of(net)

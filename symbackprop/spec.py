@@ -15,7 +15,7 @@ from __future__ import annotations
 import sys
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, localcontext
 from fractions import Fraction
 from importlib import resources
@@ -27,6 +27,7 @@ from sympy import ImmutableMatrix, Integer, Rational
 from .activations import ACTIVATIONS, canonical_name
 from .errors import SpecError
 from .losses import LOSSES, REDUCTIONS
+from .stack_spec import StackSpec, parse_stack
 
 Number: TypeAlias = Rational  # Integer is a Rational subclass
 
@@ -119,6 +120,10 @@ class NetworkSpec:
         return self.source.removeprefix("example '").removesuffix("'").rsplit("/", 1)[-1]
 
 
+#: What a spec file describes: an MLP (or a dense stack), or any other stack of layers.
+AnySpec: TypeAlias = "NetworkSpec | StackSpec"
+
+
 # ----------------------------------------------------------------------------- loading
 
 
@@ -145,7 +150,7 @@ def example_text(name: str) -> str:
     return (resources.files("symbackprop") / "examples" / f"{name}.toml").read_text("utf-8")
 
 
-def load_spec(path_or_name: str | Path = "seed") -> NetworkSpec:
+def load_spec(path_or_name: str | Path = "seed") -> AnySpec:
     """Load a spec from a TOML file, or a built-in example by name.
 
     Args:
@@ -196,7 +201,7 @@ def _exact_float(text: str) -> Rational | _Unusable:
     return Rational(fraction.numerator, fraction.denominator)
 
 
-def parse_spec(text: str, source: str = "<spec>") -> NetworkSpec:
+def parse_spec(text: str, source: str = "<spec>") -> AnySpec:
     """Parse and validate TOML text (see :func:`load_spec`)."""
     try:
         data = tomllib.loads(text, parse_float=_exact_float)
@@ -244,13 +249,18 @@ class _Validator:
     def fail(self, key: str, message: str) -> SpecError:
         return SpecError(self.source, key, message)
 
-    def spec(self, text: str) -> NetworkSpec:
-        self.check_keys("", self.data, list(_TABLES))
+    def spec(self, text: str) -> AnySpec:
+        self.check_keys("", self.data, [*_TABLES, "layers"])
         for table, required in _TABLES.items():
             if required and table not in self.data:
                 raise self.fail(f"[{table}]", "missing table")
             if table in self.data and not isinstance(self.data[table], dict):
                 raise self.fail(f"[{table}]", f"expected a table, got {_kind(self.data[table])}")
+        if "layers" in self.data:
+            parsed = parse_stack(self)
+            if isinstance(parsed, StackSpec):
+                return replace(parsed, text=text)
+            self.data = parsed
         layers, activations, loss, use_biases, l2 = self.network()
         weights, biases = self.parameters(layers, use_biases)
         x, y, batched = self.samples(layers)
@@ -361,7 +371,10 @@ class _Validator:
         return tuple(value)
 
     def activation(self, index: int, value: Any, count: int) -> ActivationSpec:
-        key = f"[network] activations[{index}]"
+        return self.named_activation(f"[network] activations[{index}]", value, index == count - 1)
+
+    def named_activation(self, key: str, value: Any, output: bool) -> ActivationSpec:
+        """An activation name or inline table at ``key``; ``output``: on the output layer."""
         options: dict[str, Any] = {}
         if isinstance(value, dict):
             options = dict(value)
@@ -377,9 +390,13 @@ class _Validator:
                 f"unknown activation '{value}'; expected one of: {', '.join(sorted(ACTIVATIONS))}",
             )
         entry = ACTIVATIONS[name]
-        if entry.output_only and index != count - 1:
+        if entry.output_only and not output:
             raise self.fail(key, f"'{name}' is allowed on the output layer only")
         return ActivationSpec(name, self.options(key, options, entry.options))
+
+    def describe(self, value: Any) -> str:
+        """``value`` as the spec spells it, for messages."""
+        return _format(value)
 
     def options(
         self, key: str, given: dict[str, Any], defaults: Mapping[str, Any], *other: str

@@ -148,9 +148,12 @@ class _SpecDirective(SphinxDirective):
                 self.env.note_dependency(str(example))
             source, text = f"example '{argument}'", example_text(argument)
         try:
-            return parse_spec(text, source)
+            spec = parse_spec(text, source)
         except SpecError as error:
             raise SpecProblem(f"bad spec: {_describe(error, source, text)}") from None
+        if not isinstance(spec, NetworkSpec):
+            raise SpecProblem(f"bad spec: {source}: [[layers]] stacks are not rendered yet")
+        return spec
 
     def warn(self, message: str, subtype: str) -> list[nodes.Node]:
         """Log a warning at this directive and return no nodes."""

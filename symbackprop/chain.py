@@ -1,0 +1,69 @@
+"""The chain rule, generically: reverse accumulation over one-level definitions.
+
+For every named intermediate s, dJ/ds = sum over the consumers c of s of dJ/dc * dc/ds, where
+each local derivative dc/ds is ``sympy.diff`` of c's one-level definition. A parameter used at
+many positions (a convolution kernel, a weight shared by the samples of a batch) collects one
+term per use. The result is itself a set of one-level definitions, in the adjoint symbols
+``dJ/ds``: nothing is ever expanded into one expression for the whole network.
+
+>>> from sympy import symbols
+>>> x, w, z, J = symbols("x w z J")
+>>> adj = reverse({z: w * x, J: z**2}, J, [w])
+>>> adj.parameters[w]
+dJ/dz*x
+>>> adj.definitions[adj.symbols[z]]
+2*z
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from sympy import Add, Expr, Integer, Symbol
+
+from .gradients import partials
+
+
+@dataclass(frozen=True, eq=False)
+class Adjoints:
+    """dJ/ds for the intermediates (``symbols[s]`` is the symbol dJ/ds) and the parameters.
+
+    ``definitions`` maps each adjoint symbol to its one-level definition, in evaluation order
+    (the reverse of the forward order); ``parameters`` maps each parameter to its gradient.
+    """
+
+    symbols: dict[Symbol, Symbol]
+    definitions: dict[Symbol, Expr]
+    parameters: dict[Symbol, Expr]
+
+
+def adjoint_symbol(symbol: Symbol) -> Symbol:
+    """The symbol dJ/ds of an intermediate s."""
+    return Symbol(f"dJ/d{symbol.name}")
+
+
+def reverse(
+    definitions: Mapping[Symbol, Expr], output: Symbol, parameters: Iterable[Symbol]
+) -> Adjoints:
+    """Reverse accumulation of d ``output`` over ``definitions`` (in forward order)."""
+    consumers: defaultdict[Symbol, list[tuple[Symbol, Expr]]] = defaultdict(list)
+    for consumer, expr in definitions.items():
+        for symbol, local in partials(expr).items():
+            if local != 0:
+                consumers[symbol].append((consumer, local))
+    symbols = {s: adjoint_symbol(s) for s in definitions}
+    adjoint: dict[Symbol, Expr] = {}
+    for s in reversed(list(definitions)):
+        if s == output:
+            adjoint[symbols[s]] = Integer(1)
+        else:
+            adjoint[symbols[s]] = _accumulate(consumers[s], symbols)
+    grads = {p: _accumulate(consumers[p], symbols) for p in parameters}
+    return Adjoints(symbols, adjoint, grads)
+
+
+def _accumulate(uses: list[tuple[Symbol, Expr]], symbols: Mapping[Symbol, Symbol]) -> Expr:
+    """sum over the uses (c, dc/ds) of dJ/dc * dc/ds."""
+    return Add(*(symbols[c] * local for c, local in uses))

@@ -1,0 +1,417 @@
+"""``check`` for any stack of layers: the chain rule's gradients against every oracle.
+
+The exact side is the layer graph's one-level definitions and their adjoints
+(:mod:`symbackprop.chain`), evaluated in mpmath at :data:`PRECISION` + :data:`GUARD` digits
+with rationals entering exactly. Against it, entry by entry, at the documented point and at
+random points: the same definitions lambdified in float64, the independent NumPy reference
+(:mod:`symbackprop.reference_layers`), and central finite differences of the reference loss.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import mpmath
+import numpy as np
+from sympy import Expr, Function, Rational, Symbol, lambdify
+
+from .. import notation, reference_layers
+from ..activations import LeakyReLU, ReLU
+from ..chain import Adjoints, reverse
+from ..finite_differences import central_differences
+from ..graph import LayerGraph, build_graph
+from ..layers import LAYERS, PoolMax
+from ..numeric import _printer, float64_constants
+from ..stack_spec import StackSpec
+from .compare import (
+    DOCUMENTED_POINT,
+    FD_ATOL,
+    FD_RTOL,
+    FINITE_DIFFERENCES,
+    LAMBDIFIED,
+    ORDER,
+    REFERENCE,
+    Comparison,
+    EntryFailure,
+)
+from .precision import GUARD, PRECISION, number_text, real
+from .report import CheckReport
+
+Values = dict[Symbol, Any]
+#: Activations whose argument is a kink at exactly 0.
+KinkArgument = (ReLU, LeakyReLU)
+
+
+@dataclass(frozen=True)
+class _Stage:
+    outputs: tuple[Symbol, ...]
+    inputs: tuple[Symbol, ...]
+    function: Callable[..., Any]
+
+
+def _elementary(expr: Expr, convention: Rational, numpy: bool) -> Expr:
+    """Named functions (ReLU, the pooling max, ...) by their elementary definitions."""
+
+    def named(e: Any) -> bool:
+        return (
+            isinstance(e, Function)
+            and hasattr(e, "elementary")
+            and not (numpy and hasattr(e, "_numpycode"))
+        )
+
+    expr = expr.replace(named, lambda e: e.elementary(convention))
+    return float64_constants(expr) if numpy else expr
+
+
+@dataclass(frozen=True, eq=False)
+class Program:
+    """The forward, adjoint and gradient stages of a graph, compiled for one number type."""
+
+    stages: tuple[_Stage, ...]
+    gradients: _Stage
+
+    def run(self, values: Values) -> list[Any]:
+        """Evaluate every stage into ``values``; return the gradient entries."""
+        for stage in self.stages:
+            results = stage.function(*(values[s] for s in stage.inputs))
+            values.update(zip(stage.outputs, results, strict=True))
+        return list(self.gradients.function(*(values[s] for s in self.gradients.inputs)))
+
+
+def _stage(
+    outputs: Sequence[Symbol], exprs: Sequence[Expr], convention: Rational, numpy: bool
+) -> _Stage:
+    exprs = [_elementary(e, convention, numpy) for e in exprs]
+    inputs = sorted(set().union(*(e.free_symbols for e in exprs)), key=str)
+    names = {s: Symbol(f"_v{i}") for i, s in enumerate(inputs)}
+    renamed = [e.xreplace(names) for e in exprs]
+    if numpy:
+        function = lambdify(list(names.values()), renamed, modules="numpy", printer=_printer())
+    else:
+        function = lambdify(list(names.values()), renamed, modules="mpmath")
+    return _Stage(tuple(outputs), tuple(inputs), function)
+
+
+def compile_program(
+    graph: LayerGraph, adjoints: Adjoints, convention: Rational, numpy: bool
+) -> Program:
+    """Lambdify ``graph``'s stages, then the adjoint stages in reverse, then the gradients."""
+    defs, stages = graph.definitions, []
+    for stage in graph.stages:
+        stages.append(_stage(stage, [defs[s] for s in stage], convention, numpy))
+    for stage in reversed(graph.stages):
+        symbols = [adjoints.symbols[s] for s in stage]
+        stages.append(
+            _stage(symbols, [adjoints.definitions[s] for s in symbols], convention, numpy)
+        )
+    params = [p for _, p, _ in graph.parameter_symbols()]
+    gradients = _stage(params, [adjoints.parameters[p] for p in params], convention, numpy)
+    return Program(tuple(stages), gradients)
+
+
+@dataclass(frozen=True)
+class StackPoint:
+    """A point: parameters, x and y as float64 arrays, and the exact numbers (mpmath)."""
+
+    label: str
+    parameters: dict[str, np.ndarray]
+    x: np.ndarray
+    y: np.ndarray
+    exact: dict[str, np.ndarray]  # "dW1" -> object array of mpf
+    ties: tuple[tuple[str, int], ...] = ()
+    not_judged: frozenset[str] = frozenset()
+
+
+def _assign(
+    graph: LayerGraph, params: Mapping[str, Any], x: Any, y: Any, convert: Callable[[Any], Any]
+) -> Values:
+    values: Values = {}
+    for key, array in graph.parameters.items():
+        for index in np.ndindex(*array.shape):
+            values[array[index]] = convert(params[key][index])
+    for tensors, data in ((graph.inputs, x), (graph.targets, y)):
+        for s, symbols in enumerate(tensors):
+            for index in np.ndindex(*symbols.shape):
+                values[symbols[index]] = convert(data[s][index])
+    return values
+
+
+def _mp(value: Any) -> mpmath.mpf:
+    if isinstance(value, Rational):
+        return mpmath.mpf(int(value.p)) / int(value.q)
+    return mpmath.mpf(float(value))
+
+
+def _by_key(graph: LayerGraph, flat: Sequence[Any], dtype: Any) -> dict[str, np.ndarray]:
+    out, position = {}, 0
+    for key, array in graph.parameters.items():
+        size = array.size
+        out[f"d{key}"] = np.array(list(flat[position : position + size]), dtype=dtype).reshape(
+            array.shape
+        )
+        position += size
+    return out
+
+
+def _ties(graph: LayerGraph, values: Values) -> tuple[tuple[str, int], ...]:
+    """(name, layer position) of each point where the stack is not differentiable.
+
+    Those are max-pool windows whose maximum occurs more than once, and pre-activations of a
+    ReLU-like activation that are exactly 0.
+    """
+    found = []
+    resolution = mpmath.mpf(10) ** -PRECISION  # values are carried at PRECISION + GUARD digits
+    for symbol, expr in graph.definitions.items():
+        if isinstance(expr, PoolMax):
+            window = [values[a] for a in expr.args]
+            top = max(window)
+            if sum(top - v <= resolution * max(1, abs(top)) for v in window) > 1:
+                found.append((symbol.name, graph.positions[symbol]))
+        elif isinstance(expr, KinkArgument) and abs(values[expr.args[0]]) <= resolution:
+            found.append((expr.args[0].name, graph.positions[symbol]))
+    return tuple(found)
+
+
+def _tie_dependent(spec: StackSpec, point: StackPoint) -> set[str]:
+    """Gradient entries that a tie can route differently: those of layers before it.
+
+    Float64 oracles compute the tied values with rounding, so they may pick another maximum
+    than the exact first one; such entries are not judged there.
+    """
+    if not point.ties:
+        return set()
+    last = max(position for _, position in point.ties)
+    keys = {
+        f"d{stem}{layer.number}"
+        for layer in spec.layers
+        if layer.number is not None and layer.position < last
+        for stem in ("W", "b")
+    }
+    return {
+        notation.entry_name(key, index)
+        for key, numbers in point.exact.items()
+        if key in keys
+        for index in np.ndindex(*numbers.shape)
+    }
+
+
+@dataclass(frozen=True, eq=False)
+class StackCheck:
+    """A stack's graph, adjoints and compiled programs, with its points."""
+
+    spec: StackSpec
+    graph: LayerGraph
+    exact: Program
+    floats: Program
+    points: tuple[StackPoint, ...]
+
+
+def prepare_stack(spec: StackSpec, count: int, seed: int, convention: Rational) -> StackCheck:
+    """Build, differentiate and compile the stack; make the documented and random points."""
+    graph = build_graph(spec)
+    adjoints = reverse(graph.definitions, graph.loss, [p for _, p, _ in graph.parameter_symbols()])
+    exact = compile_program(graph, adjoints, convention, numpy=False)
+    floats = compile_program(graph, adjoints, convention, numpy=True)
+    rng = np.random.default_rng(seed)
+    points = [_point(graph, exact, DOCUMENTED_POINT, dict(spec.parameters), spec.x, spec.y)]
+    for k in range(1, count + 1):
+        points.append(_random_point(graph, exact, f"random point {k}", rng))
+    return StackCheck(spec, graph, exact, floats, tuple(points))
+
+
+#: Draws for a random point without a tied max-pool window or a pre-activation at a kink.
+RANDOM_TRIES = 50
+
+
+def _random_point(
+    graph: LayerGraph, exact: Program, label: str, rng: np.random.Generator
+) -> StackPoint:
+    """Parameters and x uniform in [-1, 1], the spec's targets, drawn again on a tie."""
+    spec = graph.spec
+    for _ in range(RANDOM_TRIES):
+        params = {key: rng.uniform(-1.0, 1.0, v.shape) for key, v in spec.parameters.items()}
+        point = _point(graph, exact, label, params, rng.uniform(-1.0, 1.0, spec.x.shape), spec.y)
+        if not point.ties:
+            break
+    return point
+
+
+def _point(
+    graph: LayerGraph, exact: Program, label: str, params: dict[str, Any], x: Any, y: Any
+) -> StackPoint:
+    with mpmath.workdps(PRECISION + GUARD):
+        values = _assign(graph, params, x, y, _mp)
+        numbers = _by_key(graph, exact.run(values), object)
+        ties = _ties(graph, values)
+    as_float = {k: np.array(v, dtype=np.float64) for k, v in params.items()}
+    point = StackPoint(
+        label,
+        as_float,
+        np.array(x, dtype=np.float64),
+        np.array(y, dtype=np.float64),
+        numbers,
+        ties,
+    )
+    return replace(point, not_judged=frozenset(_tie_dependent(graph.spec, point)))
+
+
+def _layer_dicts(spec: StackSpec) -> list[dict[str, Any]]:
+    """The stack as the reference's layer dicts."""
+    layers = []
+    for layer in spec.layers:
+        entry: dict[str, Any] = {"type": layer.kind, **layer.options}
+        act = layer.activation
+        if act is not None:
+            entry["activation"] = (
+                (act.name, {k: float(v) for k, v in act.options}) if act.options else act.name
+            )
+        layers.append(entry)
+    return layers
+
+
+def stack_comparisons(
+    check: StackCheck, rtol: float, atol: float, convention: Rational
+) -> tuple[list[Comparison], list[str]]:
+    """The lambdified, reference and finite-difference comparisons at every point."""
+    spec, layers = check.spec, _layer_dicts(check.spec)
+    loss_options = {
+        "loss": spec.loss.name,
+        "reduction": spec.loss.reduction,
+        **{k: v for k, v in spec.loss.options},
+    }
+    comparisons, notes = [], []
+    with np.errstate(all="ignore"):
+        for point in check.points:
+            values = _assign(check.graph, point.parameters, point.x, point.y, float)
+            floats = _by_key(check.graph, check.floats.run(values), np.float64)
+            comparisons.append(compare(LAMBDIFIED, point, floats, rtol, atol))
+        for point in check.points:
+            grads = reference_layers.backprop(
+                layers,
+                point.parameters,
+                point.x,
+                point.y,
+                relu_prime_at_zero=float(convention),
+                **loss_options,
+            )
+            comparisons.append(
+                compare(REFERENCE, point, {f"d{k}": v for k, v in grads.items()}, rtol, atol)
+            )
+        for point in check.points:
+            comparisons.append(
+                compare(
+                    FINITE_DIFFERENCES,
+                    point,
+                    _differences(layers, point, loss_options),
+                    FD_RTOL,
+                    FD_ATOL,
+                )
+            )
+    for point in check.points:
+        if point.ties:
+            notes.append(
+                f"not differentiable at the {point.label} (a tied max-pool window or a "
+                f"pre-activation exactly 0): {', '.join(name for name, _ in point.ties)}; the "
+                "exact gradient takes the first maximum in row-major order and ReLU'(0) = "
+                f"{convention}, and the entries of the layers before are not judged there "
+                "against float64 results"
+            )
+    return comparisons, notes
+
+
+def _differences(
+    layers: list[dict[str, Any]], point: StackPoint, options: dict[str, Any]
+) -> dict[str, np.ndarray]:
+    keys = list(point.parameters)
+
+    def loss(weights: list[np.ndarray], biases: Any) -> float:
+        return reference_layers.loss(
+            layers, dict(zip(keys, weights, strict=True)), point.x, point.y, **options
+        )
+
+    grads, _ = central_differences(loss, [point.parameters[k] for k in keys], None)
+    return {f"d{k}": g for k, g in zip(keys, grads, strict=True)}
+
+
+def compare(
+    name: str, point: StackPoint, values: dict[str, np.ndarray], rtol: float, atol: float
+) -> Comparison:
+    """Float64 ``values`` (keyed dW1, ...) against the exact numbers, entry by entry."""
+    failures: list[EntryFailure] = []
+    max_abs = max_rel = 0.0
+    entries = 0
+    not_judged = []
+    with mpmath.workdps(PRECISION):
+        for key, numbers in point.exact.items():
+            for index in np.ndindex(*numbers.shape):
+                entries += 1
+                entry = notation.entry_name(key, index)
+                if entry in point.not_judged:
+                    not_judged.append(entry)
+                    continue
+                exact, actual = +numbers[index], float(values[key][index])
+                finite = math.isfinite(actual)
+                difference = mpmath.mpf(actual) - exact if finite else mpmath.inf
+                max_abs = max(max_abs, float(abs(difference)))
+                if exact != 0:
+                    max_rel = max(max_rel, float(abs(difference) / abs(exact)))
+                tolerance = atol + rtol * abs(exact)
+                if not (finite and abs(difference) <= tolerance):
+                    failures.append(
+                        EntryFailure(
+                            name,
+                            point.label,
+                            entry,
+                            f"{actual:.12g}",
+                            number_text(exact),
+                            real(difference),
+                            real(tolerance),
+                        )
+                    )
+    return Comparison(
+        name,
+        point.label,
+        entries,
+        max_abs,
+        max_rel,
+        rtol,
+        atol,
+        tuple(failures),
+        tuple(not_judged),
+    )
+
+
+def stack_title(spec: StackSpec) -> str:
+    """``cnn: (1, 6, 6) -> conv2d 2x3x3 relu -> max_pool2d 2x2 -> flatten -> dense 3 softmax``."""
+    parts = [f"({', '.join(map(str, spec.input_shape))})"]
+    for layer in spec.layers:
+        text = LAYERS[layer.kind].describe(layer.options)
+        parts.append(text + (f" {layer.activation}" if layer.activation is not None else ""))
+    extras = f" ({spec.samples} samples, {spec.loss.reduction})" if spec.batched else ""
+    return f"{spec.name}: {' -> '.join(parts)}, {spec.loss}{extras}"
+
+
+def check_stack(
+    spec: StackSpec,
+    *,
+    random_points: int,
+    seed: int,
+    convention: Rational,
+    rtol: float,
+    atol: float,
+    settings: dict[str, Any],
+) -> CheckReport:
+    """The check of a stack: every oracle at the documented point and the random points."""
+    prepared = prepare_stack(spec, random_points, seed, convention)
+    comparisons, notes = stack_comparisons(prepared, rtol, atol, convention)
+    comparisons.sort(key=lambda c: ORDER.index(c.name))
+    return CheckReport(
+        ok=all(c.ok for c in comparisons),
+        comparisons=tuple(comparisons),
+        title=stack_title(spec),
+        settings=settings,
+        notes=tuple(notes),
+    )

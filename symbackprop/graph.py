@@ -1,0 +1,169 @@
+"""StackSpec -> LayerGraph: every intermediate of a stack named, with a one-level definition.
+
+Layer l of sample s defines z^(l) from its input by the layer kind's ``forward`` and, with an
+activation, a^(l) = f(z^(l)); the last layer's output is yhat. Then J_s = loss(yhat_s, y_s) and
+J reduces the J_s. Symbols are named like the MLP's, with every index written out:
+``z^(1)_2,3,1`` is map 2, row 3, column 1 (1-based), and a batch adds the sample last.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from sympy import Add, Expr, Integer, Rational, Symbol
+
+from . import notation
+from .activations import ACTIVATIONS
+from .layers import LAYERS, Tensor
+from .layers.base import tensor
+from .losses import LOSSES
+from .stack_spec import StackLayer, StackSpec
+
+
+@dataclass(frozen=True, eq=False)
+class LayerGraph:
+    """Named symbols and definitions, in evaluation order, grouped in stages.
+
+    ``stages`` lists the symbols of each stage (a layer's z, its a, the losses) in order; each
+    stage depends on earlier stages only.
+    """
+
+    spec: StackSpec
+    inputs: tuple[Tensor, ...]
+    targets: tuple[Tensor, ...]
+    parameters: dict[str, Tensor]
+    outputs: dict[int, tuple[Tensor, ...]]
+    definitions: dict[Symbol, Expr]
+    stages: tuple[tuple[Symbol, ...], ...]
+    positions: dict[Symbol, int]
+    loss: Symbol = notation.LOSS
+
+    def parameter_symbols(self) -> list[tuple[str, Symbol, tuple[int, ...]]]:
+        """(key, symbol, index) of every parameter entry, in spec order."""
+        return [
+            (key, array[index], index)
+            for key, array in self.parameters.items()
+            for index in np.ndindex(*array.shape)
+        ]
+
+
+def _name(stem: str, index: tuple[int, ...], sample: int | None) -> Symbol:
+    full = index if sample is None else (*index, sample)
+    return Symbol(f"{stem}_{','.join(str(i + 1) for i in full)}")
+
+
+def _named(stem: str, shape: tuple[int, ...], sample: int | None) -> Tensor:
+    return tensor(shape, lambda index: _name(stem, index, sample))
+
+
+def build_graph(spec: StackSpec) -> LayerGraph:
+    """Name every intermediate of ``spec`` and define it one level deep."""
+    samples = range(spec.samples)
+    tag: Callable[[int], int | None] = (lambda s: s) if spec.batched else (lambda s: None)
+    params = {
+        key: _named(_parameter_stem(key), value.shape, None)
+        for key, value in spec.parameters.items()
+    }
+    inputs = tuple(_named("x", spec.input_shape, tag(s)) for s in samples)
+    targets = tuple(_named("y", spec.y.shape[1:], tag(s)) for s in samples)
+    definitions: dict[Symbol, Expr] = {}
+    stages: list[tuple[Symbol, ...]] = []
+    outputs: dict[int, tuple[Tensor, ...]] = {}
+    current = list(inputs)
+    for layer in spec.layers:
+        current = _layer_stages(layer, spec, current, params, tag, definitions, stages)
+        outputs[layer.position] = tuple(current)
+    per_sample = [
+        LOSSES[spec.loss.name].per_sample(list(yhat), list(y), dict(spec.loss.options))
+        for yhat, y in zip(current, targets, strict=True)
+    ]
+    _loss_stages(spec, per_sample, definitions, stages)
+    positions = {
+        s: p for p, stage in zip(_stage_layers(spec), stages, strict=False) for s in stage
+    }
+    return LayerGraph(
+        spec, inputs, targets, params, outputs, definitions, tuple(stages), positions
+    )
+
+
+def _stage_layers(spec: StackSpec) -> list[int]:
+    """The layer position of each layer stage (z, then a where there is an activation)."""
+    return [
+        layer.position
+        for layer in spec.layers
+        for _ in range(1 if layer.activation is None else 2)
+    ]
+
+
+def _parameter_stem(key: str) -> str:
+    """``W1`` -> ``W^(1)``."""
+    stem = key.rstrip("0123456789")
+    return f"{stem}^({key[len(stem) :]})"
+
+
+def _layer_stages(
+    layer: StackLayer,
+    spec: StackSpec,
+    current: list[Tensor],
+    params: dict[str, Tensor],
+    tag: Callable[[int], int | None],
+    definitions: dict[Symbol, Expr],
+    stages: list[tuple[Symbol, ...]],
+) -> list[Tensor]:
+    """Define layer ``layer``'s z (and a) for every sample; return its outputs."""
+    kind, last = LAYERS[layer.kind], layer.position == len(spec.layers)
+    own = (
+        {}
+        if layer.number is None
+        else {
+            stem: params[f"{stem}{layer.number}"]
+            for stem in ("W", "b")
+            if f"{stem}{layer.number}" in params
+        }
+    )
+    l = layer.position
+    z_stem = "yhat" if last and layer.activation is None else f"z^({l})"
+    zs, z_stage = [], []
+    for s, x in enumerate(current):
+        z = _named(z_stem, layer.output_shape, tag(s))
+        for index, expr in np.ndenumerate(kind.forward(layer.options, x, own)):
+            definitions[z[index]] = expr
+            z_stage.append(z[index])
+        zs.append(z)
+    stages.append(tuple(z_stage))
+    if layer.activation is None:
+        return zs
+    function = ACTIVATIONS[layer.activation.name]
+    options = dict(layer.activation.options)
+    a_stem = "yhat" if last else f"a^({l})"
+    outs, a_stage = [], []
+    for s, z in enumerate(zs):
+        a = _named(a_stem, layer.output_shape, tag(s))
+        values = function.apply(list(z.ravel()), options)
+        for symbol, expr in zip(a.ravel(), values, strict=True):
+            definitions[symbol] = expr
+            a_stage.append(symbol)
+        outs.append(a)
+    stages.append(tuple(a_stage))
+    return outs
+
+
+def _loss_stages(
+    spec: StackSpec,
+    per_sample: list[Expr],
+    definitions: dict[Symbol, Expr],
+    stages: list[tuple[Symbol, ...]],
+) -> None:
+    """J_s for each sample of a batch, then J."""
+    if not spec.batched:
+        definitions[notation.LOSS] = per_sample[0]
+        stages.append((notation.LOSS,))
+        return
+    j_s = [notation.sample_loss(s) for s in range(len(per_sample))]
+    definitions.update(zip(j_s, per_sample, strict=True))
+    stages.append(tuple(j_s))
+    scale = Rational(1, len(j_s)) if spec.loss.reduction == "mean" else Integer(1)
+    definitions[notation.LOSS] = scale * Add(*j_s)
+    stages.append((notation.LOSS,))

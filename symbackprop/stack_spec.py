@@ -1,0 +1,365 @@
+"""The general spec form: ``[network] input`` and one ``[[layers]]`` table per layer.
+
+A stack of dense layers on a vector input is the MLP form with other spelling, so it is
+rewritten to that form (:func:`parse_stack` returns the rewritten tables) and gives the same
+:class:`~symbackprop.spec.NetworkSpec`. Any other stack becomes a :class:`StackSpec`.
+
+This module does not import :mod:`symbackprop.spec`; the validator is passed in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from math import prod
+from typing import Any, Protocol
+
+import numpy as np
+from sympy import ImmutableMatrix, Rational
+
+from .layers import LAYERS, Shape
+
+_NETWORK_KEYS = ("input", "loss", "biases")
+_DATA_KEYS = ("x", "y", "label", "labels")
+_RANKS = {"maps": 3, "vector": 1}
+
+
+class Validator(Protocol):
+    """What :mod:`symbackprop.spec`'s validator offers this module."""
+
+    source: str
+    data: dict[str, Any]
+
+    def fail(self, key: str, message: str) -> Exception: ...
+    def check_keys(self, table: str, values: Mapping[str, Any], allowed: list[str]) -> None: ...
+    def number(self, key: str, value: Any) -> Rational: ...
+    def boolean(self, key: str, value: Any) -> bool: ...
+    def describe(self, value: Any) -> str: ...
+    def named_activation(self, key: str, value: Any, output: bool) -> Any: ...
+    def loss(self, value: Any, output: Any) -> Any: ...
+    def batch(
+        self, key: str, value: Any, n: int, batched: bool, samples: int | None = None
+    ) -> ImmutableMatrix: ...
+    def labels(
+        self, key: str, value: Any, classes: int, batched: bool, samples: int
+    ) -> ImmutableMatrix: ...
+    def check_target(self, loss: Any, activations: Any, y: ImmutableMatrix) -> None: ...
+
+
+@dataclass(frozen=True)
+class StackLayer:
+    """One layer of a stack: its kind, options, activation, number and shapes."""
+
+    position: int
+    kind: str
+    config: tuple[tuple[str, Any], ...]
+    activation: Any  # ActivationSpec or None (linear)
+    number: int | None
+    input_shape: Shape
+    output_shape: Shape
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return dict(self.config)
+
+    @property
+    def label(self) -> str:
+        return f"layer {self.position} ({self.kind})"
+
+
+@dataclass(frozen=True, eq=False)
+class StackSpec:
+    """A validated stack of layers with its documented point.
+
+    ``parameters`` maps ``W1``, ``b1``, ... to object arrays of exact numbers in their spec
+    shapes; ``x`` is ``(m, *input_shape)`` and ``y`` is ``(m, n_out)``, one sample per row.
+    """
+
+    source: str
+    input_shape: Shape
+    layers: tuple[StackLayer, ...]
+    loss: Any  # LossSpec
+    parameters: dict[str, np.ndarray]
+    x: np.ndarray
+    y: np.ndarray
+    batched: bool
+    text: str = field(default="", repr=False)
+
+    def __eq__(self, other: object) -> bool:
+        """The same network and point (the text and source aside: as NetworkSpec compares)."""
+        if not isinstance(other, StackSpec):
+            return NotImplemented
+        same = (self.source, self.input_shape, self.layers, self.loss, self.batched) == (
+            other.source,
+            other.input_shape,
+            other.layers,
+            other.loss,
+            other.batched,
+        )
+        if not same or self.parameters.keys() != other.parameters.keys():
+            return False
+        arrays = [(self.x, other.x), (self.y, other.y)]
+        arrays += [(v, other.parameters[k]) for k, v in self.parameters.items()]
+        return all(np.array_equal(a, b) for a, b in arrays)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    @property
+    def samples(self) -> int:
+        return int(self.x.shape[0])
+
+    @property
+    def name(self) -> str:
+        return self.source.removeprefix("example '").removesuffix("'").rsplit("/", 1)[-1]
+
+
+class _Fields:
+    """One layer table, read with errors naming ``[[layers]] n (type) key``."""
+
+    def __init__(self, v: Validator, where: str, table: Mapping[str, Any]) -> None:
+        self.v, self.where, self.table = v, where, table
+
+    def fail(self, key: str, message: str) -> Exception:
+        return self.v.fail(f"{self.where} {key}", message)
+
+    def _value(self, key: str, default: Any) -> Any:
+        if key not in self.table:
+            if default is None:
+                raise self.fail(key, "missing key")
+            return default
+        return self.table[key]
+
+    def _checked(self, key: str, value: Any, minimum: int) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise self.fail(key, f"expected an integer >= {minimum}, got {self.v.describe(value)}")
+        return value
+
+    def integer(self, key: str, minimum: int, default: int | None = None) -> int:
+        return self._checked(key, self._value(key, default), minimum)
+
+    def pair(
+        self, key: str, minimum: int, default: tuple[int, int] | None = None
+    ) -> tuple[int, int]:
+        value = self._value(key, default)
+        if isinstance(value, tuple):
+            return value
+        if isinstance(value, list):
+            if len(value) != 2:
+                raise self.fail(
+                    key, f"expected an integer or [height, width], got {self.v.describe(value)}"
+                )
+            return (self._checked(key, value[0], minimum), self._checked(key, value[1], minimum))
+        n = self._checked(key, value, minimum)
+        return (n, n)
+
+
+def parse_stack(v: Validator) -> dict[str, Any] | StackSpec:
+    """The MLP tables for a dense stack on a vector input, else the :class:`StackSpec`."""
+    net = _network(v)
+    shape = _input(v, net["input"])
+    layers = _layers(v, shape)
+    loss = v.loss(net["loss"], layers[-1].activation or _identity(v))
+    if all(layer.kind == "dense" for layer in layers) and len(shape) == 1:
+        return _mlp_tables(v, net, shape, layers)
+    use_biases = v.boolean("[network] biases", net.get("biases", True))
+    for table in ("expected", "training"):
+        if table in v.data:
+            raise v.fail(f"[{table}]", "not supported yet for [[layers]] stacks")
+    parameters = _parameters(v, layers, use_biases)
+    x, y, batched = _samples(v, shape, layers[-1].output_shape)
+    v.check_target(loss, None, ImmutableMatrix(y.tolist()).T)
+    return StackSpec(v.source, shape, layers, loss, parameters, x, y, batched)
+
+
+def _identity(v: Validator) -> Any:
+    return v.named_activation("[network] loss", "identity", True)
+
+
+def _network(v: Validator) -> dict[str, Any]:
+    net = v.data["network"]
+    for key in ("layers", "activations"):
+        if key in net:
+            raise v.fail(
+                f"[network] {key}",
+                "give the layers either as [network] layers and activations or as "
+                "[[layers]] tables, not both",
+            )
+    v.check_keys("network", net, list(_NETWORK_KEYS))
+    for key in ("input", "loss"):
+        if key not in net:
+            raise v.fail(f"[network] {key}", "missing key")
+    return dict(net)
+
+
+def _input(v: Validator, value: Any) -> Shape:
+    ok = (
+        isinstance(value, list)
+        and len(value) in (1, 3)
+        and all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in value)
+    )
+    if not ok:
+        raise v.fail(
+            "[network] input",
+            "expected one sample's shape: [channels, height, width] or [n] of positive "
+            f"integers, got {v.describe(value)}",
+        )
+    return tuple(value)
+
+
+def _layers(v: Validator, shape: Shape) -> tuple[StackLayer, ...]:
+    tables = v.data["layers"]
+    if not isinstance(tables, list) or not tables or not all(isinstance(t, dict) for t in tables):
+        raise v.fail("[[layers]]", "expected one or more [[layers]] tables")
+    layers: list[StackLayer] = []
+    number = 0
+    for position, table in enumerate(tables, start=1):
+        layer = _layer(v, position, table, shape, position == len(tables), number + 1)
+        number = layer.number or number
+        layers.append(layer)
+        shape = layer.output_shape
+    if len(shape) != 1:
+        raise v.fail(
+            f"[[layers]] {len(tables)}",
+            f"the last layer must give a vector for the loss, got shape {_shape_text(shape)}; "
+            "add a flatten layer",
+        )
+    return tuple(layers)
+
+
+def _layer(
+    v: Validator, position: int, table: dict[str, Any], shape: Shape, last: bool, number: int
+) -> StackLayer:
+    name = table.get("type")
+    if not isinstance(name, str) or name not in LAYERS:
+        raise v.fail(
+            f"[[layers]] {position} type",
+            f"expected one of: {', '.join(sorted(LAYERS))}, got {v.describe(name)}",
+        )
+    kind = LAYERS[name]
+    where = f"[[layers]] {position} ({name})"
+    allowed = ["type", "activation", *kind.keys]
+    for key in table:
+        if key not in allowed:
+            raise v.fail(f"{where} {key}", f"unknown key; expected one of: {', '.join(allowed)}")
+    rank = _RANKS.get(kind.takes)
+    if rank is not None and len(shape) != rank:
+        wanted = "a vector" if rank == 1 else "(channels, height, width) maps"
+        hint = "; add a flatten layer before it" if rank == 1 else ""
+        raise v.fail(where, f"needs {wanted} as input, got shape {_shape_text(shape)}{hint}")
+    config = kind.configure(_Fields(v, where, table), shape)
+    activation = None
+    if "activation" in table:
+        activation = v.named_activation(f"{where} activation", table["activation"], last)
+    return StackLayer(
+        position,
+        name,
+        tuple(sorted(config.items())),
+        activation,
+        number if kind.parameterised else None,
+        shape,
+        kind.output_shape(config, shape),
+    )
+
+
+def _shape_text(shape: Shape) -> str:
+    return "(" + ", ".join(map(str, shape)) + (",)" if len(shape) == 1 else ")")
+
+
+def _mlp_tables(
+    v: Validator, net: dict[str, Any], shape: Shape, layers: tuple[StackLayer, ...]
+) -> dict[str, Any]:
+    """The MLP form of a dense stack: ``[network] layers`` and ``activations``."""
+    raw = v.data["layers"]
+    network = {k: val for k, val in net.items() if k != "input"}
+    network["layers"] = [shape[0], *(layer.output_shape[0] for layer in layers)]
+    network["activations"] = [table.get("activation", "identity") for table in raw]
+    return {**{k: val for k, val in v.data.items() if k != "layers"}, "network": network}
+
+
+def _parameters(
+    v: Validator, layers: tuple[StackLayer, ...], use_biases: bool
+) -> dict[str, np.ndarray]:
+    table = v.data["parameters"]
+    shapes: dict[str, Shape] = {}
+    for layer in layers:
+        if layer.number is None:
+            continue
+        kind = LAYERS[layer.kind]
+        for stem, shape in kind.parameter_shapes(layer.options, layer.input_shape).items():
+            if stem != "b" or use_biases:
+                shapes[f"{stem}{layer.number}"] = shape
+    v.check_keys("parameters", table, list(shapes))
+    result = {}
+    for key, shape in shapes.items():
+        if key not in table:
+            raise v.fail(f"[parameters] {key}", f"missing key (shape {_shape_text(shape)})")
+        result[key] = tensor(v, f"[parameters] {key}", table[key], shape)
+    return result
+
+
+def tensor(v: Validator, key: str, value: Any, shape: Shape) -> np.ndarray:
+    """Nested lists of exact numbers in ``shape``, as an object array."""
+    flat: list[Rational] = []
+
+    def read(item: Any, depth: int, index: tuple[int, ...]) -> None:
+        where = key + "".join(f"[{i}]" for i in index)
+        if depth == len(shape):
+            flat.append(v.number(where, item))
+            return
+        if not isinstance(item, list) or len(item) != shape[depth]:
+            got = f"{len(item)} entries" if isinstance(item, list) else v.describe(item)
+            raise v.fail(
+                where,
+                f"expected an array of shape {_shape_text(shape)}: "
+                f"{shape[depth]} entries here, got {got}",
+            )
+        for i, sub in enumerate(item):
+            read(sub, depth + 1, (*index, i))
+
+    read(value, 0, ())
+    return np.array(flat, dtype=object).reshape(shape)
+
+
+def _depth(value: Any) -> int:
+    depth = 0
+    while isinstance(value, list) and value:
+        value, depth = value[0], depth + 1
+    return depth
+
+
+def _samples(v: Validator, shape: Shape, out: Shape) -> tuple[np.ndarray, np.ndarray, bool]:
+    data = v.data["data"]
+    v.check_keys("data", data, list(_DATA_KEYS))
+    if "x" not in data:
+        raise v.fail("[data] x", "missing key")
+    batched = _depth(data["x"]) == len(shape) + 1
+    items = data["x"] if batched else [data["x"]]
+    x = np.array(
+        [
+            tensor(v, f"[data] x[{s}]" if batched else "[data] x", item, shape)
+            for s, item in enumerate(items)
+        ],
+        dtype=object,
+    ).reshape((len(items), *shape))
+    given = [k for k in ("y", "label", "labels") if k in data]
+    if len(given) != 1:
+        raise v.fail(
+            "[data] y",
+            "expected exactly one of: y, label, labels"
+            + (f"; got {', '.join(given)}" if given else ""),
+        )
+    n, m = out[0], len(items)
+    if given[0] == "y":
+        columns = v.batch("[data] y", data["y"], n, batched, samples=m)
+    else:
+        columns = v.labels(given[0], data[given[0]], n, batched, m)
+    y = np.array(columns.T.tolist(), dtype=object).reshape(m, n)
+    return x, y, batched
+
+
+def output_size(spec: StackSpec) -> int:
+    """The number of output units."""
+    return prod(spec.layers[-1].output_shape)
+
+
+__all__ = ["StackLayer", "StackSpec", "output_size", "parse_stack", "tensor"]

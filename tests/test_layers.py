@@ -1,0 +1,397 @@
+"""The layer registry: spec form, textbook backward passes, the chain rule and the stack check.
+
+Truth here is independent of the code under test: the chain rule's element-wise VJP (each
+local derivative a ``sympy.diff``) against each layer's textbook tensor form, the naive NumPy
+reference against central finite differences, and hand-computed numbers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from sympy import Rational, Symbol, expand
+
+from symbackprop import SpecError, check, load_spec, parse_spec
+from symbackprop.chain import reverse
+from symbackprop.cli import main
+from symbackprop.layers import LAYERS
+from symbackprop.layers.base import tensor
+from symbackprop.reference_layers import backprop as reference_backprop
+from symbackprop.reference_layers import forward as reference_forward
+from symbackprop.reference_layers import loss as reference_loss
+from symbackprop.stack_spec import StackSpec
+
+SEED_AS_LAYERS = """
+[network]
+input = [2]
+loss = "cross_entropy"
+
+[[layers]]
+type = "dense"
+units = 3
+activation = "relu"
+
+[[layers]]
+type = "dense"
+units = 2
+activation = "softmax"
+
+[parameters]
+W1 = [[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]]
+b1 = [0.1, 0.1, 0.1]
+W2 = [[0.7, 0.8, 0.9], [1.0, 1.1, 1.2]]
+b2 = [0.2, 0.2]
+
+[data]
+x = [1.0, 0.5]
+y = [0, 1]
+"""
+
+
+def test_a_dense_stack_on_a_vector_is_the_mlp_form() -> None:
+    assert parse_spec(SEED_AS_LAYERS, "example 'seed'") == load_spec("seed")
+
+
+def test_the_cnn_example_is_a_stack_with_the_documented_shapes() -> None:
+    spec = load_spec("cnn")
+    assert isinstance(spec, StackSpec)
+    assert [layer.output_shape for layer in spec.layers] == [(2, 4, 4), (2, 2, 2), (8,), (3,)]
+    assert {k: v.shape for k, v in spec.parameters.items()} == {
+        "W1": (2, 1, 3, 3),
+        "b1": (2,),
+        "W2": (3, 8),
+        "b2": (3,),
+    }
+    assert spec.parameters["W1"][0, 0, 0, 0] == Rational(1, 5)
+
+
+CONV_SPEC = """
+[network]
+input = {input}
+loss = "cross_entropy"
+
+[[layers]]
+type = "conv2d"
+filters = 1
+kernel = {kernel}
+stride = {stride}
+padding = {padding}
+
+[[layers]]
+type = "{pool}"
+size = {size}
+
+[[layers]]
+type = "flatten"
+
+[[layers]]
+type = "dense"
+units = 2
+activation = "softmax"
+
+[parameters]
+W1 = [[[[1, 0, 1], [0, 1, 0], [1, 0, 1]]]]
+b1 = [0]
+W2 = {w2}
+b2 = [0, 0]
+
+[data]
+x = {x}
+{label}
+"""
+IMAGE = [[[(3 * i + j) % 5 for j in range(6)] for i in range(6)]]
+
+
+def _conv(**given: Any) -> str:
+    options = {
+        "input": [1, 6, 6],
+        "kernel": 3,
+        "stride": 1,
+        "padding": 0,
+        "pool": "max_pool2d",
+        "size": 2,
+        "w2": [[1, 2, 3, 4], [4, 3, 2, 1]],
+        "x": IMAGE,
+        "label": "label = 0",
+    }
+    return CONV_SPEC.format(**{**options, **given})
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (
+            {"kernel": 7},
+            "[[layers]] 1 (conv2d) kernel: kernel height 7 exceeds the padded input height 6",
+        ),
+        (
+            {"stride": 2},
+            "[[layers]] 1 (conv2d) stride: stride 2 does not tile the padded input height 6 "
+            "with kernel height 3: (6 - 3) is not a multiple of 2",
+        ),
+        (
+            {"size": 3},
+            "[[layers]] 2 (max_pool2d) size: a window height of 3 with stride 3 does not tile "
+            "the input height 4: (4 - 3) is not a multiple of 3",
+        ),
+        (
+            {"pool": "maxpool"},
+            "[[layers]] 2 type: expected one of: avg_pool2d, conv2d, dense, flatten, max_pool2d, "
+            "got 'maxpool'",
+        ),
+        ({"padding": -1}, "[[layers]] 1 (conv2d) padding: expected an integer >= 0, got -1"),
+    ],
+)
+def test_shapes_that_do_not_fit_name_the_layer_and_the_numbers(
+    options: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(SpecError) as error:
+        parse_spec(_conv(**options), "net.toml")
+    assert str(error.value).startswith(f"net.toml: {message}")
+
+
+def test_a_dense_layer_on_maps_asks_for_a_flatten() -> None:
+    text = _conv().replace('type = "flatten"\n', 'type = "avg_pool2d"\nsize = 1\n')
+    with pytest.raises(
+        SpecError,
+        match=r"\[\[layers\]\] 4 \(dense\): needs a vector as input, "
+        r"got shape \(1, 2, 2\); add a flatten layer before it",
+    ):
+        parse_spec(text, "net.toml")
+
+
+def test_a_kernel_of_the_wrong_shape_is_named_with_its_index() -> None:
+    text = _conv().replace(
+        "W1 = [[[[1, 0, 1], [0, 1, 0], [1, 0, 1]]]]", "W1 = [[[[1, 0], [0, 1, 0], [1, 0, 1]]]]"
+    )
+    with pytest.raises(
+        SpecError,
+        match=r"\[parameters\] W1\[0\]\[0\]\[0\]: expected an array of "
+        r"shape \(1, 1, 3, 3\): 3 entries here, got 2 entries",
+    ):
+        parse_spec(text, "net.toml")
+
+
+def test_the_cli_gives_one_line_and_status_2_for_a_bad_stack(tmp_path: Any, capsys: Any) -> None:
+    path = tmp_path / "net.toml"
+    path.write_text(_conv(kernel=7))
+    assert main(["check", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "kernel height 7 exceeds" in err and "Traceback" not in err
+
+
+# ----------------------------------------------------------------------------- textbook forms
+
+
+def _symbols(stem: str, shape: tuple[int, ...]) -> np.ndarray:
+    return tensor(shape, lambda index: Symbol(f"{stem}_{'_'.join(map(str, index))}"))
+
+
+def _chain_rule_vjp(
+    kind: str, config: dict[str, Any], shape: tuple[int, ...]
+) -> tuple[dict, dict]:
+    """The textbook backward pass and the chain rule's, for abstract input and upstream."""
+    layer = LAYERS[kind]
+    x = _symbols("x", shape)
+    params = {k: _symbols(k, s) for k, s in layer.parameter_shapes(config, shape).items()}
+    out = layer.forward(config, x, params)
+    upstream = _symbols("g", out.shape)
+    definitions = {Symbol(f"o_{i}"): e for i, e in enumerate(out.ravel())}
+    loss = Symbol("L")
+    definitions[loss] = sum(Symbol(f"o_{i}") * g for i, g in enumerate(upstream.ravel()))
+    wrt = {"x": x, **params}
+    adjoints = reverse(definitions, loss, [s for a in wrt.values() for s in a.ravel()])
+    closed = {
+        adjoints.symbols[o]: g
+        for o, g in zip(list(definitions)[:-1], upstream.ravel(), strict=True)
+    }
+    engine = {
+        k: np.array([adjoints.parameters[s].xreplace(closed) for s in a.ravel()]).reshape(a.shape)
+        for k, a in wrt.items()
+    }
+    return layer.textbook(config, x, params, upstream), engine
+
+
+@pytest.mark.parametrize(
+    ("kind", "config", "shape"),
+    [
+        (
+            "conv2d",
+            {"filters": 2, "kernel": (3, 3), "stride": (2, 2), "padding": (1, 1)},
+            (2, 5, 5),
+        ),
+        (
+            "conv2d",
+            {"filters": 1, "kernel": (2, 3), "stride": (1, 2), "padding": (0, 1)},
+            (1, 3, 5),
+        ),
+        ("max_pool2d", {"size": (2, 2), "stride": (2, 2)}, (2, 4, 4)),
+        ("max_pool2d", {"size": (3, 3), "stride": (1, 1)}, (1, 4, 4)),
+        ("avg_pool2d", {"size": (2, 2), "stride": (1, 1)}, (2, 3, 3)),
+        ("dense", {"units": 3}, (4,)),
+        ("flatten", {}, (2, 2, 3)),
+    ],
+)
+def test_the_textbook_backward_pass_equals_the_chain_rule(
+    kind: str, config: dict[str, Any], shape: tuple[int, ...]
+) -> None:
+    textbook, engine = _chain_rule_vjp(kind, config, shape)
+    assert set(textbook) == set(engine)
+    for key, expected in engine.items():
+        difference = [
+            expand(a - b) for a, b in zip(textbook[key].ravel(), expected.ravel(), strict=True)
+        ]
+        assert difference == [0] * len(difference), key
+
+
+def test_an_unrotated_kernel_is_not_the_chain_rule() -> None:
+    """The proof can fail: dx with the kernel not rotated differs from the chain rule."""
+    config = {"filters": 1, "kernel": (2, 2), "stride": (1, 1), "padding": (0, 0)}
+    _, engine = _chain_rule_vjp("conv2d", config, (1, 3, 3))
+    layer = LAYERS["conv2d"]
+    x, w = _symbols("x", (1, 3, 3)), _symbols("W", (1, 1, 2, 2))
+    unrotated = {"W": w[:, :, ::-1, ::-1], "b": _symbols("b", (1,))}
+    wrong = layer.textbook(config, x, unrotated, _symbols("g", (1, 2, 2)))["x"]
+    assert any(expand(a - b) != 0 for a, b in zip(wrong.ravel(), engine["x"].ravel(), strict=True))
+
+
+# ----------------------------------------------------------------------------- the reference
+
+
+def test_the_reference_conv_matches_a_hand_computed_example() -> None:
+    # x = [[1,2,3],[4,5,6],[7,8,9]], kernel [[1,0],[0,-1]]: out_ij = x_ij - x_{i+1,j+1}
+    # = 1-5, 2-6, 4-8, 5-9 = -4 everywhere, plus the bias 1: -3.
+    layers = [
+        {"type": "conv2d", "filters": 1, "kernel": (2, 2), "stride": (1, 1), "padding": (0, 0)},
+        {"type": "flatten"},
+    ]
+    params = {"W1": np.array([[[[1.0, 0.0], [0.0, -1.0]]]]), "b1": np.array([1.0])}
+    x = np.arange(1.0, 10.0).reshape(1, 1, 3, 3)
+    assert reference_forward(layers, params, x)[0][0].ravel().tolist() == [-3.0] * 4
+
+
+def test_the_reference_max_pool_routes_a_tie_to_the_first_maximum() -> None:
+    layers = [
+        {"type": "max_pool2d", "size": (2, 2), "stride": (2, 2)},
+        {"type": "flatten"},
+        {"type": "dense", "units": 1},
+    ]
+    params = {"W1": np.array([[1.0]])}
+    x = np.array([[[[0.0, 3.0], [3.0, 1.0]]]])
+    grads = reference_backprop(layers, params, x, np.array([[0.0]]), loss="squared_error")
+    assert grads["W1"].tolist() == [[2 * 3.0 * 3.0]]
+
+
+def _random_stack(
+    rng: np.random.Generator,
+) -> tuple[list[dict[str, Any]], dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    layers = [
+        {
+            "type": "conv2d",
+            "filters": 2,
+            "kernel": (3, 3),
+            "stride": (2, 2),
+            "padding": (1, 1),
+            "activation": "tanh",
+        },
+        {"type": "avg_pool2d", "size": (1, 3), "stride": (1, 3)},
+        {
+            "type": "conv2d",
+            "filters": 2,
+            "kernel": (1, 1),
+            "stride": (1, 1),
+            "padding": (0, 0),
+            "activation": "sigmoid",
+        },
+        {"type": "max_pool2d", "size": (2, 1), "stride": (1, 1)},
+        {"type": "flatten"},
+        {"type": "dense", "units": 3, "activation": "softmax"},
+    ]
+    params = {
+        "W1": rng.normal(size=(2, 2, 3, 3)),
+        "b1": rng.normal(size=2),
+        "W2": rng.normal(size=(2, 2, 1, 1)),
+        "b2": rng.normal(size=2),
+        "W3": rng.normal(size=(3, 4)),
+        "b3": rng.normal(size=3),
+    }
+    x = rng.normal(size=(2, 2, 6, 6))
+    return layers, params, x, np.eye(3)[[0, 2]]
+
+
+def test_the_reference_agrees_with_finite_differences() -> None:
+    layers, params, x, y = _random_stack(np.random.default_rng(3))
+    grads = reference_backprop(layers, params, x, y)
+    h = 1e-6
+    for key, array in params.items():
+        for index in np.ndindex(*array.shape):
+            plus, minus = (
+                {k: v.copy() for k, v in params.items()},
+                {k: v.copy() for k, v in params.items()},
+            )
+            plus[key][index] += h
+            minus[key][index] -= h
+            numeric = (
+                reference_loss(layers, plus, x, y) - reference_loss(layers, minus, x, y)
+            ) / (2 * h)
+            assert grads[key][index] == pytest.approx(numeric, rel=1e-5, abs=1e-8), (key, index)
+
+
+# ----------------------------------------------------------------------------- the check
+
+
+def test_check_of_the_cnn_example_passes_every_oracle() -> None:
+    report = check("cnn", random_points=2)
+    assert report.ok
+    names = {c.name for c in report.comparisons}
+    assert names == {
+        "exact vs lambdified",
+        "exact vs reference backprop",
+        "exact vs finite differences",
+    }
+    assert all(c.entries == 47 and not c.flagged for c in report.comparisons)
+
+
+def test_check_of_a_strided_padded_batched_stack() -> None:
+    images = [[[[(3 * i + j + s) % 5 for j in range(7)] for i in range(7)]] for s in range(2)]
+    text = _conv(input=[1, 7, 7], stride=2, padding=1, pool="avg_pool2d", x=images)
+    spec = parse_spec(text.replace("label = 0", "labels = [0, 1]"), "batch.toml")
+    assert isinstance(spec, StackSpec) and spec.batched and spec.samples == 2
+    report = check(spec, random_points=2)
+    assert report.ok, report.to_text()
+    assert {c.entries for c in report.comparisons} == {9 + 1 + 8 + 2}
+
+
+def _two_convolutions() -> str:
+    text = _conv().replace(
+        'type = "max_pool2d"\nsize = 2', 'type = "conv2d"\nfilters = 1\nkernel = 2'
+    )
+    return text.replace(
+        "W2 = [[1, 2, 3, 4], [4, 3, 2, 1]]\nb2 = [0, 0]",
+        "W2 = [[[[0.5, -1], [0.25, 2]]]]\nb2 = [0.5]\n"
+        "W3 = [[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9], [0.9, 0.7, 0.5, 0.3, 0.1, 0.2, 0.4, 0.6, 0.8]]"
+        "\nb3 = [0, 0]",
+    )
+
+
+def test_check_fails_when_an_oracle_disagrees(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reference that forgets the 180-degree rotation of the kernel is caught."""
+    import symbackprop.reference_layers as reference_layers
+
+    original = reference_layers._conv_backward
+
+    def unrotated(dout: np.ndarray, x: np.ndarray, w: np.ndarray, layer: Any) -> tuple:
+        dx, _, _ = original(dout, x, w[:, :, ::-1, ::-1], layer)
+        _, dw, db = original(dout, x, w, layer)
+        return dx, dw, db
+
+    spec = parse_spec(_two_convolutions(), "two.toml")
+    assert check(spec, random_points=1).ok
+    monkeypatch.setattr(reference_layers, "_conv_backward", unrotated)
+    report = check(spec, random_points=1)
+    failing = {f.entry.split("[")[0] for f in report.failures()}
+    assert {c.name for c in report.comparisons if not c.ok} == {"exact vs reference backprop"}
+    # db1 = sum of dx, and the sum of a full convolution does not see the rotation
+    assert failing == {"dW1"}
