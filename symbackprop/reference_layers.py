@@ -1,231 +1,366 @@
-"""Hand-written NumPy forward and backward passes for stacks of layers, with naive loops.
+"""Hand-written NumPy forward and backward passes for stacks of layers: the second opinion.
 
-The independent second opinion for :mod:`symbackprop.graph` and :mod:`symbackprop.chain`: it
-imports nothing from the symbolic side and writes every layer's backward pass by hand, in the
-style of CS231n's ``conv_backward_naive``. Activations and the loss at the output come from
-:mod:`symbackprop.reference`, on columns (one sample per column).
+Convolution, pooling, flatten and dense layers, written as naive explicit loops in the style of
+CS231n's ``conv_forward_naive``: clarity beats speed. Like ``reference.py`` this module imports
+nothing from the symbolic side; it reuses only the activation and loss tables of
+``reference.py`` (its public building blocks, which work on columns).
 
-Layers are dicts: ``{"type": "conv2d", "filters", "kernel": (kh, kw), "stride": (sh, sw),
-"padding": (ph, pw)}``, ``{"type": "max_pool2d" | "avg_pool2d", "size", "stride"}``,
-``{"type": "flatten"}`` and ``{"type": "dense", "units"}``, each with an optional
-``"activation"``. Parameters ``W{n}``, ``b{n}`` belong to the n-th conv or dense layer: a
-kernel is ``(F, C, kh, kw)``, a dense ``W`` is ``(units, inputs)``, biases are flat. ``x`` is
-``(m, *input_shape)`` and ``y`` is ``(m, n_out)``.
+Shapes: the batch axis comes first. ``x`` is ``(m, C, H, W)`` for convolution and pooling or
+``(m, n)`` for dense layers; ``y`` is ``(m, n_out)``. A conv kernel ``W{n}`` is
+``(F, C, kh, kw)`` with bias ``(F,)``; a dense ``W{n}`` is ``(units, in_features)`` with bias
+``(units,)``. The n-th layer with parameters owns ``W{n}`` and ``b{n}`` (no ``b{n}`` key: no
+bias). Layer dicts arrive validated and normalised (``kernel``, ``stride`` and ``size`` as pairs).
 
->>> layers = [{"type": "flatten"}, {"type": "dense", "units": 1}]
->>> params = {"W1": np.array([[1.0, 2.0]]), "b1": np.array([0.5])}
->>> forward(layers, params, np.array([[[3.0, 4.0]]]))[-1][1].tolist()
-[[11.5]]
+Conventions: conv2d is cross-correlation with zero padding ``P`` on every side; max-pool sends
+the gradient to the first maximum of its window in row-major order; avg-pool spreads it as
+``1/(h w)``; flatten is row-major over ``(C, H, W)``.
+
+Example:
+    >>> layers = [{"type": "conv2d", "filters": 1, "kernel": (2, 2), "stride": (1, 1),
+    ...            "padding": 0, "activation": None}, {"type": "max_pool2d", "size": (2, 2),
+    ...            "stride": (2, 2)}]
+    >>> params = {"W1": np.ones((1, 1, 2, 2))}
+    >>> x = np.arange(9.0).reshape(1, 1, 3, 3)
+    >>> [a.tolist() for _, a in forward(layers, params, x)]
+    [[[[[8.0, 12.0], [20.0, 24.0]]]], [[[[24.0]]]]]
 """
-
-from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike
 
-from . import reference
+from symbackprop.reference import (
+    Array,
+    ResolvedActivation,
+    output_delta,
+    output_loss,
+    resolve_activation,
+)
 
-Array = NDArray[np.float64]
 Layer = Mapping[str, Any]
+Params = Mapping[str, ArrayLike]
 
-__all__ = ["backprop", "forward", "loss"]
+__all__ = ["Layer", "backprop", "forward", "loss", "max_pool_ties"]
+
+_WITH_PARAMETERS = ("conv2d", "dense")
 
 
-def _conv_forward(x: Array, w: Array, b: Array | None, layer: Layer) -> Array:
-    (sh, sw), (ph, pw) = layer["stride"], layer["padding"]
-    m, _, height, width = x.shape
-    f, _, kh, kw = w.shape
-    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-    rows, cols = (height + 2 * ph - kh) // sh + 1, (width + 2 * pw - kw) // sw + 1
-    out = np.zeros((m, f, rows, cols))
+# --- Preparation: parameter names and activations per layer ---------------------------------
+
+
+def _parameter_numbers(layers: Sequence[Layer]) -> list[int | None]:
+    """The ``n`` of ``W{n}``/``b{n}`` for each layer, ``None`` for layers without parameters."""
+    numbers: list[int | None] = []
+    count = 0
+    for layer in layers:
+        if layer["type"] in _WITH_PARAMETERS:
+            count += 1
+            numbers.append(count)
+        else:
+            numbers.append(None)
+    return numbers
+
+
+def _activations(layers: Sequence[Layer]) -> list[ResolvedActivation | None]:
+    """Resolved activation of each layer; the last always has one (identity if linear)."""
+    n = len(layers)
+    resolved: list[ResolvedActivation | None] = []
+    for position, layer in enumerate(layers, start=1):
+        entry = layer.get("activation")
+        if entry is None and position == n:
+            entry = "identity"
+        resolved.append(None if entry is None else resolve_activation(entry, position, n))
+    return resolved
+
+
+def _weights(params: Params, number: int | None) -> tuple[Array, Array | None]:
+    """``W{n}`` and ``b{n}`` as float64 arrays (``None`` when the bias key is missing)."""
+    w = np.asarray(params[f"W{number}"], dtype=np.float64)
+    b = params.get(f"b{number}")
+    return w, None if b is None else np.asarray(b, dtype=np.float64)
+
+
+def _columns(t: Array) -> Array:
+    """``(m, ...)`` -> ``(features, m)``: one sample per column, as ``reference.py`` wants."""
+    return t.reshape(t.shape[0], -1).T
+
+
+def _uncolumns(cols: Array, shape: tuple[int, ...]) -> Array:
+    return cols.T.reshape(shape)
+
+
+# --- The layers: forward and backward, one pair each ----------------------------------------
+
+
+def _pad(x: Array, p: int) -> Array:
+    return np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+
+
+def _conv_forward(layer: Layer, w: Array, b: Array | None, x: Array) -> Array:
+    """out[n,f,i,j] = b[f] + sum_{c,p,q} W[f,c,p,q] xpad[n,c,i sh+p,j sw+q]."""
+    (kh, kw), (sh, sw), pad = layer["kernel"], layer["stride"], layer["padding"]
+    xp = _pad(x, pad)
+    m, _, hp, wp = xp.shape
+    filters = w.shape[0]
+    out = np.zeros((m, filters, (hp - kh) // sh + 1, (wp - kw) // sw + 1))
     for n in range(m):
-        for k in range(f):
-            for i in range(rows):
-                for j in range(cols):
-                    patch = xp[n, :, i * sh : i * sh + kh, j * sw : j * sw + kw]
-                    out[n, k, i, j] = np.sum(patch * w[k]) + (0.0 if b is None else b[k])
+        for f in range(filters):
+            for i in range(out.shape[2]):
+                for j in range(out.shape[3]):
+                    window = xp[n, :, i * sh : i * sh + kh, j * sw : j * sw + kw]
+                    out[n, f, i, j] = np.sum(window * w[f]) + (0.0 if b is None else b[f])
     return out
 
 
-def _conv_backward(dout: Array, x: Array, w: Array, layer: Layer) -> tuple[Array, Array, Array]:
-    (sh, sw), (ph, pw) = layer["stride"], layer["padding"]
-    _, _, kh, kw = w.shape
-    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-    dxp, dw = np.zeros_like(xp), np.zeros_like(w)
-    m, f, rows, cols = dout.shape
+def _conv_backward(layer: Layer, w: Array, x: Array, g: Array) -> tuple[Array, Array, Array]:
+    """From g = dJ/dout: (dJ/dW, dJ/db, dJ/dx), scattering each g[n,f,i,j] over its window."""
+    (kh, kw), (sh, sw), pad = layer["kernel"], layer["stride"], layer["padding"]
+    xp = _pad(x, pad)
+    dxp = np.zeros_like(xp)
+    dw = np.zeros_like(w)
+    db = np.zeros(w.shape[0])
+    m, filters, out_h, out_w = g.shape
     for n in range(m):
-        for k in range(f):
-            for i in range(rows):
-                for j in range(cols):
-                    window = (
-                        n,
-                        slice(None),
-                        slice(i * sh, i * sh + kh),
-                        slice(j * sw, j * sw + kw),
-                    )
-                    dw[k] += dout[n, k, i, j] * xp[window]
-                    dxp[window] += dout[n, k, i, j] * w[k]
-    dx = dxp[:, :, ph : ph + x.shape[2], pw : pw + x.shape[3]]
-    return dx, dw, dout.sum(axis=(0, 2, 3))
+        for f in range(filters):
+            for i in range(out_h):
+                for j in range(out_w):
+                    rows = slice(i * sh, i * sh + kh)
+                    cols = slice(j * sw, j * sw + kw)
+                    dw[f] += g[n, f, i, j] * xp[n, :, rows, cols]
+                    dxp[n, :, rows, cols] += g[n, f, i, j] * w[f]
+                    db[f] += g[n, f, i, j]
+    dx = dxp[:, :, pad : pad + x.shape[2], pad : pad + x.shape[3]]
+    return dw, db, dx
 
 
-def _windows(x: Array, layer: Layer) -> list[tuple[int, int, int, int]]:
+def _windows(layer: Layer, x: Array) -> list[tuple[tuple[int, int, int, int], Array]]:
+    """Every pooling window as ((n, c, i, j), view of x), in row-major order of the output."""
     (h, w), (sh, sw) = layer["size"], layer["stride"]
-    rows, cols = (x.shape[2] - h) // sh + 1, (x.shape[3] - w) // sw + 1
-    return [(i, j, i * sh, j * sw) for i in range(rows) for j in range(cols)]
+    m, channels, height, width = x.shape
+    found = []
+    for n in range(m):
+        for c in range(channels):
+            for i in range((height - h) // sh + 1):
+                for j in range((width - w) // sw + 1):
+                    window = x[n, c, i * sh : i * sh + h, j * sw : j * sw + w]
+                    found.append(((n, c, i, j), window))
+    return found
 
 
-def _pool_forward(x: Array, layer: Layer) -> Array:
-    (h, w) = layer["size"]
-    cells = _windows(x, layer)
-    rows, cols = cells[-1][0] + 1, cells[-1][1] + 1
-    out = np.zeros((x.shape[0], x.shape[1], rows, cols))
+def _pool_shape(layer: Layer, x: Array) -> tuple[int, int, int, int]:
+    (h, w), (sh, sw) = layer["size"], layer["stride"]
+    m, channels, height, width = x.shape
+    return m, channels, (height - h) // sh + 1, (width - w) // sw + 1
+
+
+def _pool_forward(layer: Layer, x: Array) -> Array:
+    """Max or mean of every window."""
     reduce = np.max if layer["type"] == "max_pool2d" else np.mean
-    for i, j, r, t in cells:
-        out[:, :, i, j] = reduce(x[:, :, r : r + h, t : t + w], axis=(2, 3))
+    out = np.zeros(_pool_shape(layer, x))
+    for index, window in _windows(layer, x):
+        out[index] = reduce(window)
     return out
 
 
-def _pool_backward(dout: Array, x: Array, layer: Layer) -> Array:
-    """Max: all of dout to the first maximum (np.argmax is row-major). Avg: spread evenly."""
-    (h, w) = layer["size"]
+def _pool_backward(layer: Layer, x: Array, g: Array) -> Array:
+    """dJ/dx: to the first maximum (np.argmax, row-major) or spread evenly as 1/(h w)."""
+    (h, w), (sh, sw) = layer["size"], layer["stride"]
     dx = np.zeros_like(x)
-    for n in range(x.shape[0]):
-        for c in range(x.shape[1]):
-            for i, j, r, t in _windows(x, layer):
-                if layer["type"] == "max_pool2d":
-                    p, q = np.unravel_index(np.argmax(x[n, c, r : r + h, t : t + w]), (h, w))
-                    dx[n, c, r + p, t + q] += dout[n, c, i, j]
-                else:
-                    dx[n, c, r : r + h, t : t + w] += dout[n, c, i, j] / (h * w)
+    for (n, c, i, j), window in _windows(layer, x):
+        target = dx[n, c, i * sh : i * sh + h, j * sw : j * sw + w]  # a view: writes land in dx
+        if layer["type"] == "max_pool2d":
+            p, q = np.unravel_index(np.argmax(window), window.shape)
+            target[p, q] += g[n, c, i, j]
+        else:
+            target += g[n, c, i, j] / (h * w)
     return dx
 
 
-def _parameters(
-    layers: Sequence[Layer], params: Mapping[str, Array]
-) -> list[tuple[str | None, Array | None, Array | None]]:
-    """(number, W, b) of each layer: None for layers without parameters."""
-    out: list[tuple[str | None, Array | None, Array | None]] = []
-    n = 0
-    for layer in layers:
-        if layer["type"] in ("conv2d", "dense"):
-            n += 1
-            out.append((str(n), np.asarray(params[f"W{n}"], float), params.get(f"b{n}")))
-        else:
-            out.append((None, None, None))
-    return out
+def _dense_forward(w: Array, b: Array | None, x: Array) -> Array:
+    """z[n, u] = sum_k W[u, k] x[n, k] + b[u]."""
+    return x @ w.T if b is None else x @ w.T + b
 
 
-def _activation(layer: Layer, last: bool) -> reference.ResolvedActivation:
-    entry = layer.get("activation") or "identity"
-    return reference.resolve_activation(entry, 2 if last else 1, 2)
-
-
-def _linear(layer: Layer, x: Array, w: Array | None, b: Array | None) -> Array:
+def _linear_forward(layer: Layer, params: Params, number: int | None, x: Array) -> Array:
+    """The pre-activation z of one layer (for pooling and flatten, its output)."""
     kind = layer["type"]
-    if kind == "conv2d":
-        return _conv_forward(x, w, b, layer)  # type: ignore[arg-type]
-    if kind == "dense":
-        return x @ w.T + (0.0 if b is None else np.asarray(b, float))  # type: ignore[union-attr]
     if kind == "flatten":
         return x.reshape(x.shape[0], -1)
-    return _pool_forward(x, layer)
+    if kind in ("max_pool2d", "avg_pool2d"):
+        return _pool_forward(layer, x)
+    w, b = _weights(params, number)
+    return _conv_forward(layer, w, b, x) if kind == "conv2d" else _dense_forward(w, b, x)
 
 
-def forward(
-    layers: Sequence[Layer], params: Mapping[str, Array], x: Array
-) -> list[tuple[Array, Array]]:
-    """(z, a) of every layer, the batch axis first."""
-    out, current = [], np.asarray(x, dtype=np.float64)
-    for position, (layer, (_, w, b)) in enumerate(
-        zip(layers, _parameters(layers, params), strict=True)
-    ):
-        z = _linear(layer, current, w, b)
-        act = _activation(layer, position == len(layers) - 1)
-        current = act.apply(z.reshape(z.shape[0], -1).T).T.reshape(z.shape)
-        out.append((z, current))
-    return out
+def _linear_backward(
+    layer: Layer, params: Params, number: int | None, x: Array, g: Array
+) -> tuple[Array, dict[str, Array]]:
+    """From g = dJ/dz of one layer: dJ/d(its input) and the gradients of its parameters."""
+    kind = layer["type"]
+    if kind == "flatten":
+        return g.reshape(x.shape), {}
+    if kind in ("max_pool2d", "avg_pool2d"):
+        return _pool_backward(layer, x, g), {}
+    w, b = _weights(params, number)
+    if kind == "conv2d":
+        dw, db, dx = _conv_backward(layer, w, x, g)
+    else:
+        dw, db, dx = g.T @ x, np.sum(g, axis=0), g @ w
+    grads = {f"W{number}": dw}
+    if b is not None:
+        grads[f"b{number}"] = db
+    return dx, grads
 
 
-def _loss_args(
-    layers: Sequence[Layer], z: Array, a: Array, y: Array
-) -> tuple[reference.ResolvedActivation, Array, Array, Array]:
-    return (_activation(layers[-1], True), z.T, a.T, np.asarray(y, dtype=np.float64).T)
+# --- The network: forward, loss, backward, ties ---------------------------------------------
+
+
+def _apply(activation: ResolvedActivation | None, z: Array) -> Array:
+    return z if activation is None else _uncolumns(activation.apply(_columns(z)), z.shape)
+
+
+def forward(layers: Sequence[Layer], params: Params, x: ArrayLike) -> list[tuple[Array, Array]]:
+    """Run the stack, keeping each layer's pre-activation and output.
+
+    Args:
+        layers: Validated layer dicts (see the module docstring).
+        params: ``W{n}``/``b{n}`` arrays for the layers with parameters.
+        x: Inputs ``(m, *input_shape)``.
+
+    Returns:
+        One ``(z, a)`` pair per layer, batch axis first; ``z is a`` for pooling and flatten.
+
+    Raises:
+        ValueError: For an unknown activation or softmax on a hidden layer.
+    """
+    a = np.asarray(x, dtype=np.float64)
+    numbers = _parameter_numbers(layers)
+    pairs = []
+    for layer, number, activation in zip(layers, numbers, _activations(layers), strict=True):
+        z = _linear_forward(layer, params, number, a)
+        a = _apply(activation, z)
+        pairs.append((z, a))
+    return pairs
 
 
 def loss(
     layers: Sequence[Layer],
-    params: Mapping[str, Array],
-    x: Array,
-    y: Array,
+    params: Params,
+    x: ArrayLike,
+    y: ArrayLike,
     *,
     loss: str = "cross_entropy",
     reduction: str = "mean",
     half: bool = False,
 ) -> float:
-    """The data loss r sum_s J_s."""
+    """The loss at the last layer, through ``reference.output_loss`` on columns.
+
+    Args:
+        layers: As in :func:`forward`.
+        params: As in :func:`forward`.
+        x: As in :func:`forward`.
+        y: Targets ``(m, n_out)``.
+        loss: ``"cross_entropy"``, ``"binary_cross_entropy"`` or ``"squared_error"``.
+        reduction: ``"mean"`` or ``"sum"`` over the samples.
+        half: Squared error only: with the factor 1/2.
+
+    Returns:
+        The scalar loss.
+
+    Raises:
+        ValueError: As ``reference.loss``.
+    """
     z, a = forward(layers, params, x)[-1]
-    return reference.output_loss(loss, *_loss_args(layers, z, a, y), half, reduction)
+    output = _activations(layers)[-1]
+    assert output is not None  # the last layer always has one
+    target = np.asarray(y, dtype=np.float64).T
+    return output_loss(loss, output, _columns(z), _columns(a), target, half, reduction)
 
 
 def backprop(
     layers: Sequence[Layer],
-    params: Mapping[str, Array],
-    x: Array,
-    y: Array,
+    params: Params,
+    x: ArrayLike,
+    y: ArrayLike,
     *,
     loss: str = "cross_entropy",
     reduction: str = "mean",
     half: bool = False,
     relu_prime_at_zero: float = 0.0,
 ) -> dict[str, Array]:
-    """dJ/dW{n} and dJ/db{n} for every parameter in ``params``."""
-    passes = forward(layers, params, x)
-    z, a = passes[-1]
-    delta = reference.output_delta(
-        loss, *_loss_args(layers, z, a, y), half, reduction, relu_prime_at_zero
-    ).T.reshape(z.shape)
+    """Gradients of :func:`loss` with respect to every parameter, layer by layer backwards.
+
+    Args:
+        layers: As in :func:`forward`.
+        params: As in :func:`forward`.
+        x: As in :func:`forward`.
+        y: As in :func:`loss`.
+        loss: As in :func:`loss`.
+        reduction: As in :func:`loss`.
+        half: As in :func:`loss`.
+        relu_prime_at_zero: The value used for ReLU'(0).
+
+    Returns:
+        A dict with the keys and shapes of ``params``.
+
+    Raises:
+        ValueError: As :func:`loss`.
+    """
+    inputs = np.asarray(x, dtype=np.float64)
+    pairs = forward(layers, params, inputs)
+    activations = _activations(layers)
+    numbers = _parameter_numbers(layers)
+    c = float(relu_prime_at_zero)
+    z, a = pairs[-1]
+    output = activations[-1]
+    assert output is not None  # the last layer always has one
+    target = np.asarray(y, dtype=np.float64).T
+    delta_cols = output_delta(loss, output, _columns(z), _columns(a), target, half, reduction, c)
+    delta = _uncolumns(delta_cols, z.shape)
     grads: dict[str, Array] = {}
-    inputs = [np.asarray(x, dtype=np.float64)] + [p[1] for p in passes[:-1]]
-    for position in reversed(range(len(layers))):
-        layer, (n, w, b) = layers[position], _parameters(layers, params)[position]
-        if position < len(layers) - 1:
-            z, a = passes[position]
-            act = _activation(layer, False)
-            columns = act.vjp(
-                z.reshape(len(z), -1).T,
-                a.reshape(len(a), -1).T,
-                delta.reshape(len(z), -1).T,
-                relu_prime_at_zero,
-            )
-            delta = columns.T.reshape(z.shape)
-        delta = _backward(layer, delta, inputs[position], w, n, b is not None, grads)
-    return grads
+    for k in range(len(layers) - 1, -1, -1):
+        layer_input = inputs if k == 0 else pairs[k - 1][1]
+        g, layer_grads = _linear_backward(layers[k], params, numbers[k], layer_input, delta)
+        grads.update(layer_grads)
+        if k > 0:
+            delta = _activation_backward(activations[k - 1], *pairs[k - 1], g, c)
+    return {key: grads[key] for key in params}
 
 
-def _backward(
-    layer: Layer,
-    delta: Array,
-    x: Array,
-    w: Array | None,
-    n: str | None,
-    bias: bool,
-    grads: dict[str, Array],
+def _activation_backward(
+    activation: ResolvedActivation | None, z: Array, a: Array, g: Array, c: float
 ) -> Array:
-    """dJ/dx of one layer from dJ/dz = ``delta``, storing its parameter gradients."""
-    kind = layer["type"]
-    if kind == "conv2d":
-        dx, dw, db = _conv_backward(delta, x, w, layer)  # type: ignore[arg-type]
-    elif kind == "dense":
-        dx, dw, db = delta @ w, delta.T @ x, delta.sum(axis=0)  # type: ignore[operator]
-    elif kind == "flatten":
-        return delta.reshape(x.shape)
-    else:
-        return _pool_backward(delta, x, layer)
-    grads[f"W{n}"] = dw
-    if bias:
-        grads[f"b{n}"] = db
-    return dx
+    """dJ/dz from g = dJ/da, on columns."""
+    if activation is None:
+        return g
+    cols = activation.vjp(_columns(z), _columns(a), _columns(g), c)
+    return _uncolumns(cols, z.shape)
+
+
+def max_pool_ties(
+    layers: Sequence[Layer], params: Params, x: ArrayLike
+) -> list[tuple[int, tuple[int, ...]]]:
+    """The max-pool windows whose maximum is attained more than once.
+
+    Args:
+        layers: As in :func:`forward`.
+        params: As in :func:`forward`.
+        x: As in :func:`forward`.
+
+    Returns:
+        ``(layer, (sample, channel, i, j))`` pairs: the 1-based layer position and the index of
+        the pooled output, in layer order and then row-major order.
+    """
+    inputs = np.asarray(x, dtype=np.float64)
+    pairs = forward(layers, params, inputs)
+    ties: list[tuple[int, tuple[int, ...]]] = []
+    for k, layer in enumerate(layers):
+        if layer["type"] != "max_pool2d":
+            continue
+        layer_input = inputs if k == 0 else pairs[k - 1][1]
+        for index, window in _windows(layer, layer_input):
+            if np.count_nonzero(window == np.max(window)) > 1:
+                ties.append((k + 1, index))
+    return ties

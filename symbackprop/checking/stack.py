@@ -212,7 +212,12 @@ class StackCheck:
 def prepare_stack(spec: StackSpec, count: int, seed: int, convention: Rational) -> StackCheck:
     """Build, differentiate and compile the stack; make the documented and random points."""
     graph = build_graph(spec)
-    adjoints = reverse(graph.definitions, graph.loss, [p for _, p, _ in graph.parameter_symbols()])
+    adjoints = reverse(
+        graph.definitions,
+        graph.loss,
+        [p for _, p, _ in graph.parameter_symbols()],
+        graph.rewrites,
+    )
     exact = compile_program(graph, adjoints, convention, numpy=False)
     floats = compile_program(graph, adjoints, convention, numpy=True)
     rng = np.random.default_rng(seed)
@@ -263,6 +268,8 @@ def _layer_dicts(spec: StackSpec) -> list[dict[str, Any]]:
     layers = []
     for layer in spec.layers:
         entry: dict[str, Any] = {"type": layer.kind, **layer.options}
+        if "padding" in entry:
+            entry["padding"] = entry["padding"][0]  # the same on every side
         act = layer.activation
         if act is not None:
             entry["activation"] = (

@@ -51,13 +51,18 @@ class Conv2D(LayerKind):
     parameterised = True
     takes = "maps"
     formula = "z_{f,i,j} = sum_{c,p,q} W_{f,c,p,q} x_{c, i*s+p-P, j*s+q-P} + b_f"
+    backward = (
+        "dW = x_pad star dilate_s(delta) (a cross-correlation), db_f = sum_{i,j} delta_{f,i,j}, "
+        "dx = the full convolution of dilate_s(delta) with W rotated by 180 degrees, cropped by P"
+    )
 
     def configure(self, fields: Fields, shape: Shape) -> dict[str, Any]:
+        padding = fields.integer("padding", 0, 0)
         config: dict[str, Any] = {
             "filters": fields.integer("filters", 1),
             "kernel": fields.pair("kernel", 1),
             "stride": fields.pair("stride", 1, (1, 1)),
-            "padding": fields.pair("padding", 0, (0, 0)),
+            "padding": (padding, padding),
         }
         for axis, name in enumerate(("height", "width")):
             size = shape[1 + axis] + 2 * config["padding"][axis]
@@ -76,8 +81,9 @@ class Conv2D(LayerKind):
 
     def describe(self, config: Config) -> str:
         kernel = "x".join(map(str, config["kernel"]))
-        extras = [f"{key} {'x'.join(map(str, config[key]))}" for key in ("stride", "padding")]
-        extras = [e for e in extras if e not in ("stride 1x1", "padding 0x0")]
+        stride, padding = "x".join(map(str, config["stride"])), config["padding"][0]
+        extras = [f"stride {stride}"] if stride != "1x1" else []
+        extras += [f"padding {padding}"] if padding else []
         return " ".join([f"conv2d {config['filters']}x{kernel}", *extras])
 
     def output_shape(self, config: Config, shape: Shape) -> Shape:
