@@ -18,7 +18,7 @@ dJ/dz*x
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from sympy import Add, Expr, Integer, Symbol
@@ -45,12 +45,22 @@ def adjoint_symbol(symbol: Symbol) -> Symbol:
 
 
 def reverse(
-    definitions: Mapping[Symbol, Expr], output: Symbol, parameters: Iterable[Symbol]
+    definitions: Mapping[Symbol, Expr],
+    output: Symbol,
+    parameters: Iterable[Symbol],
+    rewrites: Mapping[Symbol, Callable[[Expr], Expr]] | None = None,
 ) -> Adjoints:
-    """Reverse accumulation of d ``output`` over ``definitions`` (in forward order)."""
+    """Reverse accumulation of d ``output`` over ``definitions`` (in forward order).
+
+    ``rewrites[c]``, if given, rewrites each local derivative dc/ds (an activation writes
+    sigma'(z) as a (1 - a), as the textbook does).
+    """
     consumers: defaultdict[Symbol, list[tuple[Symbol, Expr]]] = defaultdict(list)
     for consumer, expr in definitions.items():
+        rewrite = (rewrites or {}).get(consumer)
         for symbol, local in partials(expr).items():
+            if rewrite is not None:
+                local = rewrite(local)
             if local != 0:
                 consumers[symbol].append((consumer, local))
     symbols = {s: adjoint_symbol(s) for s in definitions}

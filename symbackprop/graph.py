@@ -38,6 +38,7 @@ class LayerGraph:
     definitions: dict[Symbol, Expr]
     stages: tuple[tuple[Symbol, ...], ...]
     positions: dict[Symbol, int]
+    rewrites: dict[Symbol, Callable[[Expr], Expr]]
     loss: Symbol = notation.LOSS
 
     def parameter_symbols(self) -> list[tuple[str, Symbol, tuple[int, ...]]]:
@@ -69,11 +70,12 @@ def build_graph(spec: StackSpec) -> LayerGraph:
     inputs = tuple(_named("x", spec.input_shape, tag(s)) for s in samples)
     targets = tuple(_named("y", spec.y.shape[1:], tag(s)) for s in samples)
     definitions: dict[Symbol, Expr] = {}
+    rewrites: dict[Symbol, Callable[[Expr], Expr]] = {}
     stages: list[tuple[Symbol, ...]] = []
     outputs: dict[int, tuple[Tensor, ...]] = {}
     current = list(inputs)
     for layer in spec.layers:
-        current = _layer_stages(layer, spec, current, params, tag, definitions, stages)
+        current = _layer_stages(layer, spec, current, params, tag, definitions, stages, rewrites)
         outputs[layer.position] = tuple(current)
     per_sample = [
         LOSSES[spec.loss.name].per_sample(list(yhat), list(y), dict(spec.loss.options))
@@ -84,7 +86,7 @@ def build_graph(spec: StackSpec) -> LayerGraph:
         s: p for p, stage in zip(_stage_layers(spec), stages, strict=False) for s in stage
     }
     return LayerGraph(
-        spec, inputs, targets, params, outputs, definitions, tuple(stages), positions
+        spec, inputs, targets, params, outputs, definitions, tuple(stages), positions, rewrites
     )
 
 
@@ -111,6 +113,7 @@ def _layer_stages(
     tag: Callable[[int], int | None],
     definitions: dict[Symbol, Expr],
     stages: list[tuple[Symbol, ...]],
+    rewrites: dict[Symbol, Callable[[Expr], Expr]],
 ) -> list[Tensor]:
     """Define layer ``layer``'s z (and a) for every sample; return its outputs."""
     kind, last = LAYERS[layer.kind], layer.position == len(spec.layers)
@@ -141,9 +144,15 @@ def _layer_stages(
     outs, a_stage = [], []
     for s, z in enumerate(zs):
         a = _named(a_stem, layer.output_shape, tag(s))
-        values = function.apply(list(z.ravel()), options)
-        for symbol, expr in zip(a.ravel(), values, strict=True):
+        zs_flat, outs_flat = list(z.ravel()), list(a.ravel())
+        values = function.apply(zs_flat, options)
+
+        def rewrite(local: Expr, zs: list = zs_flat, outs: list = outs_flat) -> Expr:
+            return function.in_outputs(local, zs, outs, options)
+
+        for symbol, expr in zip(outs_flat, values, strict=True):
             definitions[symbol] = expr
+            rewrites[symbol] = rewrite
             a_stage.append(symbol)
         outs.append(a)
     stages.append(tuple(a_stage))
