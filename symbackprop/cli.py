@@ -19,9 +19,10 @@ from .check import ATOL, REPORT_FORMATS, RTOL, check
 from .derivation import EXACT_LIMIT, EXPAND_LIMIT, KINK_CONVENTIONS, Options, derive
 from .errors import SymbackpropError
 from .files import write_atomic
-from .render import FORMATS
+from .formats import FORMATS, STACK_FORMATS, Renderer
 from .render.blocks import resolve
 from .spec import example_names, example_text, load_spec
+from .stack_spec import StackSpec
 
 
 class _Parser(argparse.ArgumentParser):
@@ -153,14 +154,14 @@ def _sections(text: str) -> tuple[str, ...]:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def _render_options(args: argparse.Namespace) -> dict[str, object]:
+def _render_options(args: argparse.Namespace, renderer: Renderer) -> dict[str, object]:
     """The renderer's keyword arguments; an option the format does not take is an error."""
     options: dict[str, object] = {"expanded": args.expanded}
     if args.sections is not None:
         options["sections"] = args.sections
     if args.standalone:
         options["standalone"] = True
-    accepted = inspect.signature(FORMATS[args.format]).parameters
+    accepted = inspect.signature(renderer).parameters
     for name in options:
         if name not in accepted:
             raise SymbackpropError(f"--{name} cannot be used with --format {args.format}")
@@ -168,11 +169,18 @@ def _render_options(args: argparse.Namespace) -> dict[str, object]:
 
 
 def _derive(args: argparse.Namespace) -> int:
-    render_options = _render_options(args)
+    spec = load_spec(args.spec)
+    if isinstance(spec, StackSpec) and args.format not in STACK_FORMATS:
+        raise SymbackpropError(
+            f"{spec.source}: --format {args.format} does not render [[layers]] stacks with "
+            f"convolution or pooling yet; expected one of: {', '.join(sorted(STACK_FORMATS))}"
+        )
+    table = STACK_FORMATS if isinstance(spec, StackSpec) else FORMATS
+    render_options = _render_options(args, table[args.format])
     options = Options(
         KINK_CONVENTIONS[args.relu_prime_at_zero], args.expand_limit, args.digits, args.exact_limit
     )
-    derivation = derive(load_spec(args.spec), options)
+    derivation = derive(spec, options)
     _emit(derivation.to(args.format, **render_options), args.output)
     return 0
 

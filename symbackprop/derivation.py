@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from sympy import Expr, ImmutableMatrix, Rational, Symbol
 
@@ -23,6 +23,7 @@ from .gradients import Gradients, gradients_of
 from .network import SymbolicNetwork, build_network
 from .notation import entry_name
 from .spec import NetworkSpec, load_spec
+from .stack_derivation import StackDerivation, derive_stack
 from .stack_spec import StackSpec
 
 #: The expanded form of an entry is built only below this many expression-tree nodes.
@@ -189,31 +190,41 @@ class Derivation:
         return view(self, "notebook")
 
 
+@overload
+def derive(spec: NetworkSpec, options: Options | None = None, **kwargs: Any) -> Derivation: ...
+@overload
+def derive(spec: StackSpec, options: Options | None = None, **kwargs: Any) -> StackDerivation: ...
+@overload
+def derive(
+    spec: str | Path = "seed", options: Options | None = None, **kwargs: Any
+) -> Derivation | StackDerivation: ...
+
+
 def derive(
     spec: NetworkSpec | StackSpec | str | Path = "seed",
     options: Options | None = None,
     **kwargs: Any,
-) -> Derivation:
+) -> Derivation | StackDerivation:
     """Derive every gradient of ``spec`` symbolically and evaluate it exactly.
 
     Args:
-        spec: a :class:`NetworkSpec`, a path to a TOML spec, or a built-in example name.
+        spec: a :class:`NetworkSpec` or ``StackSpec``, a path to a TOML spec, or a built-in
+            example name.
         options: how to derive; keyword arguments build one (``relu_prime_at_zero=Rational(1, 2)``).
 
     Returns:
-        The derivation.
+        The derivation: a :class:`Derivation` for an MLP (or a dense stack), a
+        :class:`~symbackprop.stack_derivation.StackDerivation` for a stack with convolution
+        or pooling.
 
     Raises:
         SpecError: the spec is invalid.
     """
     if not isinstance(spec, NetworkSpec | StackSpec):
         spec = load_spec(spec)
-    if isinstance(spec, StackSpec):
-        raise SymbackpropError(
-            f"{spec.source}: derive does not render [[layers]] stacks with convolution or "
-            "pooling yet; 'symbackprop check' checks them"
-        )
     options = options or Options(**kwargs)
+    if isinstance(spec, StackSpec):
+        return derive_stack(spec, options)
     net = build_network(spec)
     grads = gradients_of(net)
     return Derivation(spec, net, grads, evaluate(net, grads, options.relu_prime_at_zero), options)

@@ -20,6 +20,8 @@ Renderer = Callable[..., str]
 FORMATS: dict[str, Renderer] = {}
 #: Renderers that are not formats of their own (the notebook's HTML view).
 VIEWS: dict[str, Renderer] = {}
+#: The formats that render a stack with convolution or pooling (a StackDerivation).
+STACK_FORMATS: dict[str, Renderer] = {}
 
 
 @dataclass(frozen=True)
@@ -34,27 +36,43 @@ class Omitted:
         return f"omitted: {self.size} nodes exceeds the limit of {self.limit} ({self.option})"
 
 
-def register(name: str, *, view: bool = False) -> Callable[[Renderer], Renderer]:
-    """Register a renderer ``(derivation, **options) -> str`` as a format (or a view)."""
+def register(
+    name: str, *, view: bool = False, stack: bool = False
+) -> Callable[[Renderer], Renderer]:
+    """Register a renderer ``(derivation, **options) -> str`` as a format, a view, or a format
+    of stacks."""
 
     def add(renderer: Renderer) -> Renderer:
-        (VIEWS if view else FORMATS)[name] = renderer
+        (VIEWS if view else STACK_FORMATS if stack else FORMATS)[name] = renderer
         return renderer
 
     return add
 
 
-def render(derivation: Derivation, fmt: str, **options: Any) -> str:
-    """Render ``derivation`` in format ``fmt``.
+def renderer(derivation: Any, fmt: str) -> Renderer:
+    """The renderer of format ``fmt`` for ``derivation`` (an MLP's or a stack's).
 
     Raises:
-        SymbackpropError: ``fmt`` is not a registered format.
+        SymbackpropError: no registered renderer of ``fmt`` for this kind of derivation.
     """
-    if fmt not in FORMATS:
-        raise SymbackpropError(
-            f"unknown format '{fmt}'; expected one of: {', '.join(sorted(FORMATS))}"
+    stack = getattr(derivation, "kind", "") == "stack"
+    table = STACK_FORMATS if stack else FORMATS
+    if fmt not in table:
+        what = (
+            "format for [[layers]] stacks with convolution or pooling yet" if stack else "format"
         )
-    return FORMATS[fmt](derivation, **options)
+        raise SymbackpropError(
+            f"{derivation.spec.source}: '{fmt}' is not a {what}; "
+            f"expected one of: {', '.join(sorted(table))}"
+            if stack
+            else f"unknown format '{fmt}'; expected one of: {', '.join(sorted(table))}"
+        )
+    return table[fmt]
+
+
+def render(derivation: Derivation | Any, fmt: str, **options: Any) -> str:
+    """Render ``derivation`` in format ``fmt`` (see :func:`renderer`)."""
+    return renderer(derivation, fmt)(derivation, **options)
 
 
 def view(derivation: Derivation, name: str) -> str:

@@ -310,3 +310,85 @@ def test_check_fails_when_an_oracle_disagrees(monkeypatch: pytest.MonkeyPatch) -
     assert {c.name for c in report.comparisons if not c.ok} == {"exact vs reference backprop"}
     # db1 = sum of dx, and the sum of a full convolution does not see the rotation
     assert failing == {"dW1"}
+
+
+# ----------------------------------------------------------------------------- derive
+
+
+def test_derive_of_a_stack_gives_the_reference_gradients_exactly() -> None:
+    from symbackprop import derive
+    from symbackprop.checking.stack import _layer_dicts
+    from symbackprop.reference_layers import backprop as reference_backprop
+    from symbackprop.stack_derivation import StackDerivation
+
+    d = derive("cnn")
+    assert isinstance(d, StackDerivation)
+    spec = d.spec
+    floats = {k: np.array(v, dtype=float) for k, v in spec.parameters.items()}
+    x, y = np.array(spec.x, dtype=float), np.array(spec.y, dtype=float)
+    reference = reference_backprop(_layer_dicts(spec), floats, x, y)
+    for key, exact in d.gradients.items():
+        assert exact.shape == reference[key].shape
+        for index in np.ndindex(*exact.shape):
+            assert float(exact[index]) == pytest.approx(
+                reference[key][index], rel=1e-12, abs=1e-15
+            )
+    assert d.proofs == {1: True, 2: True, 3: True, 4: True}
+
+
+def test_derive_text_and_json_of_the_cnn_example(capsys: Any) -> None:
+    import json
+
+    assert main(["derive", "cnn"]) == 0
+    text = capsys.readouterr().out
+    assert text.count("(proven)") == 4 and "NOT" not in text
+    assert "dJ/dz^(4)_1 = " in text and "... 26 more (--format json has every entry)" in text
+    assert main(["derive", "cnn", "--format", "json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    w1 = document["gradients"]["W1"]
+    assert w1["shape"] == [2, 1, 3, 3]
+    assert np.array(w1["decimal"]).shape == (2, 1, 3, 3)
+    assert [layer["backward_proven"] for layer in document["network"]["layers"]] == [True] * 4
+
+
+def test_a_wrong_textbook_form_is_reported_not_proven(monkeypatch: pytest.MonkeyPatch) -> None:
+    from symbackprop import derive
+    from symbackprop.layers.pooling import MaxPool2D
+    from symbackprop.stack_derivation import _proof
+
+    def last_maximum(self: Any, config: Any, x: Any, params: Any, upstream: Any) -> dict:
+        flipped = original(self, config, x[:, ::-1, ::-1], params, upstream[:, ::-1, ::-1])
+        return {"x": flipped["x"][:, ::-1, ::-1]}
+
+    original = MaxPool2D.textbook
+    monkeypatch.setattr(MaxPool2D, "textbook", last_maximum)
+    _proof.cache_clear()
+    try:
+        assert derive("cnn").proofs == {1: True, 2: False, 3: True, 4: True}
+    finally:
+        _proof.cache_clear()
+
+
+def test_derive_names_the_formats_a_stack_has(capsys: Any) -> None:
+    assert main(["derive", "cnn", "--format", "latex"]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "symbackprop: error: example 'cnn': --format latex does not render [[layers]] stacks "
+        "with convolution or pooling yet; expected one of: json, text\n"
+    )
+
+
+def test_derive_of_a_stack_is_the_same_under_every_hash_seed() -> None:
+    import subprocess
+    import sys
+
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-m", "symbackprop", "derive", "cnn", "--format", "json"],
+            env={"PYTHONHASHSEED": seed, "PATH": ""},
+            capture_output=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2")
+    }
+    assert len(outputs) == 1

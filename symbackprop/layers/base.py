@@ -48,6 +48,8 @@ class LayerKind:
     takes: ClassVar[str] = "any"
     #: One line for the docs and ``derive``: what the layer computes.
     formula: ClassVar[str] = ""
+    #: One line: the textbook backward pass that :meth:`textbook` implements.
+    backward: ClassVar[str] = ""
 
     def configure(self, fields: Fields, shape: Shape) -> dict[str, Any]:
         """The layer's validated options for an input of ``shape``."""

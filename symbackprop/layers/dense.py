@@ -16,6 +16,7 @@ class Dense(LayerKind):
     parameterised = True
     takes = "vector"
     formula = "z_i = sum_j W_ij x_j + b_i"
+    backward = "dx = W^T delta, dW = delta x^T, db = delta"
 
     def configure(self, fields: Fields, shape: Shape) -> dict[str, Any]:
         return {"units": fields.integer("units", 1)}

@@ -11,6 +11,7 @@ from .base import Config, LayerKind, Shape, Tensor
 class Flatten(LayerKind):
     name = "flatten"
     formula = "z_{(c H + i) W + j} = x_{c,i,j}"
+    backward = "dx = delta reshaped to (C, H, W)"
 
     def output_shape(self, config: Config, shape: Shape) -> Shape:
         return (prod(shape),)

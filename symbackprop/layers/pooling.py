@@ -104,6 +104,7 @@ class _Pool(LayerKind):
 class MaxPool2D(_Pool):
     name = "max_pool2d"
     formula = "z_{c,i,j} = max over the window (i, j) of x_c"
+    backward = "delta goes to the first maximum of each window (row-major); 0 elsewhere"
 
     def pool(self, window: list[Expr]) -> Expr:
         return PoolMax(*window)
@@ -124,6 +125,7 @@ class MaxPool2D(_Pool):
 class AvgPool2D(_Pool):
     name = "avg_pool2d"
     formula = "z_{c,i,j} = the mean over the window (i, j) of x_c"
+    backward = "delta is spread evenly: 1/(h w) of it to each entry of its window"
 
     def pool(self, window: list[Expr]) -> Expr:
         return Rational(1, len(window)) * sum(window, start=S.Zero)

@@ -5,7 +5,7 @@ Adding a format is one module in this package with a ``@register("name")`` funct
 """
 
 from ..formats import FORMATS, register, render
-from . import html, json, latex, markdown, mathml_format, text  # fill the registry
+from . import html, json, latex, markdown, mathml_format, stack, text  # fill the registry
 
 __all__ = [
     "FORMATS",
@@ -16,5 +16,6 @@ __all__ = [
     "mathml_format",
     "register",
     "render",
+    "stack",
     "text",
 ]

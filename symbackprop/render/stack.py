@@ -1,0 +1,216 @@
+"""Text and JSON for stacks with convolution or pooling (a StackDerivation).
+
+Text summarises each tensor of intermediates by its first :data:`SHOWN` entries; JSON holds
+every entry, and gradients as nested lists in the parameter's shape.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from sympy import Expr, Symbol
+
+from .._version import __version__
+from ..formats import Omitted, register
+from ..layers import LAYERS
+from ..notation import entry_name
+from .text import show
+
+if TYPE_CHECKING:
+    from ..stack_derivation import StackDerivation
+    from ..stack_spec import StackLayer
+
+#: Entries shown per tensor of intermediates in the text format.
+SHOWN = 6
+#: Entries shown per gradient in the text format.
+SHOWN_GRADIENT = 48
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return "(" + ", ".join(map(str, shape)) + (",)" if len(shape) == 1 else ")")
+
+
+def _parameters(d: StackDerivation, layer: StackLayer) -> list[tuple[str, tuple[int, ...]]]:
+    if layer.number is None:
+        return []
+    return [
+        (key, d.spec.parameters[key].shape)
+        for key in (f"W{layer.number}", f"b{layer.number}")
+        if key in d.spec.parameters
+    ]
+
+
+def _layer_lines(d: StackDerivation) -> list[str]:
+    lines = ["Layers (each textbook backward pass proven equal to the element-wise chain rule)"]
+    for layer in d.spec.layers:
+        kind = LAYERS[layer.kind]
+        act = f" {layer.activation}" if layer.activation is not None else ""
+        params = ", ".join(f"{k} {_shape(s)}" for k, s in _parameters(d, layer))
+        lines.append(
+            f"  {layer.position}. {kind.describe(layer.options)}{act}: "
+            f"{_shape(layer.input_shape)} -> {_shape(layer.output_shape)}"
+            + (f"; parameters {params}" if params else "")
+        )
+        lines.append(f"     forward:  {kind.formula}")
+        proven = "proven" if d.proofs[layer.position] else "NOT equal to the chain rule"
+        lines.append(f"     backward: {kind.backward} ({proven})")
+    return lines
+
+
+def _summarised(symbols: tuple[Symbol, ...], limit: int) -> Iterator[Symbol | str]:
+    yield from symbols[:limit]
+    if len(symbols) > limit:
+        yield f"... {len(symbols) - limit} more (--format json has every entry)"
+
+
+def _value(d: StackDerivation, value: Expr) -> str:
+    return f"{d.exact_form(value)}  ≈ {d.decimal(value)}"
+
+
+def _forward_lines(d: StackDerivation) -> list[str]:
+    lines = ["Forward pass at the documented point"]
+    for stage in d.graph.stages:
+        for item in _summarised(stage, SHOWN):
+            if isinstance(item, str):
+                lines.append(f"  {item}")
+            else:
+                lines.append(
+                    f"  {item} = {show(d.graph.definitions[item])} = {_value(d, d.values[item])}"
+                )
+    return lines
+
+
+def _backward_lines(d: StackDerivation) -> list[str]:
+    lines = ["Backward pass: dJ/ds = sum over the consumers c of s of dJ/dc * dc/ds"]
+    for stage in reversed(d.graph.stages):
+        adjoints = tuple(d.adjoints.symbols[s] for s in stage)
+        for item in _summarised(adjoints, SHOWN):
+            if isinstance(item, str):
+                lines.append(f"  {item}")
+            else:
+                rhs = show(d.adjoints.definitions[item])
+                lines.append(f"  {item} = {rhs} = {_value(d, d.values[item])}")
+    return lines
+
+
+def _gradient_lines(d: StackDerivation) -> list[str]:
+    lines = ["Gradients (0-based entries, in the parameter's shape)"]
+    for key, compact in d.compact.items():
+        indices = list(np.ndindex(*compact.shape))
+        for index in indices[:SHOWN_GRADIENT]:
+            value = d.gradients[key][index]
+            lines += [
+                f"d{key}[{','.join(map(str, index))}]",
+                f"  compact:  {show(compact[index])}",
+                f"  exact:    {d.exact_form(value)}",
+                f"  value:    {d.decimal(value)}",
+            ]
+        if len(indices) > SHOWN_GRADIENT:
+            lines.append(f"... {len(indices) - SHOWN_GRADIENT} more entries of d{key}")
+    return lines
+
+
+def notes(d: StackDerivation) -> list[str]:
+    """Where the stack is not differentiable at the documented point, and which convention."""
+    found = d.nondifferentiable()
+    if not found:
+        return []
+    return [
+        f"not differentiable at the documented point: {', '.join(found)} (a tied max-pool "
+        "window or a pre-activation exactly 0); the gradient takes the first maximum in "
+        f"row-major order and ReLU'(0) = {d.options.relu_prime_at_zero}"
+    ]
+
+
+@register("text", stack=True)
+def stack_text(derivation: StackDerivation, expanded: bool = True) -> str:
+    """A stack for a terminal; ``expanded`` is accepted for the CLI and has no effect here."""
+    from ..checking.stack import stack_title
+
+    d = derivation
+    lines = [
+        f"symbackprop derivation of {stack_title(d.spec)}",
+        f"ReLU'(0) = {d.options.relu_prime_at_zero}; decimals to {d.options.digits} significant "
+        "digits",
+        "",
+        *[f"note: {n}" for n in notes(d)],
+    ]
+    for section in (_layer_lines, _forward_lines, _backward_lines, _gradient_lines):
+        lines += [*section(d), ""]
+    return "\n".join(lines)
+
+
+def _entry(d: StackDerivation, value: Expr) -> dict[str, Any]:
+    form = d.exact_form(value)
+    return {"exact": None if isinstance(form, Omitted) else str(form), "decimal": d.decimal(value)}
+
+
+def _nested(array: np.ndarray, convert: Any) -> Any:
+    if array.ndim == 1:
+        return [convert(v) for v in array]
+    return [_nested(sub, convert) for sub in array]
+
+
+def _layer_json(d: StackDerivation, layer: StackLayer) -> dict[str, Any]:
+    kind = LAYERS[layer.kind]
+    return {
+        "position": layer.position,
+        "type": layer.kind,
+        "options": {k: list(v) if isinstance(v, tuple) else v for k, v in layer.config},
+        "activation": None if layer.activation is None else str(layer.activation),
+        "input_shape": list(layer.input_shape),
+        "output_shape": list(layer.output_shape),
+        "parameters": {k: list(s) for k, s in _parameters(d, layer)},
+        "forward": kind.formula,
+        "backward": kind.backward,
+        "backward_proven": d.proofs[layer.position],
+    }
+
+
+@register("json", stack=True)
+def stack_json(derivation: StackDerivation, expanded: bool = True) -> str:
+    """A stack as JSON: every intermediate, adjoint and gradient, exactly and as decimals."""
+    d = derivation
+    gradients = {}
+    for key, compact in d.compact.items():
+        exact = d.gradients[key]
+        gradients[key] = {
+            "shape": list(compact.shape),
+            "compact": _nested(compact, show),
+            "exact": _nested(exact, lambda v: _entry(d, v)["exact"]),
+            "decimal": _nested(exact, d.decimal),
+        }
+    document = {
+        "symbackprop": __version__,
+        "spec": d.spec.name,
+        "network": {
+            "input": list(d.spec.input_shape),
+            "layers": [_layer_json(d, layer) for layer in d.spec.layers],
+            "loss": d.spec.loss.name,
+            "reduction": d.spec.loss.reduction,
+            "samples": d.spec.samples,
+        },
+        "conventions": {
+            "relu_prime_at_zero": str(d.options.relu_prime_at_zero),
+            "digits": d.options.digits,
+            "max_pool_ties": "the first maximum in row-major order",
+        },
+        "notes": notes(d),
+        "forward": {
+            s.name: {"definition": show(d.graph.definitions[s]), **_entry(d, d.values[s])}
+            for stage in d.graph.stages
+            for s in stage
+        },
+        "backward": {
+            a.name: {"definition": show(d.adjoints.definitions[a]), **_entry(d, d.values[a])}
+            for a in d.adjoints.definitions
+        },
+        "gradients": gradients,
+    }
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+__all__ = ["SHOWN", "entry_name", "notes", "stack_json", "stack_text"]

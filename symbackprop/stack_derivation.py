@@ -1,0 +1,174 @@
+"""StackSpec -> :class:`StackDerivation`: a stack's chain rule, exact values and proofs.
+
+The derivation of a stack with convolution or pooling: the layer graph, its adjoints (the
+chain rule over one-level definitions), the exact value of every intermediate and gradient at
+the documented point, and for each layer the proof that its textbook backward pass equals the
+chain rule's element-wise derivatives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
+from typing import Any, ClassVar
+
+import numpy as np
+from sympy import Add, Expr, Symbol, expand
+
+from .chain import Adjoints, reverse
+from .exact import DecimalError, decimal
+from .formats import Omitted, render
+from .graph import LayerGraph, build_graph
+from .layers import LAYERS
+from .layers.base import tensor
+from .stack_spec import StackLayer, StackSpec
+
+
+@dataclass(frozen=True, eq=False)
+class StackDerivation:
+    """Everything ``derive`` shows for a stack; ``options`` is a derivation's Options."""
+
+    #: Selects the renderers of stacks in :mod:`symbackprop.formats`.
+    kind: ClassVar[str] = "stack"
+
+    spec: StackSpec
+    graph: LayerGraph
+    adjoints: Adjoints
+    values: dict[Symbol, Expr]
+    options: Any
+    proofs: dict[int, bool] = field(default_factory=dict)
+
+    @cached_property
+    def compact(self) -> dict[str, np.ndarray]:
+        """Each gradient in the adjoints and the named intermediates, in the parameter's shape."""
+        return {
+            key: tensor(array.shape, lambda i, a=array: self.adjoints.parameters[a[i]])
+            for key, array in self.graph.parameters.items()
+        }
+
+    @cached_property
+    def gradients(self) -> dict[str, np.ndarray]:
+        """Each gradient's exact value at the documented point."""
+        return {
+            key: tensor(array.shape, lambda i, a=array: self.values[a[i]])
+            for key, array in self.graph.parameters.items()
+        }
+
+    def nondifferentiable(self) -> list[str]:
+        """Tied max-pool windows and pre-activations exactly on a kink, at the documented point."""
+        from .activations import LeakyReLU, ReLU
+        from .layers import PoolMax
+
+        found = []
+        for symbol, expr in self.graph.definitions.items():
+            if isinstance(expr, PoolMax):
+                window = [self.values[a] for a in expr.args]
+                if sum(bool(v == max(window)) for v in window) > 1:
+                    found.append(symbol.name)
+            elif isinstance(expr, ReLU | LeakyReLU) and self.values[expr.args[0]] == 0:
+                found.append(expr.args[0].name)
+        return found
+
+    def adjoint_value(self, symbol: Symbol) -> Expr:
+        """The exact value of dJ/d ``symbol`` at the documented point."""
+        return self.values[self.adjoints.symbols[symbol]]
+
+    def exact_form(self, value: Expr) -> Expr | Omitted:
+        """``value``, or :class:`Omitted` when its printed form would be too large."""
+        size = _size(value)
+        if size > self.options.exact_limit:
+            return Omitted(size, self.options.exact_limit, "--exact-limit")
+        return value
+
+    def decimal(self, value: Expr) -> str:
+        """``value`` to the derivation's digits, every one correct."""
+        try:
+            return decimal(value, self.options.digits)
+        except DecimalError as error:
+            raise DecimalError(error.digits, error.reason, "a stack value") from None
+
+    def to(self, fmt: str, **kwargs: Any) -> str:
+        """Render in a registered format that renders stacks."""
+        return render(self, fmt, **kwargs)
+
+    def to_text(self) -> str:
+        return self.to("text")
+
+    def to_json(self) -> str:
+        return self.to("json")
+
+
+def _size(expr: Expr) -> int:
+    return 1 + sum(_size(arg) for arg in expr.args)
+
+
+def derive_stack(spec: StackSpec, options: Any) -> StackDerivation:
+    """Build the graph, run the chain rule, evaluate exactly and prove each textbook form."""
+    graph = build_graph(spec)
+    params = [p for _, p, _ in graph.parameter_symbols()]
+    adjoints = reverse(graph.definitions, graph.loss, params, graph.rewrites)
+    values = exact_values(graph, adjoints, options.relu_prime_at_zero)
+    proofs = {layer.position: prove_textbook(layer) for layer in spec.layers}
+    return StackDerivation(spec, graph, adjoints, values, options, proofs)
+
+
+def exact_values(graph: LayerGraph, adjoints: Adjoints, convention: Expr) -> dict[Symbol, Expr]:
+    """Every intermediate, adjoint and gradient at the documented point, exactly.
+
+    ReLU'(0) takes ``convention``; named functions of numbers evaluate themselves.
+    """
+    spec, values = graph.spec, {}
+    for key, array in graph.parameters.items():
+        values.update({array[i]: spec.parameters[key][i] for i in np.ndindex(*array.shape)})
+    for tensors, data in ((graph.inputs, spec.x), (graph.targets, spec.y)):
+        for s, symbols in enumerate(tensors):
+            values.update({symbols[i]: data[s][i] for i in np.ndindex(*symbols.shape)})
+    for symbol, expr in graph.definitions.items():
+        values[symbol] = _at_kink(expr.xreplace(values), convention)
+    for symbol, expr in adjoints.definitions.items():
+        values[symbol] = _at_kink(expr.xreplace(values), convention)
+    for symbol, expr in adjoints.parameters.items():
+        values[symbol] = _at_kink(expr.xreplace(values), convention)
+    return values
+
+
+def _at_kink(expr: Expr, convention: Expr) -> Expr:
+    """Kink derivatives left at exactly 0 (ReLU'(0)) take the convention."""
+    from .activations import KinkFunction
+
+    return expr.replace(lambda e: isinstance(e, KinkFunction), lambda e: e.elementary(convention))
+
+
+@lru_cache(maxsize=64)
+def _proof(kind: str, config: tuple[tuple[str, Any], ...], shape: tuple[int, ...]) -> bool:
+    layer, options = LAYERS[kind], dict(config)
+    x = tensor(shape, lambda i: Symbol(f"x_{'_'.join(map(str, i))}"))
+    shapes = layer.parameter_shapes(options, shape)
+    params = {
+        k: tensor(s, lambda i, k=k: Symbol(f"{k}_{'_'.join(map(str, i))}"))
+        for k, s in shapes.items()
+    }
+    out = layer.forward(options, x, params)
+    upstream = tensor(out.shape, lambda i: Symbol(f"g_{'_'.join(map(str, i))}"))
+    outputs = [Symbol(f"o_{n}") for n in range(out.size)]
+    definitions: dict[Symbol, Expr] = dict(zip(outputs, out.ravel(), strict=True))
+    loss = Symbol("L")
+    definitions[loss] = Add(*(o * g for o, g in zip(outputs, upstream.ravel(), strict=True)))
+    wrt = {"x": x, **params}
+    adjoints = reverse(definitions, loss, [s for a in wrt.values() for s in a.ravel()])
+    closed = {adjoints.symbols[o]: g for o, g in zip(outputs, upstream.ravel(), strict=True)}
+    textbook = layer.textbook(options, x, params, upstream)
+    for key, array in wrt.items():
+        for index in np.ndindex(*array.shape):
+            chain = adjoints.parameters[array[index]].xreplace(closed)
+            if expand(textbook[key][index] - chain) != 0:
+                return False
+    return True
+
+
+def prove_textbook(layer: StackLayer) -> bool:
+    """Whether the layer's textbook backward pass equals the chain rule, entry by entry.
+
+    Proven for abstract input, parameters and upstream gradient (symbols), so for every point.
+    """
+    return _proof(layer.kind, layer.config, layer.input_shape)
