@@ -182,12 +182,9 @@ def _check_stack(
     rtol: float,
     atol: float,
 ) -> CheckReport:
-    if backprop is not None:
-        raise SymbackpropError(
-            f"{spec.source}: --backprop is not supported yet for [[layers]] stacks"
-        )
+    function = load_backprop(backprop) if isinstance(backprop, str) else backprop
     settings = _base_settings(
-        None,
+        function,
         random_points=random_points,
         seed=seed,
         relu_prime_at_zero=str(convention),
@@ -202,6 +199,7 @@ def _check_stack(
         rtol=rtol,
         atol=atol,
         settings=settings,
+        backprop=function,
     )
 
 

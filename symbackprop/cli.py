@@ -214,9 +214,13 @@ def _check_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--backprop",
         metavar="TARGET",
-        help="also check your own backprop(weights, biases, x, y) -> (grads_W, grads_b), given "
-        "as path/to/file.py:function or package.module:function; the code is imported, which "
-        "runs it",
+        help="also check your own backprop, given as path/to/file.py:function or "
+        "package.module:function (the code is imported, which runs it). Two conventions: "
+        "backprop(params, x, y) -> grads, dicts keyed W1, b1, ... in the spec's shapes (biases "
+        "flat, x one sample in the input's shape or a batch with a leading sample axis), for "
+        "any network; or the notebook's backprop(weights, biases, x, y) -> (grads_W, grads_b), "
+        "lists with biases as columns and one sample per column, for MLPs. A function of three "
+        "positional parameters is taken to be the first",
     )
     parser.add_argument(
         "--relu-prime-at-zero",

@@ -15,12 +15,13 @@ from .check import DOCUMENTED_POINT, USER, CheckReport, check
 from .derivation import Derivation
 from .errors import UserBackpropError
 from .spec import NetworkSpec
+from .stack_spec import StackSpec
 from .userbackprop import Backprop
 
 
 def assert_backprop_matches(
     backprop: Backprop,
-    spec: NetworkSpec | Derivation | str | Path = "seed",
+    spec: NetworkSpec | StackSpec | Derivation | str | Path = "seed",
     **kwargs: Any,
 ) -> CheckReport:
     """Assert that ``backprop`` gives the exact gradients of ``spec`` at the documented point and
@@ -30,8 +31,9 @@ def assert_backprop_matches(
     assertion.
 
     Args:
-        backprop: ``backprop(weights, biases, x, y) -> (grads_W, grads_b)`` in the notebook's
-            shapes (see :mod:`symbackprop.userbackprop`).
+        backprop: ``backprop(params, x, y) -> grads`` with dicts keyed like the spec (any
+            network), or the notebook's ``backprop(weights, biases, x, y) -> (grads_W,
+            grads_b)`` (MLPs); see :mod:`symbackprop.userbackprop`.
         spec: a spec, a derivation, a TOML path or a built-in example name.
         **kwargs: passed to :func:`symbackprop.check.check` (``random_points``, ``seed``,
             ``relu_prime_at_zero``, ``rtol``, ``atol``).
@@ -48,6 +50,7 @@ def assert_backprop_matches(
         >>> assert_backprop_matches(forgot_relu_prime)  # doctest: +SKIP
         AssertionError: your backprop does not match the exact gradients of seed ...
     """
+    __tracebackhide__ = True  # pytest shows the per-entry table, not this function
     try:
         report = check(spec, backprop=backprop, **kwargs)
     except UserBackpropError as exc:

@@ -26,7 +26,7 @@ import importlib
 import importlib.util
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType, TracebackType
 from typing import Any
@@ -155,6 +155,10 @@ def _sequence(value: Any, name: str, length: int) -> list[Any]:
 
 
 def _array(value: Any, label: str, shape: tuple[int, ...]) -> Array:
+    if np.iscomplexobj(value):
+        raise UserBackpropError(
+            f"your backprop returned complex numbers in {label}; expected real gradients"
+        )
     try:
         array = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -234,3 +238,41 @@ def call_backprop(
         )
     ]
     return grads_w, grads_b
+
+
+def call_dict_backprop(
+    backprop: Backprop, params: Mapping[str, Array], x: Array, y: Array
+) -> dict[str, Array]:
+    """Call the user's ``backprop(params, x, y) -> grads`` (dicts keyed ``W1``, ``b1``, ...).
+
+    Args:
+        backprop: the user's function.
+        params: the parameters in their spec shapes (a kernel is (F, C, kh, kw)).
+        x: one sample in the input's shape, or a batch with a leading sample axis.
+        y: the target (n_out,), or (m, n_out) for a batch.
+
+    Returns:
+        The gradients as float64 arrays keyed and shaped like ``params``.
+
+    Raises:
+        UserBackpropError: the function raised, or returned something other than a dict with
+            exactly the keys of ``params``, a wrong shape, complex numbers, NaN or inf.
+    """
+    copies = {k: np.array(v, dtype=np.float64) for k, v in params.items()}
+    try:
+        with contextlib.redirect_stdout(sys.stderr):  # keep standard output for the report
+            result = backprop(copies, np.array(x, dtype=np.float64), np.array(y, dtype=np.float64))
+    except (Exception, SystemExit) as exc:
+        raise _raised("your backprop", exc) from None
+    expected = ", ".join(params)
+    if not isinstance(result, Mapping):
+        raise UserBackpropError(
+            f"your backprop returned {type(result).__name__}; expected a dict of gradients "
+            f"keyed {expected}"
+        )
+    if set(result) != set(params):
+        raise UserBackpropError(
+            f"your backprop returned gradients keyed {', '.join(map(str, result)) or 'nothing'}; "
+            f"expected {expected}"
+        )
+    return {k: _array(result[k], f"grads['{k}']", np.shape(v)) for k, v in params.items()}

@@ -392,3 +392,120 @@ def test_derive_of_a_stack_is_the_same_under_every_hash_seed() -> None:
         for seed in ("1", "2")
     }
     assert len(outputs) == 1
+
+
+# ----------------------------------------------------------------------------- the user's backprop
+
+USER_CNN = '''
+import numpy as np
+
+
+def backprop(params, x, y):
+    """CS231n-style: conv (stride 1, no padding) -> ReLU -> 2x2 max-pool -> dense -> softmax."""
+    w1, b1, w2, b2 = params["W1"], params["b1"], params["W2"], params["b2"]
+    f, c, kh, kw = w1.shape
+    h, w = x.shape[1] - kh + 1, x.shape[2] - kw + 1
+    z = np.zeros((f, h, w))
+    for k in range(f):
+        for i in range(h):
+            for j in range(w):
+                z[k, i, j] = np.sum(x[:, i:i + kh, j:j + kw] * w1[k]) + b1[k]
+    a = np.maximum(z, 0)
+    pooled = a.reshape(f, h // 2, 2, w // 2, 2).max(axis=(2, 4))
+    logits = w2 @ pooled.ravel() + b2
+    p = np.exp(logits - logits.max())
+    p /= p.sum()
+    dlogits = p - y
+    grads = {"W2": np.outer(dlogits, pooled.ravel()), "b2": dlogits}
+    dpooled = (w2.T @ dlogits).reshape(pooled.shape)
+    da = np.zeros_like(a)
+    for k in range(f):
+        for i in range(h // 2):
+            for j in range(w // 2):
+                window = a[k, 2 * i:2 * i + 2, 2 * j:2 * j + 2]
+                r, t = np.unravel_index(np.argmax(window), window.shape)
+                da[k, 2 * i + r, 2 * j + t] += dpooled[k, i, j]
+    dz = da * (z > 0)
+    dw1 = np.zeros_like(w1)
+    for k in range(f):
+        for i in range(h):
+            for j in range(w):
+                dw1[k] += dz[k, i, j] * x[:, i:i + kh, j:j + kw]
+    grads.update({"W1": dw1, "b1": dz.sum(axis=(1, 2))})
+    return MISTAKE(grads)
+'''
+
+
+@pytest.mark.parametrize(
+    ("mistake", "failing"),
+    [("grads", set()), ("{**grads, 'b1': -grads['b1']}", {"db1"}), ("[grads]", None)],
+)
+def test_the_users_backprop_for_a_stack(
+    mistake: str, failing: set[str] | None, tmp_path: Any, capsys: Any
+) -> None:
+    path = tmp_path / "user.py"
+    path.write_text(USER_CNN.replace("MISTAKE(grads)", mistake))
+    status = main(["check", "cnn", "--random-points", "2", "--backprop", f"{path}:backprop"])
+    captured = capsys.readouterr()
+    if failing is None:
+        assert status == 2
+        assert captured.err == (
+            "symbackprop: error: at the documented point: your backprop returned list; "
+            "expected a dict of gradients keyed W1, b1, W2, b2\n"
+        )
+        return
+    assert status == (1 if failing else 0), captured.out
+    failures = {
+        line.split(":")[0].strip().split("[")[0]
+        for line in captured.out.splitlines()
+        if ": computed " in line
+    }
+    assert failures == failing
+    assert "exact vs user backprop" in captured.out
+
+
+def test_complex_gradients_are_an_error_not_a_warning(tmp_path: Any, capsys: Any) -> None:
+    path = tmp_path / "user.py"
+    path.write_text(USER_CNN.replace("MISTAKE(grads)", "{**grads, 'W2': grads['W2'] + 0j}"))
+    assert main(["check", "cnn", "--backprop", f"{path}:backprop"]) == 2
+    assert "complex numbers in grads['W2']; expected real gradients" in capsys.readouterr().err
+
+
+USER_MLP = """
+import numpy as np
+
+
+def backprop(params, x, y):
+    z1 = params["W1"] @ x + params["b1"]
+    a1 = np.maximum(z1, 0)
+    z2 = params["W2"] @ a1 + params["b2"]
+    p = np.exp(z2 - z2.max())
+    p /= p.sum()
+    d2 = p - y
+    d1 = (params["W2"].T @ d2) * (z1 > 0)
+    return {"W1": np.outer(d1, x), "b1": d1, "W2": np.outer(d2, a1), "b2": SCALE * d2}
+"""
+
+
+@pytest.mark.parametrize(("scale", "status"), [("1", 0), ("2", 1)])
+def test_the_dict_convention_works_for_an_mlp(
+    scale: str, status: int, tmp_path: Any, capsys: Any
+) -> None:
+    path = tmp_path / "user.py"
+    path.write_text(USER_MLP.replace("SCALE", scale))
+    assert main(["check", "seed", "--backprop", f"{path}:backprop"]) == status
+    out = capsys.readouterr().out
+    failing = {line.split(":")[0].strip() for line in out.splitlines() if ": computed " in line}
+    assert failing == ({"db2[0]", "db2[1]"} if status else set())
+
+
+def test_assert_backprop_matches_takes_a_stack_and_the_dict_convention(tmp_path: Any) -> None:
+    from symbackprop.testing import assert_backprop_matches
+    from symbackprop.userbackprop import load_backprop
+
+    path = tmp_path / "user.py"
+    path.write_text(USER_CNN.replace("MISTAKE(grads)", "grads"))
+    assert assert_backprop_matches(load_backprop(f"{path}:backprop"), "cnn", random_points=1).ok
+    path.write_text(USER_CNN.replace("MISTAKE(grads)", "{**grads, 'W2': 2 * grads['W2']}"))
+    with pytest.raises(AssertionError, match="dW2"):
+        assert_backprop_matches(load_backprop(f"{path}:backprop"), "cnn", random_points=1)

@@ -9,6 +9,7 @@ backprop (:mod:`symbackprop.userbackprop`), if one is given.
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from ..errors import UserBackpropError
 from ..finite_differences import central_differences, kink_mask
 from ..numeric import NumericNetwork, lambdify_network, random_points
 from ..spec import NetworkSpec
-from ..userbackprop import Backprop, call_backprop
+from ..userbackprop import Backprop, call_backprop, call_dict_backprop
 from .exact_tables import PointData, indices, point_data
 from .precision import PRECISION, Real, number_text, real, sci
 
@@ -303,15 +304,56 @@ def _finite_difference_comparison(
     )
 
 
+def takes_params(backprop: Backprop) -> bool:
+    """Whether ``backprop`` is ``backprop(params, x, y)`` (dicts) rather than the notebook's
+    ``backprop(weights, biases, x, y)`` (lists): three positional parameters."""
+    try:
+        parameters = inspect.signature(backprop).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    kinds = [p.kind for p in parameters]
+    positional = [k for k in kinds if k in (_POSITIONAL, _POSITIONAL_OR_KEYWORD)]
+    return len(positional) == 3 and inspect.Parameter.VAR_POSITIONAL not in kinds
+
+
+_POSITIONAL = inspect.Parameter.POSITIONAL_ONLY
+_POSITIONAL_OR_KEYWORD = inspect.Parameter.POSITIONAL_OR_KEYWORD
+
+
+def _dict_convention(
+    backprop: Backprop, point: PointData
+) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
+    """Call a ``backprop(params, x, y)`` on an MLP: flat biases, one sample per row."""
+    p = point.arrays
+    params = {}
+    for l, w in enumerate(p.weights):
+        params[notation.parameter_key("W", l)] = w
+        if p.biases is not None:
+            params[notation.parameter_key("b", l)] = p.biases[l].ravel()
+    batched = point.spec.batched
+    x, y = (p.x.T, p.y.T) if batched else (p.x[:, 0], p.y[:, 0])
+    grads = call_dict_backprop(backprop, params, x, y)
+    grads_w = [grads[notation.parameter_key("W", l)] for l in range(len(p.weights))]
+    if p.biases is None:
+        return grads_w, None
+    return grads_w, [
+        grads[notation.parameter_key("b", l)].reshape(-1, 1) for l in range(len(p.weights))
+    ]
+
+
 def user_comparisons(
     prepared: Prepared, backprop: Backprop, rtol: float, atol: float
 ) -> list[Comparison]:
-    """The user's backprop at every point; its errors name the point."""
+    """The user's backprop at every point, in either convention; its errors name the point."""
     comparisons = []
+    dicts = takes_params(backprop)
     for point in prepared.points:
         p = point.arrays
         try:
-            grads_w, grads_b = call_backprop(backprop, p.weights, p.biases, p.x, p.y)
+            if dicts:
+                grads_w, grads_b = _dict_convention(backprop, point)
+            else:
+                grads_w, grads_b = call_backprop(backprop, p.weights, p.biases, p.x, p.y)
         except UserBackpropError as exc:
             raise UserBackpropError(f"at {point_phrase(point.label)}: {exc}") from None
         comparisons.append(_compare(USER, point, _as_dict(grads_w, grads_b), rtol, atol))

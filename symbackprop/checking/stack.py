@@ -21,11 +21,13 @@ from sympy import Expr, Function, Rational, Symbol, lambdify
 from .. import notation, reference_layers
 from ..activations import LeakyReLU, ReLU
 from ..chain import Adjoints, reverse
+from ..errors import UserBackpropError
 from ..finite_differences import central_differences
 from ..graph import LayerGraph, build_graph
 from ..layers import LAYERS, PoolMax
 from ..numeric import _printer, float64_constants
 from ..stack_spec import StackSpec
+from ..userbackprop import Backprop, call_dict_backprop
 from .compare import (
     DOCUMENTED_POINT,
     FD_ATOL,
@@ -34,8 +36,10 @@ from .compare import (
     LAMBDIFIED,
     ORDER,
     REFERENCE,
+    USER,
     Comparison,
     EntryFailure,
+    point_phrase,
 )
 from .precision import GUARD, PRECISION, number_text, real
 from .report import CheckReport
@@ -401,6 +405,28 @@ def stack_title(spec: StackSpec) -> str:
     return f"{spec.name}: {' -> '.join(parts)}, {spec.loss}{extras}"
 
 
+def user_arrays(spec: StackSpec, point: StackPoint) -> tuple[np.ndarray, np.ndarray]:
+    """x and y as the user's backprop gets them: a leading sample axis only for a batch."""
+    return (point.x, point.y) if spec.batched else (point.x[0], point.y[0])
+
+
+def stack_user_comparisons(
+    prepared: StackCheck, backprop: Backprop, rtol: float, atol: float
+) -> list[Comparison]:
+    """The user's ``backprop(params, x, y) -> grads`` at every point."""
+    comparisons = []
+    for point in prepared.points:
+        x, y = user_arrays(prepared.spec, point)
+        try:
+            grads = call_dict_backprop(backprop, point.parameters, x, y)
+        except UserBackpropError as exc:
+            raise UserBackpropError(f"at {point_phrase(point.label)}: {exc}") from None
+        comparisons.append(
+            compare(USER, point, {f"d{k}": v for k, v in grads.items()}, rtol, atol)
+        )
+    return comparisons
+
+
 def check_stack(
     spec: StackSpec,
     *,
@@ -410,10 +436,13 @@ def check_stack(
     rtol: float,
     atol: float,
     settings: dict[str, Any],
+    backprop: Backprop | None = None,
 ) -> CheckReport:
     """The check of a stack: every oracle at the documented point and the random points."""
     prepared = prepare_stack(spec, random_points, seed, convention)
     comparisons, notes = stack_comparisons(prepared, rtol, atol, convention)
+    if backprop is not None:
+        comparisons += stack_user_comparisons(prepared, backprop, rtol, atol)
     comparisons.sort(key=lambda c: ORDER.index(c.name))
     return CheckReport(
         ok=all(c.ok for c in comparisons),
