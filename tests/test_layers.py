@@ -509,3 +509,23 @@ def test_assert_backprop_matches_takes_a_stack_and_the_dict_convention(tmp_path:
     path.write_text(USER_CNN.replace("MISTAKE(grads)", "{**grads, 'W2': 2 * grads['W2']}"))
     with pytest.raises(AssertionError, match="dW2"):
         assert_backprop_matches(load_backprop(f"{path}:backprop"), "cnn", random_points=1)
+
+
+def test_a_kink_at_the_documented_point_is_not_judged_in_its_own_layer() -> None:
+    """z^(1)_1,1,1 = (0 + 2 + 4 + 1 + 3) - 10 = 0 exactly, with a ReLU and no pooling after it.
+
+    Its own kernel's entries straddle the kink in a finite difference; they are not judged.
+    """
+    text = _conv(pool="avg_pool2d", size=1, w2=[[1] * 16, [2] * 16])
+    text = text.replace("padding = 0\n", 'padding = 0\nactivation = "relu"\n', 1)
+    report = check(
+        parse_spec(text.replace("b1 = [0]", "b1 = [-10]"), "kink.toml"), random_points=1
+    )
+    assert report.ok, report.to_text()
+    (fd,) = [
+        c
+        for c in report.comparisons
+        if c.name == "exact vs finite differences" and c.point == "documented point"
+    ]
+    assert "dW1[0,0,0,0]" in fd.flagged and "db1[0]" in fd.flagged
+    assert any("z^(1)_1,1,1" in note for note in report.notes)

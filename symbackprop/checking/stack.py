@@ -180,7 +180,7 @@ def _ties(graph: LayerGraph, values: Values) -> tuple[tuple[str, int], ...]:
 
 
 def _tie_dependent(spec: StackSpec, point: StackPoint) -> set[str]:
-    """Gradient entries that a tie can route differently: those of layers before it.
+    """Gradient entries a tie or kink can change: those of its layer and the layers before.
 
     Float64 oracles compute the tied values with rounding, so they may pick another maximum
     than the exact first one; such entries are not judged there.
@@ -191,7 +191,7 @@ def _tie_dependent(spec: StackSpec, point: StackPoint) -> set[str]:
     keys = {
         f"d{stem}{layer.number}"
         for layer in spec.layers
-        if layer.number is not None and layer.position < last
+        if layer.number is not None and layer.position <= last
         for stem in ("W", "b")
     }
     return {
@@ -327,7 +327,7 @@ def stack_comparisons(
                 f"not differentiable at the {point.label} (a tied max-pool window or a "
                 f"pre-activation exactly 0): {', '.join(name for name, _ in point.ties)}; the "
                 "exact gradient takes the first maximum in row-major order and ReLU'(0) = "
-                f"{convention}, and the entries of the layers before are not judged there "
+                f"{convention}, and the entries of those layers and the layers before are not judged there "
                 "against float64 results"
             )
     return comparisons, notes
