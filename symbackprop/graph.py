@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from sympy import Add, Expr, Integer, Rational, Symbol
 
 from . import notation
-from .activations import ACTIVATIONS
+from .activations import ACTIVATIONS, Activation
 from .layers import LAYERS, Tensor
 from .layers.base import tensor
 from .losses import LOSSES
@@ -146,17 +147,28 @@ def _layer_stages(
         a = _named(a_stem, layer.output_shape, tag(s))
         zs_flat, outs_flat = list(z.ravel()), list(a.ravel())
         values = function.apply(zs_flat, options)
-
-        def rewrite(local: Expr, zs: list = zs_flat, outs: list = outs_flat) -> Expr:
-            return function.in_outputs(local, zs, outs, options)
-
-        for symbol, expr in zip(outs_flat, values, strict=True):
+        for k, (symbol, expr) in enumerate(zip(outs_flat, values, strict=True)):
             definitions[symbol] = expr
-            rewrites[symbol] = rewrite
+            # an elementwise activation's derivative involves its own unit only
+            zs_own, outs_own = (
+                (zs_flat, outs_flat) if function.output_only else ([zs_flat[k]], [outs_flat[k]])
+            )
+            rewrites[symbol] = _rewrite(function, zs_own, outs_own, options)
             a_stage.append(symbol)
         outs.append(a)
     stages.append(tuple(a_stage))
     return outs
+
+
+def _rewrite(
+    function: Activation, zs: list[Symbol], outs: list[Symbol], options: dict[str, Any]
+) -> Callable[[Expr], Expr]:
+    """Rewrite a local derivative of ``function`` in its outputs (sigma' as a (1 - a))."""
+
+    def rewrite(local: Expr) -> Expr:
+        return function.in_outputs(local, zs, outs, options)
+
+    return rewrite
 
 
 def _loss_stages(

@@ -529,3 +529,12 @@ def test_a_kink_at_the_documented_point_is_not_judged_in_its_own_layer() -> None
     ]
     assert "dW1[0,0,0,0]" in fd.flagged and "db1[0]" in fd.flagged
     assert any("z^(1)_1,1,1" in note for note in report.notes)
+
+
+def test_a_tie_among_dead_relu_units_is_harmless_and_judged() -> None:
+    """b1 = -2 makes every pre-activation negative: each max-pool window ties at ReLU = 0, but no
+    gradient flows through a dead unit, so every entry is judged (and the conv's are 0)."""
+    text = load_spec("cnn").text.replace("b1 = [0.12, -0.05]", "b1 = [-2, -2]")
+    report = check(parse_spec(text, "dead.toml"), random_points=0)
+    assert report.ok and not report.notes
+    assert all(not c.flagged for c in report.comparisons)

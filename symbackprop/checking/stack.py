@@ -56,13 +56,38 @@ class _Stage:
     function: Callable[..., Any]
 
 
+def _first_max(k: Any, *values: Any) -> int:
+    """1 if ``values[k]`` is the first maximum (row-major), else 0."""
+    best = max(range(len(values)), key=lambda i: (values[i], -i))
+    return int(best == int(k))
+
+
+def scalar_functions(convention: Any) -> dict[str, Callable[..., Any]]:
+    """The kinked and pooling functions on one number (a float or an mpf), ReLU'(0) given.
+
+    Lambdified code calls these instead of Max and Piecewise forms, which SymPy builds slowly
+    for wide windows and layers.
+    """
+    c = convention
+    return {
+        "ReLU": lambda z: z if z > 0 else 0 * z,
+        "ReLUPrime": lambda z: 1 if z > 0 else (0 if z < 0 else c),
+        "LeakyReLU": lambda z, s: z if z > 0 else s * z,
+        "LeakyReLUPrime": lambda z, s: 1 if z > 0 else (s if z < 0 else s + c * (1 - s)),
+        "PoolMax": lambda *values: max(values),
+        "FirstMax": _first_max,
+    }
+
+
 def _elementary(expr: Expr, convention: Rational, numpy: bool) -> Expr:
-    """Named functions (ReLU, the pooling max, ...) by their elementary definitions."""
+    """Named functions without a scalar implementation by their elementary definitions."""
+    scalar = scalar_functions(convention)
 
     def named(e: Any) -> bool:
         return (
             isinstance(e, Function)
             and hasattr(e, "elementary")
+            and type(e).__name__ not in scalar
             and not (numpy and hasattr(e, "_numpycode"))
         )
 
@@ -92,10 +117,13 @@ def _stage(
     inputs = sorted(set().union(*(e.free_symbols for e in exprs)), key=str)
     names = {s: Symbol(f"_v{i}") for i, s in enumerate(inputs)}
     renamed = [e.xreplace(names) for e in exprs]
+    args = list(names.values())
     if numpy:
-        function = lambdify(list(names.values()), renamed, modules="numpy", printer=_printer())
+        scalar = scalar_functions(float(convention))
+        function = lambdify(args, renamed, modules=[scalar, "numpy"], printer=_printer())
     else:
-        function = lambdify(list(names.values()), renamed, modules="mpmath")
+        scalar = scalar_functions(mpmath.mpf(int(convention.p)) / int(convention.q))
+        function = lambdify(args, renamed, modules=[scalar, "mpmath"])
     return _Stage(tuple(outputs), tuple(inputs), function)
 
 
@@ -172,11 +200,23 @@ def _ties(graph: LayerGraph, values: Values) -> tuple[tuple[str, int], ...]:
         if isinstance(expr, PoolMax):
             window = [values[a] for a in expr.args]
             top = max(window)
-            if sum(top - v <= resolution * max(1, abs(top)) for v in window) > 1:
+            tied = [
+                a
+                for a, v in zip(expr.args, window, strict=True)
+                if top - v <= resolution * max(1, abs(top))
+            ]
+            if len(tied) > 1 and not all(_dead(graph, values, a) for a in tied):
                 found.append((symbol.name, graph.positions[symbol]))
         elif isinstance(expr, KinkArgument) and abs(values[expr.args[0]]) <= resolution:
             found.append((expr.args[0].name, graph.positions[symbol]))
     return tuple(found)
+
+
+def _dead(graph: LayerGraph, values: Values, symbol: Symbol) -> bool:
+    """Whether ``symbol`` is a ReLU of a negative pre-activation: no gradient flows through it,
+    so a tie among such entries cannot change any gradient."""
+    expr = graph.definitions.get(symbol)
+    return isinstance(expr, ReLU) and values[expr.args[0]] < 0
 
 
 def _tie_dependent(spec: StackSpec, point: StackPoint) -> set[str]:
