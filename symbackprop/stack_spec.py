@@ -19,7 +19,7 @@ from sympy import ImmutableMatrix, Rational
 
 from .layers import LAYERS, Shape
 
-_NETWORK_KEYS = ("input", "loss", "biases")
+_NETWORK_KEYS = ("input", "loss", "biases", "l2")
 _DATA_KEYS = ("x", "y", "label", "labels")
 _RANKS = {"maps": 3, "vector": 1}
 
@@ -164,7 +164,9 @@ def parse_stack(v: Validator) -> dict[str, Any] | StackSpec:
     use_biases = v.boolean("[network] biases", net.get("biases", True))
     for table in ("expected", "training"):
         if table in v.data:
-            raise v.fail(f"[{table}]", "not supported yet for [[layers]] stacks")
+            raise v.fail(f"[{table}]", "not supported yet for stacks with convolution or pooling")
+    if net.get("l2", 0) != 0:
+        raise v.fail("[network] l2", "not supported yet for stacks with convolution or pooling")
     parameters = _parameters(v, layers, use_biases)
     x, y, batched = _samples(v, shape, layers[-1].output_shape)
     v.check_target(loss, None, ImmutableMatrix(y.tolist()).T)

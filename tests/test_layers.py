@@ -538,3 +538,14 @@ def test_a_tie_among_dead_relu_units_is_harmless_and_judged() -> None:
     report = check(parse_spec(text, "dead.toml"), random_points=0)
     assert report.ok and not report.notes
     assert all(not c.flagged for c in report.comparisons)
+
+
+def test_l2_on_a_dense_stack_is_the_mlp_l2_and_a_clear_error_on_a_conv_stack() -> None:
+    dense = parse_spec(
+        SEED_AS_LAYERS.replace('loss = "cross_entropy"', 'loss = "cross_entropy"\nl2 = 0.01'), "l2"
+    )
+    assert not isinstance(dense, StackSpec) and dense.l2 == Rational(1, 100)
+    with pytest.raises(SpecError, match=r"\[network\] l2: not supported yet for stacks with"):
+        parse_spec(
+            _conv().replace('loss = "cross_entropy"', 'loss = "cross_entropy"\nl2 = 0.01'), "c"
+        )
