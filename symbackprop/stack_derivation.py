@@ -92,10 +92,28 @@ class StackDerivation:
         return render(self, fmt, **kwargs)
 
     def to_text(self) -> str:
+        """A terminal-readable summary."""
         return self.to("text")
 
     def to_json(self) -> str:
+        """Every intermediate, adjoint and gradient; gradients nested in their shapes."""
         return self.to("json")
+
+    def to_latex(self, **kwargs: Any) -> str:
+        """LaTeX: a fragment, or ``standalone=True`` for pdflatex (``sections`` too)."""
+        return self.to("latex", **kwargs)
+
+    def to_markdown(self, **kwargs: Any) -> str:
+        """MyST Markdown with ``$$ ... $$`` equations."""
+        return self.to("markdown", **kwargs)
+
+    def to_html(self, **kwargs: Any) -> str:
+        """A self-contained HTML page with MathML, no JavaScript."""
+        return self.to("html", **kwargs)
+
+    def to_mathml(self, **kwargs: Any) -> str:
+        """An HTML fragment with MathML Core equations."""
+        return self.to("mathml", **kwargs)
 
 
 def _size(expr: Expr) -> int:

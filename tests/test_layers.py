@@ -369,10 +369,29 @@ def test_a_wrong_textbook_form_is_reported_not_proven(monkeypatch: pytest.Monkey
         _proof.cache_clear()
 
 
-def test_derive_names_the_formats_a_stack_has(capsys: Any) -> None:
+@pytest.mark.parametrize("fmt", ["latex", "markdown", "mathml", "html"])
+def test_every_format_renders_a_stack(fmt: str, capsys: Any) -> None:
+    assert main(["derive", "cnn", "--format", fmt]) == 0
+    out = capsys.readouterr().out
+    assert "proven equal" in out and "argmax" in out
+
+
+def test_markdown_of_a_stack_has_the_sections_asked_for(capsys: Any) -> None:
+    assert main(["derive", "cnn", "--format", "markdown", "--sections", "gradients"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("# Backpropagation, step by step: cnn (1x6x6 input, 4 layers)\n")
+    assert "## Gradients" in out and "## The layers" not in out
+    assert out.count("$$\n") == 2 * 47  # one display per gradient entry
+
+
+def test_a_format_without_a_stack_renderer_says_so(
+    monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    import symbackprop.cli as cli
+
+    monkeypatch.setattr(cli, "STACK_FORMATS", {"json": None, "text": None})
     assert main(["derive", "cnn", "--format", "latex"]) == 2
-    err = capsys.readouterr().err
-    assert err == (
+    assert capsys.readouterr().err == (
         "symbackprop: error: example 'cnn': --format latex does not render [[layers]] stacks "
         "with convolution or pooling yet; expected one of: json, text\n"
     )

@@ -15,7 +15,7 @@ from symbackprop import derive
 
 TESTS = Path(__file__).parent
 ARTIFACTS = TESTS / "artifacts"
-PAGES = {"seed": "seed", "deep": TESTS / "specs" / "deep.toml"}
+PAGES = {"seed": "seed", "deep": TESTS / "specs" / "deep.toml", "cnn": "cnn"}
 
 pytestmark = pytest.mark.browser
 
@@ -42,7 +42,7 @@ def test_page_renders_in_chromium(spec: object) -> None:
     assert len(equals_x) > 10
     for xs in equals_x:
         assert max(xs) - min(xs) <= 1.0, xs
-    assert len(brackets) > 5
+    assert len(brackets) > 5 or name == "cnn"  # a stack's page has no matrices
     for bracket in brackets:
         assert min(bracket["open"], bracket["close"]) > bracket["line"], bracket
     assert unrendered == []

@@ -17,7 +17,11 @@ from symbackprop import derive
 
 TESTS = Path(__file__).parent
 REQUIRE_ENV = "SYMBACKPROP_REQUIRE_LATEX"
-SPECS = {"seed": "seed", **{path.stem: path for path in sorted((TESTS / "specs").glob("*.toml"))}}
+SPECS = {
+    "seed": "seed",
+    "cnn": "cnn",
+    **{path.stem: path for path in sorted((TESTS / "specs").glob("*.toml"))},
+}
 
 pytestmark = pytest.mark.latex
 

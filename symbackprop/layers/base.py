@@ -50,6 +50,9 @@ class LayerKind:
     formula: ClassVar[str] = ""
     #: One line: the textbook backward pass that :meth:`textbook` implements.
     backward: ClassVar[str] = ""
+    #: The same two in LaTeX, for the typeset derivation (delta is dJ/dz of the layer).
+    formula_latex: ClassVar[str] = ""
+    backward_latex: ClassVar[str] = ""
 
     def configure(self, fields: Fields, shape: Shape) -> dict[str, Any]:
         """The layer's validated options for an input of ``shape``."""

@@ -55,6 +55,14 @@ class Conv2D(LayerKind):
         "dW = x_pad star dilate_s(delta) (a cross-correlation), db_f = sum_{i,j} delta_{f,i,j}, "
         "dx = the full convolution of dilate_s(delta) with W rotated by 180 degrees, cropped by P"
     )
+    formula_latex = r"z_{f,i,j} = \sum_{c,p,q} W_{f,c,p,q}\, x_{c,\, si+p-P,\, sj+q-P} + b_f"
+    backward_latex = (
+        r"\frac{\partial J}{\partial W_{f,c}} = x^{\mathrm{pad}}_{c} \star "
+        r"\operatorname{dilate}_s(\delta_f), \quad "
+        r"\frac{\partial J}{\partial b_f} = \sum_{i,j} \delta_{f,i,j}, \quad "
+        r"\frac{\partial J}{\partial x_c} = \Big[\sum_f \operatorname{dilate}_s(\delta_f) "
+        r"\ast_{\mathrm{full}} \operatorname{rot}_{180}(W_{f,c})\Big]_{\mathrm{crop}\,P}"
+    )
 
     def configure(self, fields: Fields, shape: Shape) -> dict[str, Any]:
         padding = fields.integer("padding", 0, 0)

@@ -17,6 +17,12 @@ class Dense(LayerKind):
     takes = "vector"
     formula = "z_i = sum_j W_ij x_j + b_i"
     backward = "dx = W^T delta, dW = delta x^T, db = delta"
+    formula_latex = r"z_i = \sum_j W_{ij} x_j + b_i"
+    backward_latex = (
+        r"\frac{\partial J}{\partial x} = W^{\mathsf{T}} \delta, \quad "
+        r"\frac{\partial J}{\partial W} = \delta x^{\mathsf{T}}, \quad "
+        r"\frac{\partial J}{\partial b} = \delta"
+    )
 
     def configure(self, fields: Fields, shape: Shape) -> dict[str, Any]:
         return {"units": fields.integer("units", 1)}

@@ -12,6 +12,8 @@ class Flatten(LayerKind):
     name = "flatten"
     formula = "z_{(c H + i) W + j} = x_{c,i,j}"
     backward = "dx = delta reshaped to (C, H, W)"
+    formula_latex = r"z_{(cH + i)W + j} = x_{c,i,j}"
+    backward_latex = r"\frac{\partial J}{\partial x_{c,i,j}} = \delta_{(cH + i)W + j}"
 
     def output_shape(self, config: Config, shape: Shape) -> Shape:
         return (prod(shape),)

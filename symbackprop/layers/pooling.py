@@ -105,6 +105,11 @@ class MaxPool2D(_Pool):
     name = "max_pool2d"
     formula = "z_{c,i,j} = max over the window (i, j) of x_c"
     backward = "delta goes to the first maximum of each window (row-major); 0 elsewhere"
+    formula_latex = r"z_{c,i,j} = \max_{(r,t) \in w(i,j)} x_{c,r,t}"
+    backward_latex = (
+        r"\frac{\partial J}{\partial x_{c,r,t}} = \sum_{(i,j):\, (r,t) \in w(i,j)} "
+        r"\delta_{c,i,j}\, [\,(r,t) = \operatorname{argmax}_{w(i,j)} x_c\,]"
+    )
 
     def pool(self, window: list[Expr]) -> Expr:
         return PoolMax(*window)
@@ -126,6 +131,11 @@ class AvgPool2D(_Pool):
     name = "avg_pool2d"
     formula = "z_{c,i,j} = the mean over the window (i, j) of x_c"
     backward = "delta is spread evenly: 1/(h w) of it to each entry of its window"
+    formula_latex = r"z_{c,i,j} = \frac{1}{hw} \sum_{(r,t) \in w(i,j)} x_{c,r,t}"
+    backward_latex = (
+        r"\frac{\partial J}{\partial x_{c,r,t}} = \frac{1}{hw} "
+        r"\sum_{(i,j):\, (r,t) \in w(i,j)} \delta_{c,i,j}"
+    )
 
     def pool(self, window: list[Expr]) -> Expr:
         return Rational(1, len(window)) * sum(window, start=S.Zero)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..formats import register
-from .blocks import title
+from .content import heading as title
 from .mathml_format import to_mathml
 
 if TYPE_CHECKING:
@@ -41,6 +41,7 @@ h1 { font-family: "Latin Modern Roman", "STIX Two Text", Georgia, serif; font-we
 """
 
 
+@register("html", stack=True)
 @register("html")
 def to_html(
     derivation: Derivation, *, sections: Sequence[str] | None = None, expanded: bool = True

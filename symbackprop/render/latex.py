@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
 from ..formats import register
-from . import blocks as content
-from .blocks import Equation, Heading, Paragraph
+from .blocks import Equation, Heading, Paragraph, resolve
+from .content import content, heading
 from .latex_printer import latex_text
 
 if TYPE_CHECKING:
@@ -30,6 +30,7 @@ PREAMBLE = r"""\documentclass[11pt,a4paper]{article}
 """
 
 
+@register("latex", stack=True)
 @register("latex")
 def to_latex(
     derivation: Derivation,
@@ -51,12 +52,12 @@ def to_latex(
         The LaTeX source, ending in a newline.
     """
     parts = []
-    for block in content.blocks(derivation, sections=content.resolve(sections), expanded=expanded):
+    for block in content(derivation, sections=resolve(sections), expanded=expanded):
         parts.append(_block_latex(block))
     body = "\n\n".join(parts) + "\n"
     if not standalone:
         return body
-    title = latex_text(content.title(derivation))
+    title = latex_text(heading(derivation))
     return (
         PREAMBLE
         + f"\\title{{{title}}}\n\\author{{symbackprop {__version__}}}\n\\date{{}}\n\n"

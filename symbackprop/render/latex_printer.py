@@ -189,6 +189,16 @@ class DerivationPrinter(LatexPrinter):
 
     _print_tanh = _print_named
 
+    def _print_PoolMax(self, expr: Function, exp: Any = None) -> str:
+        """The maximum of a pooling window: ``\\max(a, b, c, d)``."""
+        return self._with_power(self.call(r"\max", expr.args), exp)
+
+    def _print_FirstMax(self, expr: Function, exp: Any = None) -> str:
+        """The first-argmax indicator: ``[\\operatorname{argmax}(a, b, c, d) = 2]`` (1-based)."""
+        k, values = expr.args[0], expr.args[1:]
+        inner = self.call(r"\operatorname{argmax}", values)
+        return self._with_power(rf"[{inner} = {int(k) + 1}]", exp)
+
     def _print_log(self, expr: Function, exp: Any = None) -> str:
         """``\\log \\hat{y}_{1}`` for a symbol, ``\\log(1 + e^{z})`` otherwise."""
         (arg,) = expr.args

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..formats import register
-from .blocks import Block, Equation, Heading, Paragraph, blocks, resolve, title
+from .blocks import Block, Equation, Heading, Paragraph, resolve
+from .content import content, heading
 
 if TYPE_CHECKING:
     from ..derivation import Derivation
@@ -38,6 +39,7 @@ def block_markdown(block: Block) -> str:
     raise TypeError(f"not a block: {block!r}")
 
 
+@register("markdown", stack=True)
 @register("markdown")
 def to_markdown(
     derivation: Derivation, *, sections: Sequence[str] | None = None, expanded: bool = True
@@ -52,6 +54,6 @@ def to_markdown(
     Returns:
         The Markdown document, starting with a ``#`` title and ending in a newline.
     """
-    content = blocks(derivation, sections=resolve(sections), expanded=expanded)
-    parts = [f"# {markdown_text(title(derivation))}", *map(block_markdown, content)]
+    shown = content(derivation, sections=resolve(sections), expanded=expanded)
+    parts = [f"# {markdown_text(heading(derivation))}", *map(block_markdown, shown)]
     return "\n\n".join(parts) + "\n"

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..formats import register
-from .blocks import Block, Equation, Heading, Paragraph, blocks, resolve
+from .blocks import Block, Equation, Heading, Paragraph, resolve
+from .content import content
 from .mathml import MATHML_NAMESPACE, latex_to_mathml, validate_core
 
 if TYPE_CHECKING:
@@ -71,6 +72,7 @@ def block_html(block: Block) -> str:
     raise TypeError(f"not a block: {block!r}")
 
 
+@register("mathml", stack=True)
 @register("mathml")
 def to_mathml(
     derivation: Derivation, *, sections: Sequence[str] | None = None, expanded: bool = True
@@ -88,6 +90,6 @@ def to_mathml(
     Raises:
         MathMLError: An equation cannot be converted; the message names it.
     """
-    content = blocks(derivation, sections=resolve(sections), expanded=expanded)
-    body = "\n".join(block_html(block) for block in content)
+    shown = content(derivation, sections=resolve(sections), expanded=expanded)
+    body = "\n".join(block_html(block) for block in shown)
     return f'<div class="symbackprop">\n{body}\n</div>\n'

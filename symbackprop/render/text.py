@@ -25,6 +25,13 @@ class TextPrinter(StrPrinter):
     def _print_ReLUPrime(self, expr: Expr) -> str:
         return f"ReLU'({self._print(expr.args[0])})"
 
+    def _print_PoolMax(self, expr: Expr) -> str:
+        return f"max({', '.join(self._print(a) for a in expr.args)})"
+
+    def _print_FirstMax(self, expr: Expr) -> str:
+        values = ", ".join(self._print(a) for a in expr.args[1:])
+        return f"[argmax({values}) = {int(expr.args[0]) + 1}]"
+
     def _print_LeakyReLUPrime(self, expr: Expr) -> str:
         return f"LeakyReLU'({self._print(expr.args[0])}; {self._print(expr.args[1])})"
 

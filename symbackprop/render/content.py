@@ -1,0 +1,27 @@
+"""The blocks and the title of any derivation: an MLP's or a stack's.
+
+The block-based formats (LaTeX, Markdown, MathML, HTML) ask here, so each renders both kinds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from . import blocks as mlp
+from . import stack_blocks as stack
+from .blocks import Block
+
+
+def content(derivation: Any, *, sections: Sequence[str], expanded: bool = True) -> list[Block]:
+    """The blocks of ``derivation``: :func:`.blocks.blocks` or :func:`.stack_blocks.stack_blocks`."""
+    if getattr(derivation, "kind", "") == "stack":
+        return stack.stack_blocks(derivation, sections)
+    return mlp.blocks(derivation, sections=sections, expanded=expanded)
+
+
+def heading(derivation: Any) -> str:
+    """The plain-text title of ``derivation``."""
+    if getattr(derivation, "kind", "") == "stack":
+        return stack.stack_title(derivation)
+    return mlp.title(derivation)
