@@ -558,7 +558,9 @@ def test_the_examples_cover_what_the_issue_asks_for() -> None:
 
 # the stacks of layers (conv, pooling) are checked in test_examples_stacks.py
 MLP_SPECS = [
-    p for p in sorted(EXAMPLES.glob("*.toml")) if "layers" not in tomllib.loads(p.read_text())
+    p
+    for p in sorted(EXAMPLES.glob("*.toml"))
+    if "layers" not in tomllib.loads(p.read_text("utf-8"))
 ]
 
 
