@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from math import prod
 from typing import Any, Protocol
 
 import numpy as np
@@ -359,9 +358,4 @@ def _samples(v: Validator, shape: Shape, out: Shape) -> tuple[np.ndarray, np.nda
     return x, y, batched
 
 
-def output_size(spec: StackSpec) -> int:
-    """The number of output units."""
-    return prod(spec.layers[-1].output_shape)
-
-
-__all__ = ["StackLayer", "StackSpec", "output_size", "parse_stack", "tensor"]
+__all__ = ["StackLayer", "StackSpec", "parse_stack", "tensor"]
