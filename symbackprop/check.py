@@ -52,6 +52,7 @@ from .checking.compare import (
     EntryFailure,
     prepare,
     user_comparisons,
+    user_gradients,
 )
 from .checking.diagnosis import diagnosis
 from .checking.documented import (
@@ -62,6 +63,7 @@ from .checking.documented import (
     documented_comparison,
 )
 from .checking.exact_tables import exact_numbers
+from .checking.likely import Likely, likely_mistakes
 from .checking.precision import DIGITS, GUARD, MAX_PRECISION, PRECISION, Real
 from .checking.report import REPORT_FORMATS, CheckReport
 from .checking.stack import check_stack
@@ -94,6 +96,7 @@ __all__ = [
     "Documented",
     "DocumentedEntry",
     "EntryFailure",
+    "Likely",
     "Real",
     "RoundedPrediction",
     "check",
@@ -146,8 +149,9 @@ def check(
     function = load_backprop(backprop) if isinstance(backprop, str) else backprop
     prepared = prepare(derivation, random_points, seed, rtol, atol)
     comparisons = list(prepared.comparisons)
-    if function is not None:
-        comparisons += user_comparisons(prepared, function, rtol, atol)
+    user = None if function is None else user_gradients(prepared, function)
+    if user is not None:
+        comparisons += user_comparisons(prepared, user, rtol, atol)
     documented = diagnose_documented(derivation, prepared.points[0].exact)
     if documented is not None:
         comparisons.append(documented_comparison(documented))
@@ -169,6 +173,7 @@ def check(
         settings=settings,
         notes=(*prepared.notes, *_kink_notes(derivation, convention)),
         updated=_updated(derivation),
+        likely=likely_mistakes(prepared, user, comparisons, documented, rtol, atol),
     )
     return replace(report, diagnosis=tuple(diagnosis(report)))
 

@@ -341,11 +341,10 @@ def _dict_convention(
     ]
 
 
-def user_comparisons(
-    prepared: Prepared, backprop: Backprop, rtol: float, atol: float
-) -> list[Comparison]:
-    """The user's backprop at every point, in either convention; its errors name the point."""
-    comparisons = []
+def user_gradients(prepared: Prepared, backprop: Backprop) -> list[dict[str, np.ndarray]]:
+    """The user's backprop at every point, in either convention, keyed ``"W1"``, ``"b1"``, ...;
+    its errors name the point."""
+    gradients = []
     dicts = takes_params(backprop)
     for point in prepared.points:
         p = point.arrays
@@ -356,5 +355,21 @@ def user_comparisons(
                 grads_w, grads_b = call_backprop(backprop, p.weights, p.biases, p.x, p.y)
         except UserBackpropError as exc:
             raise UserBackpropError(f"at {point_phrase(point.label)}: {exc}") from None
-        comparisons.append(_compare(USER, point, _as_dict(grads_w, grads_b), rtol, atol))
-    return comparisons
+        gradients.append(_as_dict(grads_w, grads_b))
+    return gradients
+
+
+def user_comparisons(
+    prepared: Prepared, gradients: list[dict[str, np.ndarray]], rtol: float, atol: float
+) -> list[Comparison]:
+    """The user's gradients (from :func:`user_gradients`) against the exact values."""
+    return [
+        _compare(USER, point, values, rtol, atol)
+        for point, values in zip(prepared.points, gradients, strict=True)
+    ]
+
+
+def failing_parameters(comparisons: Sequence[Comparison]) -> list[str]:
+    """The parameters (``"W2"``, ``"b1"``) with a failing entry, in first-seen order."""
+    seen = {f.entry.split("[")[0][1:]: None for c in comparisons for f in c.failures}
+    return list(seen)

@@ -79,7 +79,7 @@ def diagnose_documented(derivation: Derivation, exact: Table) -> Documented | No
     expected = derivation.spec.expected
     if expected is None:
         return None
-    literals = _literals(derivation.spec)
+    literals = written_values(derivation.spec)
     atol, rtol = expected.atol, expected.rtol
     cells = [
         (notation.entry_name(key, index), matrix[i, j], literals[key][i][j], exact[key][i][j])
@@ -214,7 +214,7 @@ def documented_comparison(documented: Documented) -> Comparison:
     )
 
 
-def _literals(spec: NetworkSpec) -> dict[str, list[list[Decimal]]]:
+def written_values(spec: NetworkSpec) -> dict[str, list[list[Decimal]]]:
     """The ``[expected]`` numbers as written (``0.3680`` keeps its 4 places), by matrix entry.
 
     Falls back to the shortest decimal of each exact rational when the text is unavailable.

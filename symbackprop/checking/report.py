@@ -10,8 +10,10 @@ from typing import Any
 
 import mpmath
 
+from ..mistakes.diagnose import MistakeMatch
 from .compare import DOCUMENTED_POINT, ORDER, Comparison, EntryFailure, point_phrase
 from .documented import Documented
+from .likely import Likely
 from .precision import PRECISION, Real, rational_text, real, sci
 
 
@@ -31,6 +33,8 @@ class CheckReport:
     diagnosis: tuple[str, ...] = ()
     #: After one gradient-descent step (``[training]``): (entry, exact form, decimal) per entry.
     updated: tuple[tuple[str, str, str], ...] = ()
+    #: The catalogued mistakes that reproduce the failures, and the documented point's blind spots.
+    likely: Likely = field(default_factory=Likely)
 
     def failures(self) -> list[EntryFailure]:
         """Every failing entry of every comparison, in report order."""
@@ -117,6 +121,7 @@ def _report_text(report: CheckReport) -> str:
     if report.documented is not None:
         lines += ["", *_documented_table(report.documented)]
     lines += ["", *_failing_entries(report)]
+    lines += _likely_text(report.likely)
     if report.updated:
         training = report.settings.get("training", "")
         lines.append(f"After one gradient-descent step{training}")
@@ -219,7 +224,79 @@ def _json(report: CheckReport) -> dict[str, Any]:
         "failures": [_failure_json(f) for f in report.failures()],
         "documented": None if report.documented is None else _documented_json(report.documented),
         "diagnosis": list(report.diagnosis),
+        "mistakes": [_mistake_json(m) for m in report.likely.mistakes],
+        "unexplained": [
+            {"source": source, "parameters": list(params)}
+            for source, params in report.likely.unexplained
+        ],
+        "indistinguishable_at_documented_point": [
+            {"mistake": m.mistake, "detail": dict(m.detail)} for m in report.likely.weak
+        ],
+        "mistakes_note": report.likely.note,
     }
+
+
+def _mistake_json(m: MistakeMatch) -> dict[str, Any]:
+    return {
+        "parameters": list(m.parameters),
+        "mistake": m.mistake,
+        "detail": dict(m.detail),
+        "points": m.points,
+        "source": m.source,
+    }
+
+
+_SOURCES = {"backprop": "Your backprop", "documented": "The documented values"}
+
+
+def _likely_text(likely: Likely) -> list[str]:
+    """The "Likely mistake" and "Weak test point" sections (nothing when there is nothing)."""
+    lines: list[str] = []
+    if likely.mistakes or likely.unexplained:
+        lines.append("Likely mistake")
+        for source, label in _SOURCES.items():
+            found = [m for m in likely.mistakes if m.source == source]
+            left = [p for s, params in likely.unexplained if s == source for p in params]
+            if found or left:
+                lines.append(f"  {label}:")
+                lines += [line for m in found for line in _match_lines(m)]
+            if left:
+                lines.append(
+                    f"    {_names(left)}: nothing in the catalogue reproduces these numbers."
+                )
+        lines.append("")
+    if likely.weak:
+        lines.append("Weak test point")
+        lines.append(
+            "  At the documented point, these catalogued mistakes give the same gradients as a "
+            "correct backprop; only the random points tell them apart:"
+        )
+        lines += [f"    {m.mistake} ({_detail(m)})" for m in likely.weak]
+        lines.append("")
+    if likely.note:
+        lines += [f"note: {likely.note}", ""]
+    return lines
+
+
+def _names(parameters: Sequence[str]) -> str:
+    return ", ".join(f"d{p}" for p in parameters)
+
+
+def _detail(m: MistakeMatch) -> str:
+    return "; ".join(f"{k}: {v}" for k, v in m.detail)
+
+
+def _match_lines(m: MistakeMatch) -> list[str]:
+    seen, total = m.points.split("/")
+    if total == "1":
+        where = "at the documented point"
+    else:
+        where = f"at the documented point and {int(seen) - 1}/{int(total) - 1} random points"
+    how = "as written" if m.source == "documented" else "exactly"
+    return [
+        f"    {_names(m.parameters)}: reproduced {how} by '{m.mistake}' ({_detail(m)}) {where}.",
+        f"      {m.mistake}: {m.summary}.",
+    ]
 
 
 def _number(value: Real) -> float | str | None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import mpmath
 import numpy as np
-from sympy import Expr, Function, Rational, Symbol, lambdify
+from sympy import Expr, Rational, Symbol, lambdify
 
 from .. import notation, reference_layers
 from ..activations import LeakyReLU, ReLU
@@ -25,7 +25,8 @@ from ..errors import UserBackpropError
 from ..finite_differences import central_differences
 from ..graph import LayerGraph, build_graph
 from ..layers import LAYERS, PoolMax
-from ..numeric import _printer, float64_constants
+from ..numeric import _printer
+from ..scalars import scalar_functions, scalar_ready
 from ..stack_spec import StackSpec
 from ..userbackprop import Backprop, call_dict_backprop
 from .compare import (
@@ -56,45 +57,6 @@ class _Stage:
     function: Callable[..., Any]
 
 
-def _first_max(k: Any, *values: Any) -> int:
-    """1 if ``values[k]`` is the first maximum (row-major), else 0."""
-    best = max(range(len(values)), key=lambda i: (values[i], -i))
-    return int(best == int(k))
-
-
-def scalar_functions(convention: Any) -> dict[str, Callable[..., Any]]:
-    """The kinked and pooling functions on one number (a float or an mpf), ReLU'(0) given.
-
-    Lambdified code calls these instead of Max and Piecewise forms, which SymPy builds slowly
-    for wide windows and layers.
-    """
-    c = convention
-    return {
-        "ReLU": lambda z: z if z > 0 else 0 * z,
-        "ReLUPrime": lambda z: 1 if z > 0 else (0 if z < 0 else c),
-        "LeakyReLU": lambda z, s: z if z > 0 else s * z,
-        "LeakyReLUPrime": lambda z, s: 1 if z > 0 else (s if z < 0 else s + c * (1 - s)),
-        "PoolMax": lambda *values: max(values),
-        "FirstMax": _first_max,
-    }
-
-
-def _elementary(expr: Expr, convention: Rational, numpy: bool) -> Expr:
-    """Named functions without a scalar implementation by their elementary definitions."""
-    scalar = scalar_functions(convention)
-
-    def named(e: Any) -> bool:
-        return (
-            isinstance(e, Function)
-            and hasattr(e, "elementary")
-            and type(e).__name__ not in scalar
-            and not (numpy and hasattr(e, "_numpycode"))
-        )
-
-    expr = expr.replace(named, lambda e: e.elementary(convention))
-    return float64_constants(expr) if numpy else expr
-
-
 @dataclass(frozen=True, eq=False)
 class Program:
     """The forward, adjoint and gradient stages of a graph, compiled for one number type."""
@@ -113,7 +75,7 @@ class Program:
 def _stage(
     outputs: Sequence[Symbol], exprs: Sequence[Expr], convention: Rational, numpy: bool
 ) -> _Stage:
-    exprs = [_elementary(e, convention, numpy) for e in exprs]
+    exprs = [scalar_ready(e, convention, numpy) for e in exprs]
     inputs = sorted(set().union(*(e.free_symbols for e in exprs)), key=str)
     names = {s: Symbol(f"_v{i}") for i, s in enumerate(inputs)}
     renamed = [e.xreplace(names) for e in exprs]

@@ -1,0 +1,109 @@
+"""The likely mistake: the catalogue (:mod:`symbackprop.mistakes`) against a check's failures.
+
+For the user's backprop, a catalogued mistake counts when it reproduces a failing parameter
+at the documented point and at every random point; for an ``[expected]`` table, when it
+reproduces the documented entries as written. Whatever the catalogue does not reproduce is
+listed as unexplained, never guessed. The documented point is also tested for weakness: the
+catalogued mistakes that give the exact gradients there, but not at some random point.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import mpmath
+import numpy as np
+
+from ..derivation import Derivation
+from ..mistakes.diagnose import (
+    MAX_PARAMETERS,
+    MistakeMatch,
+    diagnose_backprop,
+    diagnose_documented,
+    indistinguishable,
+    parameter_count,
+)
+from .compare import USER, Comparison, Prepared, failing_parameters
+from .documented import Documented, written_values
+
+
+@dataclass(frozen=True)
+class Likely:
+    """What the catalogue says about a check."""
+
+    mistakes: tuple[MistakeMatch, ...] = ()
+    #: (source, parameters) that fail and that no catalogued mistake reproduces.
+    unexplained: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    #: Catalogued mistakes that the documented point cannot tell from a correct backprop.
+    weak: tuple[MistakeMatch, ...] = ()
+    note: str | None = None
+
+
+def likely_mistakes(
+    prepared: Prepared,
+    user: Sequence[dict[str, np.ndarray]] | None,
+    comparisons: Sequence[Comparison],
+    documented: Documented | None,
+    rtol: float,
+    atol: float,
+) -> Likely:
+    """The catalogue against the user's failing parameters and the documented table."""
+    derivation = prepared.derivation
+    count = parameter_count(derivation.spec)
+    if count > MAX_PARAMETERS:
+        return Likely(note=_too_large(count))
+    specs = [p.spec for p in prepared.points]
+    convention = derivation.options.relu_prime_at_zero
+    mistakes: list[MistakeMatch] = []
+    unexplained: list[tuple[str, tuple[str, ...]]] = []
+    failing = failing_parameters([c for c in comparisons if c.name == USER])
+    if user is not None and failing:
+        found = diagnose_backprop(specs, user, failing, convention, rtol, atol)
+        mistakes += found
+        unexplained += _left("backprop", failing, found)
+    if documented is not None:
+        found, left = _documented(derivation, documented)
+        mistakes += found
+        unexplained += left
+    exact = [_exact(point.numbers) for point in prepared.points]
+    weak = indistinguishable(specs, exact, convention, rtol, atol)
+    return Likely(tuple(mistakes), tuple(unexplained), tuple(weak))
+
+
+def _exact(numbers: dict[str, list[list[mpmath.mpf]]]) -> dict[str, np.ndarray]:
+    """The exact gradients of a point as object arrays keyed ``"W1"``, ``"b1"``, ..."""
+    return {key[1:]: np.array(rows, dtype=object) for key, rows in numbers.items()}
+
+
+def _documented(
+    derivation: Derivation, documented: Documented
+) -> tuple[list[MistakeMatch], list[tuple[str, tuple[str, ...]]]]:
+    failing = list(
+        {
+            e.entry.split("[")[0][1:]: None
+            for e in documented.entries
+            if e.entry.startswith("d") and (not e.ok or e.misread)
+        }
+    )
+    if not failing:
+        return [], []
+    literals = written_values(derivation.spec)
+    convention = derivation.options.relu_prime_at_zero
+    found = diagnose_documented(derivation.spec, literals, failing, convention)
+    return found, _left("documented", failing, found)
+
+
+def _left(
+    source: str, failing: list[str], found: Sequence[MistakeMatch]
+) -> list[tuple[str, tuple[str, ...]]]:
+    explained = {p for m in found for p in m.parameters}
+    left = tuple(p for p in failing if p not in explained)
+    return [(source, left)] if left else []
+
+
+def _too_large(count: int) -> str:
+    return (
+        f"the mistake catalogue was not tried: {count} parameters, above its limit of "
+        f"{MAX_PARAMETERS}"
+    )

@@ -1,0 +1,307 @@
+"""The dense backward pass as a program of named, replaceable steps, at 40 significant digits.
+
+A mistake hypothesis is a change to this program, never to the user's code: it replaces one
+step (the output error, an activation derivative, the bias gradient, ...) and the program then
+computes, in mpmath, the gradients that mistake gives. Unchanged, the program is the textbook
+matrix form of backprop (delta^(L) = J_f^T dJ/dyhat; delta^(l) = (W^(l+1))^T delta^(l+1) * f'(z^(l));
+dW^(l) = delta^(l) a^(l-1)^T + 2 lambda W^(l); db^(l) = sum over samples of delta^(l)), and the
+tests prove it equal to the exact gradients of the derivation.
+
+The per-entry functions (activations, their derivatives, dJ/dyhat) are ``sympy.diff`` of the
+registries' own definitions, lambdified to mpmath once per architecture.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from typing import Any
+
+import mpmath
+import numpy as np
+from sympy import Expr, Rational, Symbol, diff, lambdify
+
+from ..activations import ACTIVATIONS
+from ..losses import LOSSES
+from ..scalars import scalar_functions, scalar_ready
+from ..spec import NetworkSpec
+
+#: Working precision of mistaken gradients: far below any float64 tolerance.
+DIGITS = 40
+
+Obj = np.ndarray  # an object array of mpmath numbers
+Gradients = dict[str, Obj]
+
+
+@dataclass(frozen=True)
+class Net:
+    """One point of a dense network, at working precision, in the notebook's shapes."""
+
+    spec: NetworkSpec
+    weights: tuple[Obj, ...]
+    biases: tuple[Obj, ...] | None
+    x: Obj
+    y: Obj
+    convention: Rational
+
+    @property
+    def depth(self) -> int:
+        return len(self.weights)
+
+    @property
+    def samples(self) -> int:
+        return int(self.x.shape[1])
+
+
+@dataclass
+class Forward:
+    """The forward pass: ``z[l]`` and ``a[l]`` per layer (``a[-1]`` is yhat), ``inputs[l]`` the
+    activation each layer reads (``inputs[0]`` is x)."""
+
+    z: list[Obj] = field(default_factory=list)
+    a: list[Obj] = field(default_factory=list)
+    inputs: list[Obj] = field(default_factory=list)
+
+
+Observe = Callable[[str, int, Obj], Obj]
+
+
+@dataclass(frozen=True)
+class Program:
+    """The steps of the backward pass; a mistake replaces one or more of them."""
+
+    pre_activation: Callable[[Net, int, Obj], Obj]
+    activate: Callable[[Net, int, Obj], Obj]
+    output_error: Callable[[Net, Forward], Obj]
+    derivative: Callable[[Net, int, Forward], Obj]
+    propagate: Callable[[Net, int, Obj], Obj]
+    weight_gradient: Callable[[Net, int, Obj, Forward], Obj]
+    bias_gradient: Callable[[Net, int, Obj, Obj], Obj]
+    #: Every intermediate passes through here (``"z"``, ``"a"``, ``"delta"``, layer index).
+    observe: Observe = lambda kind, l, value: value
+    #: The parameters the gradients are computed at.
+    parameters: Callable[[Net], Net] = lambda net: net
+    #: The gradients as returned.
+    finish: Callable[[Net, Gradients], Gradients] = lambda net, grads: grads
+
+
+def mp_array(matrix: Any) -> Obj:
+    """An exact SymPy matrix (or nested lists) as an object array of mpf."""
+    rows = matrix.tolist() if hasattr(matrix, "tolist") else matrix
+    return np.array([[_mpf(v) for v in row] for row in rows], dtype=object)
+
+
+def _mpf(value: Any) -> mpmath.mpf:
+    if isinstance(value, Rational):
+        return mpmath.mpf(int(value.p)) / int(value.q)
+    return mpmath.mpf(value)
+
+
+def load_net(spec: NetworkSpec, convention: Rational) -> Net:
+    """The point of ``spec`` at working precision."""
+    with mpmath.workdps(DIGITS):
+        weights = tuple(mp_array(w) for w in spec.weights)
+        biases = None if spec.biases is None else tuple(mp_array(b) for b in spec.biases)
+        return Net(spec, weights, biases, mp_array(spec.x), mp_array(spec.y), convention)
+
+
+# ----------------------------------------------------------------------------- functions
+
+
+def _modules(convention: Rational) -> list[Any]:
+    return [scalar_functions(convention), "mpmath"]
+
+
+def _elementary(expr: Expr, convention: Rational) -> Expr:
+    return scalar_ready(expr, convention, numpy=False)
+
+
+@lru_cache(maxsize=64)
+def vector_function(name: str, options: tuple, n: int, convention: Rational) -> Callable:
+    """f(z_1..z_n) -> [a_1..a_n] of a registered activation."""
+    zs = [Symbol(f"z{i}") for i in range(n)]
+    outputs = ACTIVATIONS[name].apply(zs, dict(options))
+    expr = [_elementary(e, convention) for e in outputs]
+    return lambdify(zs, expr, modules=_modules(convention))
+
+
+@lru_cache(maxsize=64)
+def jacobian(name: str, options: tuple, n: int, convention: Rational) -> Callable:
+    """(z, a) -> the Jacobian da_k/dz_j, written in the outputs where the textbook does."""
+    zs = [Symbol(f"z{i}") for i in range(n)]
+    outs = [Symbol(f"a{i}") for i in range(n)]
+    activation = ACTIVATIONS[name]
+    applied = activation.apply(zs, dict(options))
+    rows = [
+        [
+            _elementary(activation.in_outputs(diff(a, z), zs, outs, dict(options)), convention)
+            for z in zs
+        ]
+        for a in applied
+    ]
+    return lambdify([zs, outs], rows, modules=_modules(convention))
+
+
+@lru_cache(maxsize=64)
+def scalar_derivative(
+    name: str, options: tuple, convention: Rational, in_outputs: bool = True
+) -> Callable:
+    """(z, a) -> f'(z) of an element-wise activation, in a = f(z) where the textbook does
+    (``in_outputs``), else in z alone."""
+    z, a = Symbol("z"), Symbol("a")
+    activation = ACTIVATIONS[name]
+    (applied,) = activation.apply([z], dict(options))
+    expr = diff(applied, z)
+    if in_outputs:
+        expr = activation.in_outputs(expr, [z], [a], dict(options))
+    return lambdify([z, a], _elementary(expr, convention), modules=_modules(convention))
+
+
+@lru_cache(maxsize=64)
+def loss_gradient(name: str, options: tuple, n: int) -> Callable:
+    """(yhat, y) -> dJ_s/dyhat of one sample, for a registered loss."""
+    yhat = [Symbol(f"p{i}") for i in range(n)]
+    y = [Symbol(f"t{i}") for i in range(n)]
+    loss = LOSSES[name].per_sample(yhat, y, dict(options))
+    return lambdify([yhat, y], [diff(loss, p) for p in yhat], modules="mpmath")
+
+
+def loss_options(name: str) -> tuple:
+    """The registry's default options of a loss, as a spec stores them."""
+    return tuple(sorted(LOSSES[name].options.items()))
+
+
+# ----------------------------------------------------------------------------- the steps
+
+
+def _columns(function: Callable, *arrays: Obj) -> Obj:
+    """Apply ``function`` to each sample (column) of ``arrays``; stack the results as columns."""
+    columns = [function(*(a[:, s] for a in arrays)) for s in range(arrays[0].shape[1])]
+    return np.array(columns, dtype=object).T
+
+
+def _pre_activation(net: Net, l: int, a: Obj) -> Obj:
+    z = net.weights[l].dot(a)
+    return z if net.biases is None else z + net.biases[l]
+
+
+def _activation_of(net: Net, l: int) -> tuple[str, tuple]:
+    act = net.spec.activations[l]
+    return act.name, act.options
+
+
+def _activate(net: Net, l: int, z: Obj) -> Obj:
+    name, options = _activation_of(net, l)
+    f = vector_function(name, options, z.shape[0], net.convention)
+    return _columns(lambda column: f(*column), z)
+
+
+def reduction(net: Net) -> mpmath.mpf:
+    """1/m for a mean over a batch, else 1."""
+    mean = net.spec.loss.reduction == "mean" and (net.spec.batched or net.samples > 1)
+    return mpmath.mpf(1) / net.samples if mean else mpmath.mpf(1)
+
+
+def output_error_with(
+    net: Net, forward: Forward, loss: str, options: tuple, jacobian_part: str = "full"
+) -> Obj:
+    """delta^(L) = J_f(z)^T dJ/dyhat for the given loss, with the batch reduction.
+
+    ``jacobian_part`` is ``"full"``, ``"diagonal"`` (J_f's diagonal alone) or ``"none"`` (J_f
+    taken as the identity).
+    """
+    l = net.depth - 1
+    z, yhat = forward.z[l], forward.a[l]
+    n = z.shape[0]
+    gradient = loss_gradient(loss, options, n)
+    name, act_options = _activation_of(net, l)
+    jac = jacobian(name, act_options, n, net.convention)
+
+    def weight(j: Any, k: int, i: int) -> Any:
+        if jacobian_part == "full":
+            return j[k][i]
+        if jacobian_part == "diagonal":
+            return j[k][i] if k == i else 0
+        return 1 if k == i else 0
+
+    def column(zc: Obj, ac: Obj, yc: Obj) -> list:
+        g = gradient(list(ac), list(yc))
+        j = jac(list(zc), list(ac))
+        return [sum(weight(j, k, i) * g[k] for k in range(n)) for i in range(n)]
+
+    return _columns(column, z, yhat, net.y) * reduction(net)
+
+
+def _output_error(net: Net, forward: Forward) -> Obj:
+    return output_error_with(net, forward, net.spec.loss.name, net.spec.loss.options)
+
+
+def _derivative(net: Net, l: int, forward: Forward) -> Obj:
+    name, options = _activation_of(net, l)
+    prime = scalar_derivative(name, options, net.convention)
+    return np.vectorize(prime, otypes=[object])(forward.z[l], forward.a[l])
+
+
+def _propagate(net: Net, l: int, delta: Obj) -> Obj:
+    """(W^(l+1))^T delta^(l+1), the error reaching layer l (0-based) before f'."""
+    return net.weights[l + 1].T.dot(delta)
+
+
+def l2_term(net: Net, l: int, factor: Any = 2) -> Obj:
+    return net.weights[l] * (_mpf(net.spec.l2) * factor)
+
+
+def _weight_gradient(net: Net, l: int, delta: Obj, forward: Forward) -> Obj:
+    return delta.dot(forward.inputs[l].T) + l2_term(net, l)
+
+
+def _bias_gradient(net: Net, l: int, delta: Obj, weight_gradient: Obj) -> Obj:
+    return delta.sum(axis=1).reshape(-1, 1)
+
+
+TEXTBOOK = Program(
+    _pre_activation,
+    _activate,
+    _output_error,
+    _derivative,
+    _propagate,
+    _weight_gradient,
+    _bias_gradient,
+)
+
+
+def forward_pass(program: Program, net: Net) -> Forward:
+    forward = Forward()
+    a = net.x
+    for l in range(net.depth):
+        forward.inputs.append(a)
+        z = program.observe("z", l, program.pre_activation(net, l, a))
+        a = program.observe("a", l, program.activate(net, l, z))
+        forward.z.append(z)
+        forward.a.append(a)
+    return forward
+
+
+def run(program: Program, net: Net) -> Gradients:
+    """The gradients ``program`` computes at ``net``, keyed ``"W1"``, ``"b1"``, ..."""
+    with mpmath.workdps(DIGITS):
+        net = program.parameters(net)
+        forward = forward_pass(program, net)
+        grads: Gradients = {}
+        delta = program.observe("delta", net.depth - 1, program.output_error(net, forward))
+        for l in range(net.depth - 1, -1, -1):
+            if l < net.depth - 1:
+                error = program.propagate(net, l, delta)
+                delta = program.observe("delta", l, error * program.derivative(net, l, forward))
+            dw = program.weight_gradient(net, l, delta, forward)
+            grads[f"W{l + 1}"] = dw
+            if net.biases is not None:
+                grads[f"b{l + 1}"] = program.bias_gradient(net, l, delta, dw)
+        ordered = {k: grads[k] for k in sorted(grads, key=lambda k: (int(k[1:]), k[0] != "W"))}
+        return program.finish(net, ordered)
+
+
+def with_steps(program: Program, **steps: Any) -> Program:
+    """``program`` with the named steps replaced."""
+    return replace(program, **steps)
