@@ -267,6 +267,36 @@ def loop_stops_before_first_layer(weights, biases, x, y) -> Grads:
     return _backprop(weights, biases, x, y, lowest=1)
 
 
+def bias_grad_mean_over_batch(weights, biases, x, y) -> Grads:
+    """dJ/db = the mean of delta over the batch, where delta^L already carries the 1/m."""
+    return _backprop(
+        weights, biases, x, y, grad_b=lambda p, k, d: np.mean(d, axis=1, keepdims=True)
+    )
+
+
+def bias_grad_from_weight_rows(weights, biases, x, y) -> Grads:
+    """dJ/db = the row sums of dJ/dW: the weight gradient summed where delta should be."""
+    return _backprop(
+        weights,
+        biases,
+        x,
+        y,
+        grad_b=lambda p, k, d: np.sum(d @ p.acts[k].T, axis=1, keepdims=True),
+    )
+
+
+def target_classes_reversed(weights, biases, x, y) -> Grads:
+    """The one-hot targets read in reverse class order."""
+    return _backprop(weights, biases, x, np.asarray(y)[::-1])
+
+
+def yhat_rounded_to_two_places(weights, biases, x, y) -> Grads:
+    """yhat rounded to 2 decimal places before the output delta, as by hand."""
+    return _backprop(
+        weights, biases, x, y, output_delta=lambda p: (np.round(p.acts[-1], 2) - p.y) / p.m
+    )
+
+
 MUTANTS: dict[str, Backprop] = {
     f.__name__: f
     for f in [
@@ -288,5 +318,9 @@ MUTANTS: dict[str, Backprop] = {
         grad_w_uses_activation_of_wrong_layer,
         grad_w_outer_product_transposed,
         loop_stops_before_first_layer,
+        bias_grad_mean_over_batch,
+        bias_grad_from_weight_rows,
+        target_classes_reversed,
+        yhat_rounded_to_two_places,
     ]
 }

@@ -255,6 +255,25 @@ def _wrong_derivative(spec: NetworkSpec) -> Iterator[Variant]:
     if spec.depth > 2:
         yield from _wrong_derivative_everywhere(spec, others)
     yield from _derivative_on_output(spec)
+    yield from _output_derivative_at_a(spec)
+
+
+def _output_derivative_at_a(spec: NetworkSpec) -> Iterator[Variant]:
+    """f'(yhat) for f'(z^(L)) in the output error, alone or with every hidden layer's."""
+    output = spec.activations[-1].name
+    if not _elementwise(output) or output == "identity":
+        return
+    loss, options = spec.loss.name, spec.loss.options
+    last = _layer_name(spec, spec.depth - 1)
+    at_output = _output_error(loss, options, "at-outputs")
+    yield _variant(at_output, layer=last, used=f"{output}'(yhat) for {output}'(z)")
+
+    def at_a(net: Net, f: Forward, l: int) -> Obj:
+        own = spec.activations[l]
+        return _prime(own.name, own.options, net, f.a[l], f.a[l], in_outputs=False)
+
+    everywhere = _derivative_at(list(_hidden(spec)), at_a)
+    yield _variant(lambda p: everywhere(at_output(p)), layer="every layer", used="f'(a) for f'(z)")
 
 
 def _wrong_derivative_everywhere(spec: NetworkSpec, others: list[str]) -> Iterator[Variant]:

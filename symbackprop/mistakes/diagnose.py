@@ -80,13 +80,11 @@ def _close(expected: np.ndarray, actual: np.ndarray, rtol: float, atol: float) -
     return True
 
 
-def _group(
-    found: dict[str, tuple[str, tuple[tuple[str, str], ...]]], points: str, source: str
-) -> list[MistakeMatch]:
+def _group(found: Found, points: str, source: str) -> list[MistakeMatch]:
     """One match per (mistake, detail), with the parameters it explains, in catalogue order."""
     groups: dict[tuple[str, tuple[tuple[str, str], ...]], list[str]] = {}
-    for parameter, key in found.items():
-        groups.setdefault(key, []).append(parameter)
+    for (parameter, mistake), detail in found.items():
+        groups.setdefault((mistake, detail), []).append(parameter)
     order = list(MISTAKES)
     return [
         MistakeMatch(tuple(params), mistake, detail, points, source)
@@ -142,16 +140,18 @@ def diagnose_backprop(
     return _group(found, f"{len(specs)}/{len(specs)}", "backprop")
 
 
-def _explain(
-    reproducing: Iterable[tuple[str, tuple[tuple[str, str], ...], set[str]]],
-) -> dict[str, tuple[str, tuple[tuple[str, str], ...]]]:
-    """Each parameter's explanation: the variant that reproduces the most parameters (one
-    mistake explains them all), then the first in catalogue order."""
+Found = dict[tuple[str, str], tuple[tuple[str, str], ...]]
+
+
+def _explain(reproducing: Iterable[tuple[str, tuple[tuple[str, str], ...], set[str]]]) -> Found:
+    """(parameter, mistake) -> the detail of the variant that explains it: per mistake, the
+    variant that reproduces the most parameters (one mistake explains them all), then the
+    first in catalogue order. Different mistakes with the same numbers are all kept."""
     ranked = sorted(enumerate(reproducing), key=lambda item: (-len(item[1][2]), item[0]))
-    found: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {}
+    found: Found = {}
     for _, (mistake, detail, parameters) in ranked:
         for p in sorted(parameters):
-            found.setdefault(p, (mistake, detail))
+            found.setdefault((p, mistake), detail)
     return found
 
 

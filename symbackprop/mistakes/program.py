@@ -20,7 +20,7 @@ from typing import Any
 
 import mpmath
 import numpy as np
-from sympy import Expr, Rational, Symbol, diff, lambdify
+from sympy import Add, Expr, Rational, S, Symbol, cancel, diff, lambdify
 
 from ..activations import ACTIVATIONS
 from ..losses import LOSSES
@@ -127,20 +127,40 @@ def vector_function(name: str, options: tuple, n: int, convention: Rational) -> 
 
 
 @lru_cache(maxsize=64)
-def jacobian(name: str, options: tuple, n: int, convention: Rational) -> Callable:
-    """(z, a) -> the Jacobian da_k/dz_j, written in the outputs where the textbook does."""
-    zs = [Symbol(f"z{i}") for i in range(n)]
-    outs = [Symbol(f"a{i}") for i in range(n)]
-    activation = ACTIVATIONS[name]
-    applied = activation.apply(zs, dict(options))
-    rows = [
-        [
-            _elementary(activation.in_outputs(diff(a, z), zs, outs, dict(options)), convention)
-            for z in zs
-        ]
-        for a in applied
-    ]
-    return lambdify([zs, outs], rows, modules=_modules(convention))
+def output_error_function(
+    activation: tuple[str, tuple], loss: tuple[str, tuple], n: int, part: str, convention: Rational
+) -> Callable:
+    """(z, yhat, y) -> dJ_s/dz of one sample: J_f^T dJ/dyhat, cancelled, in the outputs where
+    the textbook writes it (yhat - y for softmax with cross-entropy, one-hot targets applied).
+
+    ``part`` keeps the ``"full"`` Jacobian, its ``"diagonal"``, ``"none"`` (the identity), or
+    ``"at-outputs"``: the Jacobian of z evaluated at yhat instead of z.
+    """
+    zs, outs, ys = _symbols("z", n), _symbols("a", n), _symbols("t", n)
+    entry, (name, options) = LOSSES[loss[0]], activation
+    gradient = [diff(entry.per_sample(outs, ys, dict(loss[1])), o) for o in outs]
+    act = ACTIVATIONS[name]
+    applied = act.apply(zs, dict(options))
+
+    def weight(k: int, i: int) -> Expr:
+        if part == "none" or (part == "diagonal" and k != i):
+            return S.One if k == i else S.Zero
+        if part == "at-outputs":
+            return diff(applied[k], zs[i]).xreplace(dict(zip(zs, outs, strict=True)))
+        return act.in_outputs(diff(applied[k], zs[i]), zs, outs, dict(options))
+
+    errors = []
+    for i in range(n):
+        error = cancel(Add(*[weight(k, i) * gradient[k] for k in range(n)]))
+        if entry.assumption is not None:
+            applied_assumption = entry.assumption(error, outs[i], ys)
+            error = error if applied_assumption is None else applied_assumption[0]
+        errors.append(_elementary(error, convention))
+    return lambdify([zs, outs, ys], errors, modules=_modules(convention))
+
+
+def _symbols(stem: str, n: int) -> list[Symbol]:
+    return [Symbol(f"{stem}{i}") for i in range(n)]
 
 
 @lru_cache(maxsize=64)
@@ -156,15 +176,6 @@ def scalar_derivative(
     if in_outputs:
         expr = activation.in_outputs(expr, [z], [a], dict(options))
     return lambdify([z, a], _elementary(expr, convention), modules=_modules(convention))
-
-
-@lru_cache(maxsize=64)
-def loss_gradient(name: str, options: tuple, n: int) -> Callable:
-    """(yhat, y) -> dJ_s/dyhat of one sample, for a registered loss."""
-    yhat = [Symbol(f"p{i}") for i in range(n)]
-    y = [Symbol(f"t{i}") for i in range(n)]
-    loss = LOSSES[name].per_sample(yhat, y, dict(options))
-    return lambdify([yhat, y], [diff(loss, p) for p in yhat], modules="mpmath")
 
 
 def loss_options(name: str) -> tuple:
@@ -204,33 +215,19 @@ def reduction(net: Net) -> mpmath.mpf:
 
 
 def output_error_with(
-    net: Net, forward: Forward, loss: str, options: tuple, jacobian_part: str = "full"
+    net: Net, forward: Forward, loss: str, options: tuple, part: str = "full"
 ) -> Obj:
-    """delta^(L) = J_f(z)^T dJ/dyhat for the given loss, with the batch reduction.
-
-    ``jacobian_part`` is ``"full"``, ``"diagonal"`` (J_f's diagonal alone) or ``"none"`` (J_f
-    taken as the identity).
-    """
+    """delta^(L) for the given loss (see :func:`output_error_function`), with the batch
+    reduction."""
     l = net.depth - 1
-    z, yhat = forward.z[l], forward.a[l]
-    n = z.shape[0]
-    gradient = loss_gradient(loss, options, n)
-    name, act_options = _activation_of(net, l)
-    jac = jacobian(name, act_options, n, net.convention)
-
-    def weight(j: Any, k: int, i: int) -> Any:
-        if jacobian_part == "full":
-            return j[k][i]
-        if jacobian_part == "diagonal":
-            return j[k][i] if k == i else 0
-        return 1 if k == i else 0
-
-    def column(zc: Obj, ac: Obj, yc: Obj) -> list:
-        g = gradient(list(ac), list(yc))
-        j = jac(list(zc), list(ac))
-        return [sum(weight(j, k, i) * g[k] for k in range(n)) for i in range(n)]
-
-    return _columns(column, z, yhat, net.y) * reduction(net)
+    z = forward.z[l]
+    function = output_error_function(
+        _activation_of(net, l), (loss, options), z.shape[0], part, net.convention
+    )
+    columns = _columns(
+        lambda zc, ac, yc: function(list(zc), list(ac), list(yc)), z, forward.a[l], net.y
+    )
+    return columns * reduction(net)
 
 
 def _output_error(net: Net, forward: Forward) -> Obj:
