@@ -173,7 +173,7 @@ def test_correct_backprop_is_never_diagnosed(network: str, derivations) -> None:
 def _l2_backprop(factor: float):
     def backprop(weights, biases, x, y):
         grads_w, grads_b = correct_backprop(weights, biases, x, y)
-        return [g + factor * 0.05 * w for g, w in zip(grads_w, weights)], grads_b
+        return [g + factor * 0.05 * w for g, w in zip(grads_w, weights, strict=True)], grads_b
 
     return backprop
 
@@ -196,7 +196,7 @@ def _mazur_backprop(*, prime_at_a: bool = False, stale: bool = False, rate: floa
 
     def grads(weights, biases, x, y):
         acts, zs = [x], []
-        for w, b in zip(weights, biases):
+        for w, b in zip(weights, biases, strict=True):
             zs.append(w @ acts[-1] + b)
             acts.append(_sigmoid(zs[-1]))
 
@@ -216,7 +216,7 @@ def _mazur_backprop(*, prime_at_a: bool = False, stale: bool = False, rate: floa
         if not stale:
             return grads(weights, biases, x, y)
         gw, _ = grads(weights, biases, x, y)
-        return grads([w - rate * g for w, g in zip(weights, gw)], biases, x, y)
+        return grads([w - rate * g for w, g in zip(weights, gw, strict=True)], biases, x, y)
 
     return backprop
 
