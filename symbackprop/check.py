@@ -174,6 +174,7 @@ def check(
         notes=(*prepared.notes, *_kink_notes(derivation, convention)),
         updated=_updated(derivation),
         likely=likely_mistakes(prepared, user, comparisons, documented, rtol, atol),
+        points=tuple((p.label, p.spec) for p in prepared.points),
     )
     return replace(report, diagnosis=tuple(diagnosis(report)))
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from ._version import __version__
-from .check import ATOL, REPORT_FORMATS, RTOL, check
+from .check import ATOL, REPORT_FORMATS, RTOL, CheckReport, check
 from .derivation import EXACT_LIMIT, EXPAND_LIMIT, KINK_CONVENTIONS, Options, derive
 from .errors import SymbackpropError
 from .files import write_atomic
@@ -237,6 +237,12 @@ def _check_parser(commands: argparse._SubParsersAction) -> None:
             "finite differences and documented values keep their own",
         )
     parser.add_argument(
+        "--save-failing",
+        metavar="DIR",
+        help="write every random point where a comparison fails to DIR as a spec file "
+        "(random-point-K.toml), to re-run and debug; dense networks only",
+    )
+    parser.add_argument(
         "-o",
         "--output",
         help="write the report to this file (atomically); - is standard output (the default)",
@@ -254,7 +260,26 @@ def _check(args: argparse.Namespace) -> int:
         atol=args.atol,
     )
     _emit(REPORT_FORMATS[args.format](report), args.output)
+    if args.save_failing is not None:
+        _save_failing(report, args.spec, args.save_failing)
     return 0 if report.ok else 1
+
+
+def _save_failing(report: CheckReport, spec: str, folder: str) -> None:
+    """Write the failing random points of ``report`` as specs, and say where on stderr."""
+    from .spec_writer import save_points
+
+    failing = report.failing_points()
+    if not report.points:
+        print("symbackprop: --save-failing: only dense networks can be saved yet", file=sys.stderr)
+        return
+    specs = dict(report.points)
+    named = [
+        (label.replace(" ", "-"), specs[label], f"{label} of: symbackprop check {spec}")
+        for label in failing
+    ]
+    paths = save_points(folder, named)
+    print(f"symbackprop: wrote {len(paths)} failing random points to {folder}", file=sys.stderr)
 
 
 def _example(args: argparse.Namespace) -> int:

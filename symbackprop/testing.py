@@ -65,7 +65,9 @@ def assert_backprop_matches(
             f"It matches at the documented point but not at {len(failing)} of {len(mine) - 1} "
             "random points: one point can hide a bug (e.g. when every ReLU is active there).\n"
         )
+    likely = report.likely_text("backprop")
     raise AssertionError(
         f"your backprop does not match the exact gradients of {report.title}\n{hint}"
         + report.failure_table([USER])
+        + (f"\n{likely}" if likely else "")
     )

@@ -27,6 +27,7 @@ from symbackprop.checking.exact_tables import point_data
 from symbackprop.mistakes.catalogue import MISTAKES
 from symbackprop.mistakes.program import TEXTBOOK, load_net, run
 from symbackprop.spec import load_spec, parse_spec
+from symbackprop.testing import assert_backprop_matches
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 RANDOM_POINTS = 3
@@ -261,3 +262,52 @@ def test_weak_documented_point_is_flagged(derivations) -> None:
     assert "Weak test point" in report.to_text()
     batch = check(derivations["3-4-4-2"], random_points=2)
     assert not any(m.mistake == "missing-bias" for m in batch.likely.weak)
+
+
+def test_pytest_helper_names_the_mistake() -> None:
+    with pytest.raises(AssertionError) as raised:
+        assert_backprop_matches(MUTANTS["sign_error_in_output_delta"], "seed", random_points=2)
+    message = str(raised.value)
+    assert "Likely mistake" in message
+    assert "dW1, dW2, db1, db2: reproduced exactly by 'sign'" in message
+
+
+def test_save_failing_writes_each_failing_random_point(tmp_path, capsys) -> None:
+    """The saved files read back as exactly the points the report checked."""
+    from symbackprop.cli import main
+    from symbackprop.spec import NetworkSpec
+
+    module = tmp_path / "mine.py"
+    module.write_text(
+        f"import sys\nsys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+        "from backprop_mutants import MUTANTS\nmissing = MUTANTS['missing_relu_prime']\n"
+    )
+    folder = tmp_path / "failing"
+    argv = ["check", "seed", "--backprop", f"{module}:missing", "--random-points", "4"]
+    assert main([*argv, "--save-failing", str(folder)]) == 1
+    report = check("seed", backprop=MUTANTS["missing_relu_prime"], random_points=4)
+    failing = report.failing_points()
+    assert failing and len(failing) <= 4
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        f"{label.replace(' ', '-')}.toml" for label in failing
+    )
+    specs = dict(report.points)
+
+    def same(a: NetworkSpec, b: NetworkSpec) -> bool:
+        keys = ("layers", "activations", "loss", "weights", "biases", "x", "y", "l2")
+        return all(getattr(a, k) == getattr(b, k) for k in keys)
+
+    for label in failing:
+        saved = load_spec(folder / f"{label.replace(' ', '-')}.toml")
+        assert same(saved, specs[label])
+        assert not check(saved, backprop=MUTANTS["missing_relu_prime"], random_points=0).ok
+    assert f"wrote {len(failing)} failing random points" in capsys.readouterr().err
+
+
+def test_save_failing_batch_with_l2_round_trips(derivations, tmp_path) -> None:
+    from symbackprop.spec_writer import spec_toml
+
+    spec = derivations["l2"].spec
+    assert parse_spec(spec_toml(spec)).weights == spec.weights
+    again = parse_spec(spec_toml(spec))
+    assert (again.x, again.y, again.l2, again.batched) == (spec.x, spec.y, spec.l2, spec.batched)

@@ -35,6 +35,15 @@ class CheckReport:
     updated: tuple[tuple[str, str, str], ...] = ()
     #: The catalogued mistakes that reproduce the failures, and the documented point's blind spots.
     likely: Likely = field(default_factory=Likely)
+    #: (label, spec) of every point, for ``--save-failing`` (dense networks only).
+    points: tuple[tuple[str, Any], ...] = field(default=(), compare=False, repr=False)
+
+    def failing_points(self) -> list[str]:
+        """The random points where some comparison fails, in order."""
+        failing = {c.point: None for c in self.comparisons if not c.ok}
+        return [
+            label for label, _ in self.points if label in failing and label != DOCUMENTED_POINT
+        ]
 
     def failures(self) -> list[EntryFailure]:
         """Every failing entry of every comparison, in report order."""
@@ -47,6 +56,17 @@ class CheckReport:
     def to_json(self) -> str:
         """The same content as a JSON document with a top-level boolean ``"ok"``."""
         return json.dumps(_json(self), indent=2, ensure_ascii=False) + "\n"
+
+    def likely_text(self, source: str | None = None) -> str:
+        """The "Likely mistake" section (of the user's ``"backprop"`` or the ``"documented"``
+        values only, if ``source`` is given); empty when nothing failed."""
+        likely = self.likely
+        if source is not None:
+            likely = Likely(
+                tuple(m for m in likely.mistakes if m.source == source),
+                tuple(u for u in likely.unexplained if u[0] == source),
+            )
+        return "\n".join(_likely_text(likely)).rstrip()
 
     def failure_table(self, names: Sequence[str] | None = None) -> str:
         """The failing entries (of the comparisons ``names``, default all) as a table."""
