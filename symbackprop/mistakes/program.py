@@ -151,7 +151,7 @@ def output_error_function(
 
     errors = []
     for i in range(n):
-        error = cancel(Add(*[weight(k, i) * gradient[k] for k in range(n)]))
+        error = Add(*[cancel(weight(k, i) * gradient[k]) for k in range(n)])
         if entry.assumption is not None:
             applied_assumption = entry.assumption(error, outs[i], ys)
             error = error if applied_assumption is None else applied_assumption[0]
