@@ -130,9 +130,9 @@ def _layer_stages(
     l = layer.position
     z_stem = "yhat" if last and layer.activation is None else f"z^({l})"
     zs, z_stage = [], []
-    for s, x in enumerate(current):
+    for s, out in enumerate(kind.forward_batch(layer.options, current, own)):
         z = _named(z_stem, layer.output_shape, tag(s))
-        for index, expr in np.ndenumerate(kind.forward(layer.options, x, own)):
+        for index, expr in np.ndenumerate(out):
             definitions[z[index]] = expr
             z_stage.append(z[index])
         zs.append(z)

@@ -74,6 +74,12 @@ class LayerKind:
         """One level of definitions: the output entries in terms of ``x`` and ``params``."""
         raise NotImplementedError
 
+    def forward_batch(
+        self, config: Config, xs: list[Tensor], params: Mapping[str, Tensor]
+    ) -> list[Tensor]:
+        """:meth:`forward` of every sample; a layer that mixes samples (batch norm) overrides it."""
+        return [self.forward(config, x, params) for x in xs]
+
     def textbook(
         self, config: Config, x: Tensor, params: Mapping[str, Tensor], upstream: Tensor
     ) -> dict[str, Tensor]:
