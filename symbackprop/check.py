@@ -37,7 +37,6 @@ from sympy import Rational
 
 from . import notation
 from .checking.compare import (
-    ATOL,
     DOCUMENTED,
     DOCUMENTED_POINT,
     FD_ATOL,
@@ -46,7 +45,6 @@ from .checking.compare import (
     LAMBDIFIED,
     ORDER,
     REFERENCE,
-    RTOL,
     USER,
     Comparison,
     EntryFailure,
@@ -65,8 +63,9 @@ from .checking.documented import (
 from .checking.exact_tables import exact_numbers
 from .checking.likely import Likely, likely_mistakes
 from .checking.precision import DIGITS, GUARD, MAX_PRECISION, PRECISION, Real
-from .checking.report import REPORT_FORMATS, CheckReport
+from .checking.report import CheckReport
 from .checking.stack import check_stack
+from .defaults import ATOL, REPORT_FORMATS, RTOL
 from .derivation import Derivation, Options, derive
 from .errors import SymbackpropError
 from .exact import evaluate

@@ -2,7 +2,8 @@
 
 ``main(argv)`` returns the exit status: 0 success, 1 a check failed, 2 bad input. Only
 :class:`SymbackpropError` is caught (one line on stderr); anything else is a bug and keeps its
-traceback.
+traceback. SymPy and NumPy are imported by the commands that use them, so that ``--help``,
+``example`` and argument errors answer at once.
 """
 
 from __future__ import annotations
@@ -12,17 +13,18 @@ import inspect
 import math
 import sys
 from collections.abc import Callable, Sequence
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from ._version import __version__
-from .check import ATOL, REPORT_FORMATS, RTOL, CheckReport, check
-from .derivation import EXACT_LIMIT, EXPAND_LIMIT, KINK_CONVENTIONS, Options, derive
+from .builtin import example_names, example_text
+from .defaults import ATOL, EXACT_LIMIT, EXPAND_LIMIT, KINKS, REPORT_FORMATS, RTOL
 from .errors import SymbackpropError
 from .files import write_atomic
-from .formats import FORMATS, STACK_FORMATS, Renderer
-from .render.blocks import resolve
-from .spec import example_names, example_text, load_spec
-from .stack_spec import StackSpec
+from .formats import MODULES, Renderer
+from .render.sections import resolve
+
+if TYPE_CHECKING:
+    from .check import CheckReport
 
 
 class _Parser(argparse.ArgumentParser):
@@ -81,7 +83,7 @@ def _derivation_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--relu-prime-at-zero",
-        choices=list(KINK_CONVENTIONS),
+        choices=KINKS,
         default="0",
         help="the value of ReLU'(0) at an exact kink (default: 0, as the notebook)",
     )
@@ -100,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _spec_argument(derive_parser)
     derive_parser.add_argument(
-        "--format", choices=sorted(FORMATS), default="text", help="output format (default: text)"
+        "--format", choices=sorted(MODULES), default="text", help="output format (default: text)"
     )
     _derivation_options(derive_parser)
     derive_parser.add_argument(
@@ -169,14 +171,20 @@ def _render_options(args: argparse.Namespace, renderer: Renderer) -> dict[str, o
 
 
 def _derive(args: argparse.Namespace) -> int:
+    from .derivation import KINK_CONVENTIONS, Options, derive
+    from .formats import FORMATS, STACK_FORMATS, load
+    from .spec import load_spec
+    from .stack_spec import StackSpec
+
+    load()
     spec = load_spec(args.spec)
-    if isinstance(spec, StackSpec) and args.format not in STACK_FORMATS:
+    stack = isinstance(spec, StackSpec)
+    if stack and args.format not in STACK_FORMATS:
         raise SymbackpropError(
             f"{spec.source}: --format {args.format} does not render [[layers]] stacks with "
             f"convolution or pooling yet; expected one of: {', '.join(sorted(STACK_FORMATS))}"
         )
-    table = STACK_FORMATS if isinstance(spec, StackSpec) else FORMATS
-    render_options = _render_options(args, table[args.format])
+    render_options = _render_options(args, (STACK_FORMATS if stack else FORMATS)[args.format])
     options = Options(
         KINK_CONVENTIONS[args.relu_prime_at_zero], args.expand_limit, args.digits, args.exact_limit
     )
@@ -224,7 +232,7 @@ def _check_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--relu-prime-at-zero",
-        choices=list(KINK_CONVENTIONS),
+        choices=KINKS,
         default="0",
         help="the value of ReLU'(0) at an exact kink (default: 0, as the notebook)",
     )
@@ -250,6 +258,10 @@ def _check_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from .check import check
+    from .derivation import KINK_CONVENTIONS
+    from .spec import load_spec
+
     report = check(
         load_spec(args.spec),
         backprop=args.backprop,
@@ -259,7 +271,7 @@ def _check(args: argparse.Namespace) -> int:
         rtol=args.rtol,
         atol=args.atol,
     )
-    _emit(REPORT_FORMATS[args.format](report), args.output)
+    _emit(getattr(report, REPORT_FORMATS[args.format])(), args.output)
     if args.save_failing is not None:
         _save_failing(report, args.spec, args.save_failing)
     return 0 if report.ok else 1
@@ -310,6 +322,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SymbackpropError as exc:
         print(f"symbackprop: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        # -o writes atomically at the end, so an interrupted command leaves no partial file
+        print("symbackprop: interrupted", file=sys.stderr)
+        return 130
 
 
 def run() -> None:

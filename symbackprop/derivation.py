@@ -16,6 +16,7 @@ from typing import Any, overload
 
 from sympy import Expr, ImmutableMatrix, Rational, Symbol
 
+from .defaults import EXACT_LIMIT, EXPAND_LIMIT, KINKS
 from .errors import SymbackpropError
 from .exact import DecimalError, ExactValues, decimal, evaluate
 from .formats import Omitted, render, view
@@ -26,13 +27,8 @@ from .spec import NetworkSpec, load_spec
 from .stack_derivation import StackDerivation, derive_stack
 from .stack_spec import StackSpec
 
-#: The expanded form of an entry is built only below this many expression-tree nodes.
-EXPAND_LIMIT = 4000
-#: An exact value is printed only up to this many expression-tree nodes (deep networks with
-#: transcendental activations have exact values whose printed form grows exponentially).
-EXACT_LIMIT = 500
 #: Allowed values of ReLU'(0).
-KINK_CONVENTIONS: dict[str, Rational] = {"0": Rational(0), "1/2": Rational(1, 2), "1": Rational(1)}
+KINK_CONVENTIONS: dict[str, Rational] = {name: Rational(name) for name in KINKS}
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,15 @@
 """The output-format registry, apart from the renderers so that nothing imports in a cycle.
 
-``derivation`` looks formats up here; ``render/`` fills the table when ``symbackprop`` is
-imported. Adding a format is one module in ``render/`` with a ``@register("name")`` function.
+Adding a format is one entry in :data:`MODULES` and one module in ``render/`` whose
+``@register("name")`` functions render it. The modules are imported on first use, so that
+``symbackprop --help`` does not import SymPy.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from .errors import SymbackpropError
@@ -16,7 +18,17 @@ if TYPE_CHECKING:
     from .derivation import Derivation
 
 Renderer = Callable[..., str]
-#: The formats ``derive --format`` offers.
+#: Each format of ``derive --format`` (and each view) with the modules of ``symbackprop.render``
+#: that register its renderers, for MLPs and for stacks of layers.
+MODULES: dict[str, tuple[str, ...]] = {
+    "html": ("html",),
+    "json": ("json", "stack"),
+    "latex": ("latex",),
+    "markdown": ("markdown",),
+    "mathml": ("mathml_format",),
+    "text": ("text", "stack"),
+}
+#: The formats' renderers, filled by :func:`load`.
 FORMATS: dict[str, Renderer] = {}
 #: Renderers that are not formats of their own (the notebook's HTML view).
 VIEWS: dict[str, Renderer] = {}
@@ -49,12 +61,20 @@ def register(
     return add
 
 
+def load() -> None:
+    """Import every renderer module, which fills :data:`FORMATS`, :data:`STACK_FORMATS` and
+    :data:`VIEWS`."""
+    for module in sorted({m for modules in MODULES.values() for m in modules}):
+        import_module(f"symbackprop.render.{module}")
+
+
 def renderer(derivation: Any, fmt: str) -> Renderer:
     """The renderer of format ``fmt`` for ``derivation`` (an MLP's or a stack's).
 
     Raises:
         SymbackpropError: no registered renderer of ``fmt`` for this kind of derivation.
     """
+    load()
     stack = getattr(derivation, "kind", "") == "stack"
     table = STACK_FORMATS if stack else FORMATS
     if fmt not in table:
@@ -77,4 +97,5 @@ def render(derivation: Derivation | Any, fmt: str, **options: Any) -> str:
 
 def view(derivation: Derivation, name: str) -> str:
     """Render ``derivation`` with the registered view ``name``."""
+    load()
     return VIEWS[name](derivation)

@@ -18,13 +18,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, localcontext
 from fractions import Fraction
-from importlib import resources
 from pathlib import Path
 from typing import Any, TypeAlias
 
 from sympy import ImmutableMatrix, Integer, Rational
 
 from .activations import ACTIVATIONS, canonical_name
+from .builtin import example_names, example_text
 from .errors import SpecError
 from .losses import LOSSES, REDUCTIONS
 from .stack_spec import StackSpec, parse_stack
@@ -125,29 +125,6 @@ AnySpec: TypeAlias = "NetworkSpec | StackSpec"
 
 
 # ----------------------------------------------------------------------------- loading
-
-
-def example_names() -> list[str]:
-    """The built-in examples, sorted."""
-    folder = resources.files("symbackprop") / "examples"
-    return sorted(
-        p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml")
-    )
-
-
-def example_text(name: str) -> str:
-    """The TOML text of a built-in example.
-
-    Raises:
-        SpecError: ``name`` is not a built-in example.
-    """
-    if name not in example_names():
-        raise SpecError(
-            f"example '{name}'",
-            "",
-            f"no such built-in example; expected one of: {', '.join(example_names())}",
-        )
-    return (resources.files("symbackprop") / "examples" / f"{name}.toml").read_text("utf-8")
 
 
 def load_spec(path_or_name: str | Path = "seed") -> AnySpec:

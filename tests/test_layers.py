@@ -387,9 +387,10 @@ def test_markdown_of_a_stack_has_the_sections_asked_for(capsys: Any) -> None:
 def test_a_format_without_a_stack_renderer_says_so(
     monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
-    import symbackprop.cli as cli
+    import symbackprop.formats as formats
 
-    monkeypatch.setattr(cli, "STACK_FORMATS", {"json": None, "text": None})
+    formats.load()
+    monkeypatch.setattr(formats, "STACK_FORMATS", {"json": None, "text": None})
     assert main(["derive", "cnn", "--format", "latex"]) == 2
     assert capsys.readouterr().err == (
         "symbackprop: error: example 'cnn': --format latex does not render [[layers]] stacks "

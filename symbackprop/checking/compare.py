@@ -23,14 +23,12 @@ from ..derivation import Derivation
 from ..errors import UserBackpropError
 from ..finite_differences import central_differences, kink_mask
 from ..numeric import NumericNetwork, lambdify_network, random_points
+from ..progress import progress
 from ..spec import NetworkSpec
 from ..userbackprop import Backprop, call_backprop, call_dict_backprop
 from .exact_tables import PointData, indices, point_data
 from .precision import PRECISION, Real, number_text, real, sci
 
-#: Default tolerances for float64 gradients (lambdified, reference, user) against exact values:
-#: pass when |value - exact| <= atol + rtol * |exact|.
-RTOL, ATOL = 1e-7, 1e-9
 #: Tolerances for central finite differences, whose error is about eps^(2/3) ~ 4e-11 relative to
 #: the loss and grows with the third derivative at saturated points.
 FD_RTOL, FD_ATOL = 1e-5, 1e-6
@@ -124,9 +122,14 @@ def prepare(derivation: Derivation, count: int, seed: int, rtol: float, atol: fl
     if cached is not None and cached.derivation is derivation:
         return cached
     numeric = lambdify_network(derivation)
-    points = [point_data(derivation, DOCUMENTED_POINT, derivation.spec)]
-    for k, spec in enumerate(random_points(numeric, count, seed), start=1):
-        points.append(point_data(derivation, f"random point {k}", spec))
+    labelled = [(DOCUMENTED_POINT, derivation.spec)] + [
+        (f"random point {k}", spec)
+        for k, spec in enumerate(random_points(numeric, count, seed), start=1)
+    ]
+    points = [
+        point_data(derivation, label, spec)
+        for label, spec in progress(labelled, "exact values at the points")
+    ]
     notes: list[str] = []
     with np.errstate(all="ignore"):  # overflow and NaN show in the report as errors
         comparisons = _oracle_comparisons(derivation, numeric, points, rtol, atol, notes)
@@ -152,7 +155,7 @@ def _oracle_comparisons(
         comparisons.append(_compare(LAMBDIFIED, point, values.gradients, rtol, atol))
     for point in points:
         comparisons.append(_reference_comparison(derivation, point, rtol, atol, notes))
-    for point in points:
+    for point in progress(points, "finite differences at the points"):
         comparisons.append(_finite_difference_comparison(derivation, point, notes))
     return comparisons
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,13 +71,6 @@ class CheckReport:
     def failure_table(self, names: Sequence[str] | None = None) -> str:
         """The failing entries (of the comparisons ``names``, default all) as a table."""
         return _failure_table([c for c in self.comparisons if names is None or c.name in names])
-
-
-#: Report formats for the CLI's ``--format``: name -> renderer.
-REPORT_FORMATS: dict[str, Callable[[CheckReport], str]] = {
-    "text": CheckReport.to_text,
-    "json": CheckReport.to_json,
-}
 
 
 def _aggregate(comparisons: list[Comparison]) -> tuple[int, float, float, int, int, int]:

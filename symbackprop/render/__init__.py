@@ -1,21 +1,5 @@
-"""Output formats: one module per format, each adding itself to :data:`FORMATS`.
+"""Output formats: one module per format, listed in :data:`symbackprop.formats.MODULES`.
 
-Adding a format is one module in this package with a ``@register("name")`` function (from
-:mod:`symbackprop.formats`) and one import line below.
+Each module registers its renderers with ``@register("name")`` (from
+:mod:`symbackprop.formats`) when it is imported; :func:`symbackprop.formats.load` imports them.
 """
-
-from ..formats import FORMATS, register, render
-from . import html, json, latex, markdown, mathml_format, stack, text  # fill the registry
-
-__all__ = [
-    "FORMATS",
-    "html",
-    "json",
-    "latex",
-    "markdown",
-    "mathml_format",
-    "register",
-    "render",
-    "stack",
-    "text",
-]

@@ -13,7 +13,7 @@ environments broken to the page width by :func:`~symbackprop.render.layout.align
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from typing import TYPE_CHECKING, Any
@@ -46,7 +46,6 @@ from sympy.matrices.expressions.sets import MatrixSet
 
 from .. import notation
 from ..activations import KinkFunction
-from ..errors import SymbackpropError
 from ..exact import tidy
 from ..formats import Omitted
 from ..gradients import matrix_form, partials
@@ -65,6 +64,7 @@ from .layout import (
     line_height,
     matrix_blocks,
 )
+from .sections import SECTIONS, UPDATED, resolve
 from .widths import estimate_width
 
 if TYPE_CHECKING:
@@ -82,15 +82,6 @@ __all__ = [
     "resolve",
     "title",
 ]
-
-SECTIONS = ("notation", "forward", "loss", "output-error", "backward", "gradients")
-"""The sections of a derivation, in document order."""
-
-UPDATED = "updated"
-"""The extra section for one gradient-descent step, present when the spec has ``[training]``.
-
-It is included when all of :data:`SECTIONS` are, or when named explicitly.
-"""
 
 EXPANDED_TEXT = ", then expanded in x, W, b and y where that is short enough to show"
 
@@ -127,28 +118,6 @@ class Equation:
 
 
 Block = Heading | Paragraph | Equation
-
-
-def resolve(sections: Iterable[str] | None) -> tuple[str, ...]:
-    """Check section names and put them in document order; ``None`` means all.
-
-    Raises:
-        SymbackpropError: An unknown section name.
-
-    Example:
-        >>> resolve(["gradients", "loss"])
-        ('loss', 'gradients')
-    """
-    known = (*SECTIONS, UPDATED)
-    if sections is None:
-        return known
-    chosen = list(sections)
-    for name in chosen:
-        if name not in known:
-            raise SymbackpropError(
-                f"unknown section '{name}'; expected one of: {', '.join(known)}"
-            )
-    return tuple(name for name in known if name in chosen)
 
 
 def title(derivation: Derivation) -> str:
