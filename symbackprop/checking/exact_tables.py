@@ -13,16 +13,16 @@ from dataclasses import dataclass, replace
 from typing import TypeAlias
 
 import mpmath
-from sympy import Expr, Float, ImmutableMatrix, Rational, Symbol
+from sympy import Expr, ImmutableMatrix, Rational, Symbol
 
 from .. import notation
-from ..activations import KinkFunction
 from ..derivation import KINK_CONVENTIONS, Derivation
 from ..errors import SymbackpropError
 from ..gradients import Gradients
 from ..network import SymbolicNetwork
 from ..numeric import Point, load_point
 from ..spec import NetworkSpec
+from .compiled import Compiled, Value, compile_matrix, to_number, to_value
 from .precision import GUARD, MAX_PRECISION, PRECISION, Number, mp
 
 #: Exact values by key (``z1``, ``a1``, ``yhat``, ``loss``, ``dW1``, ...): rows of numbers.
@@ -39,16 +39,6 @@ def indices(shape: tuple[int, int]) -> Iterator[tuple[tuple[int, int], tuple[int
 
 class _Unsettled(Exception):
     """A value that is no finite number at the working precision, e.g. log(1 - 1.0)."""
-
-
-def _settle(value: Expr, precision: int = PRECISION) -> Number:
-    """An exact rational stays exact; anything else becomes a ``precision``-digit Float."""
-    if isinstance(value, Rational):
-        return value
-    number = value.evalf(precision)
-    if not isinstance(number, Float | Rational):
-        raise _Unsettled(str(value))
-    return number
 
 
 def exact_numbers(
@@ -108,7 +98,7 @@ def _numbers_at(
 ) -> Table | None:
     """The values with transcendental numbers at ``precision`` digits; None if one is not finite."""
     spec = network.spec
-    values: dict[Symbol, Expr] = {}
+    values: dict[Symbol, Value] = {}
     pairs = [(network.x, spec.x), (network.y, spec.y)]
     pairs += [(layer.weights, w) for layer, w in zip(network.layers, spec.weights, strict=True)]
     if spec.biases is not None:
@@ -118,18 +108,21 @@ def _numbers_at(
             if layer.biases is not None
         ]
     for symbols, numbers in pairs:
-        values.update(zip(symbols, numbers, strict=True))
+        values.update(zip(symbols, map(to_value, numbers), strict=True))
 
     def settle(matrix: ImmutableMatrix, symbols: Sequence[Symbol] = ()) -> list[list[Number]]:
-        result = matrix.xreplace(values).replace(
-            lambda e: isinstance(e, KinkFunction), lambda e: e.at_kink(convention)
-        )
-        rows = [
-            [_settle(result[i, j], precision) for j in range(matrix.cols)]
-            for i in range(matrix.rows)
-        ]
-        values.update(zip(symbols, [v for row in rows for v in row], strict=False))
-        return rows
+        free, function = _compiled(matrix, convention)
+        try:
+            with mpmath.workdps(precision):
+                results = function([values[s] for s in free])
+        except ZeroDivisionError:
+            raise _Unsettled(str(matrix)) from None
+        numbers = [to_number(v, precision) for v in results]
+        if any(n is None for n in numbers):
+            raise _Unsettled(str(matrix))
+        values.update(zip(symbols, results, strict=False))
+        cols = matrix.cols
+        return [numbers[i * cols : (i + 1) * cols] for i in range(matrix.rows)]  # type: ignore[misc]
 
     table: Table = {}
     try:
@@ -138,7 +131,7 @@ def _numbers_at(
             table[f"z{number}"] = settle(layer.z_definition, list(layer.pre_activation))
             key = "yhat" if layer is network.output else f"a{number}"
             table[key] = settle(layer.a_definition, list(layer.activation))
-        values.update(override or {})
+        values.update({s: to_value(v) for s, v in (override or {}).items()})
         if network.sample_losses:
             settle(ImmutableMatrix([list(network.sample_loss_definitions)]), network.sample_losses)
         table["loss"] = settle(ImmutableMatrix([[network.loss_definition]]))
@@ -151,6 +144,24 @@ def _numbers_at(
     except _Unsettled:
         return None
     return table
+
+
+#: Compiled definitions by (id of the matrix, convention), with the matrix kept alive.
+_COMPILED: dict[tuple[int, Rational], tuple[ImmutableMatrix, tuple[list[Symbol], Compiled]]] = {}
+_COMPILED_LIMIT = 4096
+
+
+def _compiled(matrix: ImmutableMatrix, convention: Rational) -> tuple[list[Symbol], Compiled]:
+    """:func:`compile_matrix` of ``matrix``, once per matrix object and convention."""
+    key = (id(matrix), convention)
+    cached = _COMPILED.get(key)
+    if cached is not None and cached[0] is matrix:
+        return cached[1]
+    if len(_COMPILED) >= _COMPILED_LIMIT:
+        _COMPILED.clear()
+    compiled = compile_matrix(matrix, convention)
+    _COMPILED[key] = (matrix, compiled)
+    return compiled
 
 
 def _agree(coarse: Table, fine: Table, precision: int) -> bool:
