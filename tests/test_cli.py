@@ -25,9 +25,9 @@ def test_derive_text_shows_every_entry(capsys: pytest.CaptureFixture[str]) -> No
     status, out, err = run(["derive"], capsys)
     assert status == 0 and err == ""
     assert out.count("  compact:  ") == 17 and out.count("  value:    ") == 17  # 6 + 3 + 6 + 2
-    assert "dW2[0,1]\n  compact:  a^(1)_2*(-y_1 + yhat_1)\n" in out
+    assert "dW2[0,1]\n  compact:  a^(1)_2*(yhat_1 - y_1)\n" in out
     assert "  exact:    3/(5*(1 + exp(27/50)))\n  value:    0.220912549358\n" in out
-    assert "dJ/dz^(2)_1 = -y_1 + yhat_1    [one-hot target]" in out
+    assert "dJ/dz^(2)_1 = yhat_1 - y_1    [one-hot target]" in out
 
 
 def test_derive_json_digits_and_convention(capsys: pytest.CaptureFixture[str]) -> None:

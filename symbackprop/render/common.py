@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from sympy import Expr, ImmutableMatrix
+from sympy.printing.str import sstr
 
 from .. import notation
 
@@ -20,7 +21,13 @@ def entries(matrix: ImmutableMatrix) -> Iterator[tuple[tuple[int, ...], Expr]]:
             yield ((i,) if matrix.cols == 1 else (i, j)), matrix[i, j]
 
 
-def nested(matrix: ImmutableMatrix, convert: type | object = str) -> list[list]:
+def code(expr: object) -> str:
+    """SymPy's ``str()`` form (parseable by ``sympify``) with the terms in the expression's
+    canonical order: never sorted by numeric value, which costs an ``evalf`` per term."""
+    return sstr(expr, order="none")
+
+
+def nested(matrix: ImmutableMatrix, convert: type | object = code) -> list[list]:
     """A matrix as nested lists (rows), each entry passed through ``convert``."""
     return [
         [convert(matrix[i, j]) for j in range(matrix.cols)]  # type: ignore[operator]

@@ -9,7 +9,7 @@ from sympy import ImmutableMatrix
 
 from .._version import __version__
 from ..formats import Omitted, register
-from .common import forward_keys, kink_note, nested
+from .common import code, forward_keys, kink_note, nested
 from .latex_printer import latex
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ def _values(derivation: Derivation, matrix: ImmutableMatrix) -> dict[str, Any]:
         return entry
 
     return {
-        "exact": nested(matrix, shown(str)),
+        "exact": nested(matrix, shown(code)),
         "latex": nested(matrix, shown(latex)),
         "value": nested(matrix, derivation.decimal),
     }
@@ -62,7 +62,7 @@ def to_json(derivation: Derivation, expanded: bool = True) -> str:
         entry["compact_latex"] = nested(derivation.compact[key], latex)
         if expanded:
             entry["expanded"] = [
-                [None if isinstance(e, Omitted) else str(e) for e in row]
+                [None if isinstance(e, Omitted) else code(e) for e in row]
                 for row in derivation.expanded[key]
             ]
             entry["expanded_latex"] = [

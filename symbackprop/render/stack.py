@@ -17,6 +17,7 @@ from .._version import __version__
 from ..formats import Omitted, register
 from ..layers import LAYERS
 from ..notation import entry_name
+from .common import code
 from .text import show
 
 if TYPE_CHECKING:
@@ -145,7 +146,10 @@ def stack_text(derivation: StackDerivation, expanded: bool = True) -> str:
 
 def _entry(d: StackDerivation, value: Expr) -> dict[str, Any]:
     form = d.exact_form(value)
-    return {"exact": None if isinstance(form, Omitted) else str(form), "decimal": d.decimal(value)}
+    return {
+        "exact": None if isinstance(form, Omitted) else code(form),
+        "decimal": d.decimal(value),
+    }
 
 
 def _nested(array: np.ndarray, convert: Any) -> Any:

@@ -8,7 +8,8 @@ from sympy import Derivative, Expr
 from sympy.printing.str import StrPrinter
 
 from .. import notation
-from ..formats import register
+from ..formats import Omitted, register
+from ..progress import progress
 from .common import entries, forward_keys, gradient_label, kink_note, title
 
 if TYPE_CHECKING:
@@ -37,8 +38,11 @@ class TextPrinter(StrPrinter):
 
 
 def show(expr: object) -> str:
-    """Print ``expr`` for a terminal."""
-    return TextPrinter().doprint(expr)
+    """Print ``expr`` for a terminal, the terms in SymPy's canonical order (never sorted by
+    numeric value, which costs an ``evalf`` per term)."""
+    if isinstance(expr, Omitted):
+        return str(expr)
+    return TextPrinter({"order": "none"}).doprint(expr)
 
 
 @register("text")
@@ -57,16 +61,20 @@ def to_text(derivation: Derivation, expanded: bool = True) -> str:
     for key in [*forward_keys(derivation), "loss"]:
         for index, value in entries(values.forward[key]):
             name = key if key == "loss" else f"{key}[{','.join(map(str, index))}]"
-            shown = derivation.exact_form(value)
+            shown = show(derivation.exact_form(value))
             lines.append(f"  {name:<12} = {shown}  ≈ {derivation.decimal(value)}")
     lines += ["", "Output error"]
     for error in derivation.gradients.output_errors[: derivation.network.output.size]:
         for step in error.steps:
             lines.append(f"  {show(step.lhs)} = {show(step.rhs)}    [{step.reason}]")
     lines += ["", "Gradients"]
-    for key, matrix in derivation.compact.items():
-        for index, compact in entries(matrix):
-            lines += _entry(derivation, key, index, compact, expanded)
+    gradients = [
+        (key, index, compact)
+        for key, matrix in derivation.compact.items()
+        for index, compact in entries(matrix)
+    ]
+    for key, index, compact in progress(gradients, "printing the gradients"):
+        lines += _entry(derivation, key, index, compact, expanded)
     lines += _updated(derivation)
     return "\n".join(lines) + "\n"
 
@@ -81,7 +89,7 @@ def _updated(derivation: Derivation) -> list[str]:
     for key, matrix in updated.items():
         for index, value in entries(matrix):
             name = notation.entry_name(key, index)
-            shown = derivation.exact_form(value)
+            shown = show(derivation.exact_form(value))
             lines.append(f"  {name:<12} = {shown}  ≈ {derivation.decimal(value)}")
     return lines
 
@@ -95,7 +103,7 @@ def _entry(
     if expanded:
         lines.append(f"  expanded: {show(derivation.expanded[key][row][col])}")
     lines += [
-        f"  exact:    {derivation.exact_form(exact)}",
+        f"  exact:    {show(derivation.exact_form(exact))}",
         f"  value:    {derivation.decimal(exact)}",
     ]
     return lines
