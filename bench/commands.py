@@ -1,0 +1,144 @@
+"""Time the commands users type, in fresh processes: wall time and peak memory.
+
+Run: ``python bench/commands.py [--sizes seed,16-32-32-10,...] [--timeout SECONDS]``.
+
+Each size is a spec file written to a temporary folder (two-decimal weights uniform in
+[-1, 1], seeded), and each row one command run by ``/usr/bin/time`` in a new process, so that
+interpreter start and imports count as a user sees them. Beside ``symbackprop derive`` in
+every format and ``symbackprop check``, two floors run on the same file: a plain mpmath
+backprop at 60 digits and a NumPy float64 backprop (``bench/floors.py``). A command past the
+timeout is stopped and shown as ``> T``. The output is a Markdown table for the README.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from sympy import ImmutableMatrix, Rational
+
+from symbackprop.spec import ActivationSpec, LossSpec, NetworkSpec
+from symbackprop.spec_writer import spec_toml
+
+FORMATS = ("text", "json", "latex", "html")
+HERE = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class Size:
+    """A dense network to time: widths, hidden activation and samples in the batch."""
+
+    name: str
+    layers: tuple[int, ...]
+    hidden: str = "relu"
+    samples: int = 1
+
+
+SIZES = {
+    size.name: size
+    for size in (
+        Size("16-32-32-10", (16, 32, 32, 10)),
+        Size("deep 3x8 tanh", (3, 3, 3, 3, 3, 3, 3, 3, 3, 2), "tanh"),
+        Size("8-16-4 batch 256", (8, 16, 4), samples=256),
+        Size("32-64-10", (32, 64, 10)),
+        Size("784-64-10", (784, 64, 10)),
+    )
+}
+
+
+def random_spec(size: Size, seed: int = 0) -> NetworkSpec:
+    """``size`` with two-decimal weights, biases and inputs uniform in [-1, 1]; softmax and
+    cross-entropy; one-hot targets."""
+    rng = random.Random(seed)
+
+    def matrix(rows: int, cols: int) -> ImmutableMatrix:
+        return ImmutableMatrix(rows, cols, lambda i, j: Rational(rng.randint(-100, 100), 100))
+
+    layers, depth, m = size.layers, len(size.layers) - 1, size.samples
+    return NetworkSpec(
+        size.name,
+        layers,
+        (ActivationSpec(size.hidden),) * (depth - 1) + (ActivationSpec("softmax"),),
+        LossSpec("cross_entropy"),
+        tuple(matrix(layers[l + 1], layers[l]) for l in range(depth)),
+        tuple(matrix(layers[l + 1], 1) for l in range(depth)),
+        matrix(layers[0], m),
+        ImmutableMatrix(layers[-1], m, lambda i, j: int(i == j % layers[-1])),
+        batched=m > 1,
+    )
+
+
+def run(argv: list[str], timeout: float) -> str:
+    """``argv`` in a fresh process: "wall s, peak MB", or "> timeout"."""
+    command = ["/usr/bin/time", "-f", "%e %M", *argv]
+    try:
+        done = subprocess.run(
+            command, capture_output=True, text=True, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return f"> {timeout:.0f} s"
+    if done.returncode not in (0, 1):
+        tail = done.stderr.strip().splitlines()[-2:]
+        raise SystemExit(f"{' '.join(argv)} exited with {done.returncode}: {tail}")
+    wall, kilobytes = done.stderr.strip().splitlines()[-1].split()
+    return f"{float(wall):.2f} s, {int(kilobytes) / 1024:.0f} MB"
+
+
+def rows(name: str, spec: str, timeout: float, output: Path) -> list[tuple[str, str, str]]:
+    """(size, command, measurement) for every command on one spec."""
+    tool = [sys.executable, "-m", "symbackprop"]
+    commands: list[tuple[str, list[str]]] = [
+        (f"derive --format {fmt}", [*tool, "derive", spec, "--format", fmt, "-o", str(output)])
+        for fmt in FORMATS
+    ]
+    commands.append(("check", [*tool, "check", spec, "-o", str(output)]))
+    if spec.endswith(".toml"):
+        for floor in ("mpmath", "numpy"):
+            script = [sys.executable, str(HERE / "floors.py"), floor, spec]
+            commands.append((f"{floor} backprop (floor)", script))
+    return [(name, label, run(argv, timeout)) for label, argv in commands]
+
+
+def machine() -> str:
+    """One line describing this machine."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            names = [line.split(":", 1)[1].strip() for line in info if "model name" in line]
+        cpu = names[0] if names else cpu
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="seed,16-32-32-10,deep 3x8 tanh,8-16-4 batch 256")
+    parser.add_argument("--timeout", type=float, default=300.0)
+    args = parser.parse_args()
+    print(f"machine: {machine()}\n")
+    print("| network | command | wall time, peak memory |\n|---|---|---|")
+    tool = [sys.executable, "-m", "symbackprop"]
+    for label, argv in (("--help", [*tool, "--help"]), ("example", [*tool, "example"])):
+        print(f"| - | `symbackprop {label}` | {run(argv, args.timeout)} |", flush=True)
+    with tempfile.TemporaryDirectory() as folder:
+        for name in args.sizes.split(","):
+            if name == "seed":
+                spec = "seed"
+            else:
+                path = Path(folder) / f"{name.replace(' ', '-')}.toml"
+                path.write_text(spec_toml(random_spec(SIZES[name])), encoding="utf-8")
+                spec = str(path)
+            for size, command, measured in rows(name, spec, args.timeout, Path(folder) / "out"):
+                print(f"| {size} | `{command}` | {measured} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
