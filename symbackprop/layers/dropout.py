@@ -14,9 +14,9 @@ import numpy as np
 from .base import Config, Fields, LayerKind, Shape, Stages, Tensor, inline, tensor
 
 
-def _nested(array: np.ndarray) -> Any:
+def _nested(array: Any) -> Any:
     """An integer array as nested tuples (hashable, for the layer's config)."""
-    if array.ndim == 0:
+    if not isinstance(array, np.ndarray):
         return int(array)
     return tuple(_nested(sub) for sub in array)
 
