@@ -1,14 +1,16 @@
 """StackSpec -> LayerGraph: every intermediate of a stack named, with a one-level definition.
 
 Layer l of sample s defines z^(l) from its input by the layer kind's ``forward`` and, with an
-activation, a^(l) = f(z^(l)); the last layer's output is yhat. Then J_s = loss(yhat_s, y_s) and
+activation, a^(l) = f(z^(l)); the last layer's output is yhat. A layer kind with intermediates
+of its own (batch norm's mu^(l), sigma2^(l) and xhat^(l)) names them through a
+:class:`_Stages`, each as one more stage before its z. Then J_s = loss(yhat_s, y_s) and
 J reduces the J_s. Symbols are named like the MLP's, with every index written out:
 ``z^(1)_2,3,1`` is map 2, row 3, column 1 (1-based), and a batch adds the sample last.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,13 +53,54 @@ class LayerGraph:
         ]
 
 
-def _name(stem: str, index: tuple[int, ...], sample: int | None) -> Symbol:
+def _name(
+    stem: str, index: tuple[int, ...], sample: int | None, symbol: type[Symbol] = Symbol
+) -> Symbol:
     full = index if sample is None else (*index, sample)
-    return Symbol(f"{stem}_{','.join(str(i + 1) for i in full)}")
+    if not full:
+        return symbol(stem)
+    return symbol(f"{stem}_{','.join(str(i + 1) for i in full)}")
 
 
-def _named(stem: str, shape: tuple[int, ...], sample: int | None) -> Tensor:
-    return tensor(shape, lambda index: _name(stem, index, sample))
+def _named(
+    stem: str, shape: tuple[int, ...], sample: int | None, symbol: type[Symbol] = Symbol
+) -> Tensor:
+    return tensor(shape, lambda index: _name(stem, index, sample, symbol))
+
+
+class _Stages:
+    """The :class:`~symbackprop.layers.base.Stages` of one layer: each call names one stage."""
+
+    def __init__(
+        self,
+        layer: int,
+        tag: Callable[[int], int | None],
+        definitions: dict[Symbol, Expr],
+        stages: list[tuple[Symbol, ...]],
+        positions: list[int],
+    ) -> None:
+        self.layer, self.tag = layer, tag
+        self.definitions, self.stages, self.positions = definitions, stages, positions
+
+    def __call__(
+        self,
+        stem: str,
+        values: Sequence[Tensor],
+        *,
+        shared: bool = False,
+        symbol: type[Symbol] = Symbol,
+    ) -> list[Tensor]:
+        named, stage = [], []
+        for s, value in enumerate(values):
+            sample = None if shared else self.tag(s)
+            symbols = _named(f"{stem}^({self.layer})", value.shape, sample, symbol)
+            for index, expr in np.ndenumerate(value):
+                self.definitions[symbols[index]] = expr
+                stage.append(symbols[index])
+            named.append(symbols)
+        self.stages.append(tuple(stage))
+        self.positions.append(self.layer)
+        return named
 
 
 def build_graph(spec: StackSpec) -> LayerGraph:
@@ -73,31 +116,22 @@ def build_graph(spec: StackSpec) -> LayerGraph:
     definitions: dict[Symbol, Expr] = {}
     rewrites: dict[Symbol, Callable[[Expr], Expr]] = {}
     stages: list[tuple[Symbol, ...]] = []
+    stage_layers: list[int] = []
     outputs: dict[int, tuple[Tensor, ...]] = {}
     current = list(inputs)
     for layer in spec.layers:
-        current = _layer_stages(layer, spec, current, params, tag, definitions, stages, rewrites)
+        named = _Stages(layer.position, tag, definitions, stages, stage_layers)
+        current = _layer_stages(layer, spec, current, params, named, rewrites)
         outputs[layer.position] = tuple(current)
     per_sample = [
         LOSSES[spec.loss.name].per_sample(list(yhat), list(y), dict(spec.loss.options))
         for yhat, y in zip(current, targets, strict=True)
     ]
     _loss_stages(spec, per_sample, definitions, stages)
-    positions = {
-        s: p for p, stage in zip(_stage_layers(spec), stages, strict=False) for s in stage
-    }
+    positions = {s: p for p, stage in zip(stage_layers, stages, strict=False) for s in stage}
     return LayerGraph(
         spec, inputs, targets, params, outputs, definitions, tuple(stages), positions, rewrites
     )
-
-
-def _stage_layers(spec: StackSpec) -> list[int]:
-    """The layer position of each layer stage (z, then a where there is an activation)."""
-    return [
-        layer.position
-        for layer in spec.layers
-        for _ in range(1 if layer.activation is None else 2)
-    ]
 
 
 def _parameter_stem(key: str) -> str:
@@ -111,32 +145,23 @@ def _layer_stages(
     spec: StackSpec,
     current: list[Tensor],
     params: dict[str, Tensor],
-    tag: Callable[[int], int | None],
-    definitions: dict[Symbol, Expr],
-    stages: list[tuple[Symbol, ...]],
+    named: _Stages,
     rewrites: dict[Symbol, Callable[[Expr], Expr]],
 ) -> list[Tensor]:
-    """Define layer ``layer``'s z (and a) for every sample; return its outputs."""
+    """Define layer ``layer``'s intermediates, z (and a) for every sample; return its outputs."""
     kind, last = LAYERS[layer.kind], layer.position == len(spec.layers)
-    own = (
-        {}
-        if layer.number is None
-        else {
-            stem: params[f"{stem}{layer.number}"]
-            for stem in ("W", "b")
-            if f"{stem}{layer.number}" in params
-        }
-    )
-    l = layer.position
+    own = {} if layer.number is None else layer_parameters(layer, params)
+    l, definitions, stages, tag = layer.position, named.definitions, named.stages, named.tag
     z_stem = "yhat" if last and layer.activation is None else f"z^({l})"
     zs, z_stage = [], []
-    for s, out in enumerate(kind.forward_batch(layer.options, current, own)):
+    for s, out in enumerate(kind.forward_batch(layer.options, current, own, named)):
         z = _named(z_stem, layer.output_shape, tag(s))
         for index, expr in np.ndenumerate(out):
             definitions[z[index]] = expr
             z_stage.append(z[index])
         zs.append(z)
     stages.append(tuple(z_stage))
+    named.positions.append(l)
     if layer.activation is None:
         return zs
     function = ACTIVATIONS[layer.activation.name]
@@ -157,7 +182,13 @@ def _layer_stages(
             a_stage.append(symbol)
         outs.append(a)
     stages.append(tuple(a_stage))
+    named.positions.append(l)
     return outs
+
+
+def layer_parameters(layer: StackLayer, params: dict[str, Any]) -> dict[str, Any]:
+    """The layer's own entries of ``params`` (keyed ``W1``, ``gamma2``, ...) by stem."""
+    return {stem: params[key] for stem, key in layer.parameter_keys.items() if key in params}
 
 
 def _rewrite(

@@ -87,6 +87,22 @@ def sample_loss(sample: int) -> Symbol:
 LOSS = Symbol("J")
 
 
+class Variance(Symbol):
+    """sigma^2 of a normalisation layer, named ``sigma2^(l)_i``: printed as the square of
+    sigma^(l)_i (:attr:`deviation`), never as sigma with a subscript 2.
+
+    >>> Variance("sigma2^(1)_2").deviation
+    sigma^(1)_2
+    """
+
+    STEM = "sigma2"
+
+    @property
+    def deviation(self) -> Symbol:
+        """The standard deviation sigma whose square this is."""
+        return Symbol("sigma" + self.name.removeprefix(self.STEM))
+
+
 def parameter_key(kind: str, layer: int) -> str:
     """The notebook-style name of a parameter matrix: ``parameter_key("W", 0) == "W1"``."""
     return f"{kind}{layer + 1}"

@@ -1,7 +1,8 @@
 """Hand-written NumPy forward and backward passes for stacks of layers: the second opinion.
 
 Convolution, pooling, flatten and dense layers, written as naive explicit loops in the style of
-CS231n's ``conv_forward_naive``: clarity beats speed. Like ``reference.py`` this module imports
+CS231n's ``conv_forward_naive``: clarity beats speed; batch norm, layer norm and dropout are in
+:mod:`symbackprop.reference_norm`. Like ``reference.py`` this module imports
 nothing from the symbolic side; it reuses only the activation and loss tables of
 ``reference.py`` (its public building blocks, which work on columns).
 
@@ -32,6 +33,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import ArrayLike
 
+import symbackprop.reference_norm as reference_norm
 from symbackprop.reference import (
     Array,
     ResolvedActivation,
@@ -45,7 +47,8 @@ Params = Mapping[str, ArrayLike]
 
 __all__ = ["Layer", "backprop", "forward", "loss", "max_pool_ties"]
 
-_WITH_PARAMETERS = ("conv2d", "dense")
+_WITH_PARAMETERS = ("conv2d", "dense", "batchnorm", "layernorm")
+_NORMALISATIONS = ("batchnorm", "layernorm")
 
 
 # --- Preparation: parameter names and activations per layer ---------------------------------
@@ -171,6 +174,22 @@ def _dense_forward(w: Array, b: Array | None, x: Array) -> Array:
     return x @ w.T if b is None else x @ w.T + b
 
 
+def _norm_forward(
+    layer: Layer, params: Params, number: int | None, x: Array
+) -> tuple[Array, tuple[Any, ...]]:
+    """A normalisation or dropout layer's output and its cache for the backward pass."""
+    kind = layer["type"]
+    if kind == "dropout":
+        mask = np.asarray(layer["mask"], dtype=np.float64)
+        return reference_norm.dropout_forward(x, float(layer["p"]), mask)
+    gamma = np.asarray(params[f"gamma{number}"], dtype=np.float64)
+    beta = np.asarray(params[f"beta{number}"], dtype=np.float64)
+    if kind == "batchnorm":
+        eps, unbiased = float(layer["eps"]), bool(layer["unbiased"])
+        return reference_norm.batchnorm_forward(x, gamma, beta, eps, unbiased)
+    return reference_norm.layernorm_forward(x, gamma, beta, float(layer["eps"]))
+
+
 def _linear_forward(layer: Layer, params: Params, number: int | None, x: Array) -> Array:
     """The pre-activation z of one layer (for pooling and flatten, its output)."""
     kind = layer["type"]
@@ -178,6 +197,8 @@ def _linear_forward(layer: Layer, params: Params, number: int | None, x: Array) 
         return x.reshape(x.shape[0], -1)
     if kind in ("max_pool2d", "avg_pool2d"):
         return _pool_forward(layer, x)
+    if kind in (*_NORMALISATIONS, "dropout"):
+        return _norm_forward(layer, params, number, x)[0]
     w, b = _weights(params, number)
     return _conv_forward(layer, w, b, x) if kind == "conv2d" else _dense_forward(w, b, x)
 
@@ -191,6 +212,13 @@ def _linear_backward(
         return g.reshape(x.shape), {}
     if kind in ("max_pool2d", "avg_pool2d"):
         return _pool_backward(layer, x, g), {}
+    if kind == "dropout":
+        return reference_norm.dropout_backward(g, _norm_forward(layer, params, number, x)[1]), {}
+    if kind in _NORMALISATIONS:
+        cache = _norm_forward(layer, params, number, x)[1]
+        backward = getattr(reference_norm, f"{kind}_backward")
+        dx, dgamma, dbeta = backward(g, cache)
+        return dx, {f"gamma{number}": dgamma, f"beta{number}": dbeta}
     w, b = _weights(params, number)
     if kind == "conv2d":
         dw, db, dx = _conv_backward(layer, w, x, g)

@@ -3,25 +3,25 @@
 The derivation of a stack with convolution or pooling: the layer graph, its adjoints (the
 chain rule over one-level definitions), the exact value of every intermediate and gradient at
 the documented point, and for each layer the proof that its textbook backward pass equals the
-chain rule's element-wise derivatives.
+chain rule's element-wise derivatives (:mod:`symbackprop.proofs`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
+from functools import cached_property
 from typing import Any, ClassVar
 
 import numpy as np
-from sympy import Add, Expr, Symbol, expand
+from sympy import Expr, Symbol
 
 from .chain import Adjoints, reverse
 from .exact import DecimalError, decimal
 from .formats import Omitted, render
 from .graph import LayerGraph, build_graph
-from .layers import LAYERS
 from .layers.base import tensor
-from .stack_spec import StackLayer, StackSpec
+from .proofs import prove_textbook
+from .stack_spec import StackSpec
 
 
 @dataclass(frozen=True, eq=False)
@@ -126,7 +126,7 @@ def derive_stack(spec: StackSpec, options: Any) -> StackDerivation:
     params = [p for _, p, _ in graph.parameter_symbols()]
     adjoints = reverse(graph.definitions, graph.loss, params, graph.rewrites)
     values = exact_values(graph, adjoints, options.relu_prime_at_zero)
-    proofs = {layer.position: prove_textbook(layer) for layer in spec.layers}
+    proofs = {layer.position: prove_textbook(layer, spec.samples) for layer in spec.layers}
     return StackDerivation(spec, graph, adjoints, values, options, proofs)
 
 
@@ -155,38 +155,3 @@ def _at_kink(expr: Expr, convention: Expr) -> Expr:
     from .activations import KinkFunction
 
     return expr.replace(lambda e: isinstance(e, KinkFunction), lambda e: e.elementary(convention))
-
-
-@lru_cache(maxsize=64)
-def _proof(kind: str, config: tuple[tuple[str, Any], ...], shape: tuple[int, ...]) -> bool:
-    layer, options = LAYERS[kind], dict(config)
-    x = tensor(shape, lambda i: Symbol(f"x_{'_'.join(map(str, i))}"))
-    shapes = layer.parameter_shapes(options, shape)
-    params = {
-        k: tensor(s, lambda i, k=k: Symbol(f"{k}_{'_'.join(map(str, i))}"))
-        for k, s in shapes.items()
-    }
-    out = layer.forward(options, x, params)
-    upstream = tensor(out.shape, lambda i: Symbol(f"g_{'_'.join(map(str, i))}"))
-    outputs = [Symbol(f"o_{n}") for n in range(out.size)]
-    definitions: dict[Symbol, Expr] = dict(zip(outputs, out.ravel(), strict=True))
-    loss = Symbol("L")
-    definitions[loss] = Add(*(o * g for o, g in zip(outputs, upstream.ravel(), strict=True)))
-    wrt = {"x": x, **params}
-    adjoints = reverse(definitions, loss, [s for a in wrt.values() for s in a.ravel()])
-    closed = {adjoints.symbols[o]: g for o, g in zip(outputs, upstream.ravel(), strict=True)}
-    textbook = layer.textbook(options, x, params, upstream)
-    for key, array in wrt.items():
-        for index in np.ndindex(*array.shape):
-            chain = adjoints.parameters[array[index]].xreplace(closed)
-            if expand(textbook[key][index] - chain) != 0:
-                return False
-    return True
-
-
-def prove_textbook(layer: StackLayer) -> bool:
-    """Whether the layer's textbook backward pass equals the chain rule, entry by entry.
-
-    Proven for abstract input, parameters and upstream gradient (symbols), so for every point.
-    """
-    return _proof(layer.kind, layer.config, layer.input_shape)

@@ -65,6 +65,14 @@ class StackLayer:
     def label(self) -> str:
         return f"layer {self.position} ({self.kind})"
 
+    @property
+    def parameter_keys(self) -> dict[str, str]:
+        """Stem -> key of each parameter the layer can own: ``{"W": "W1", "b": "b1"}``."""
+        if self.number is None:
+            return {}
+        shapes = LAYERS[self.kind].parameter_shapes(self.options, self.input_shape)
+        return {stem: f"{stem}{self.number}" for stem in shapes}
+
 
 @dataclass(frozen=True, eq=False)
 class StackSpec:
@@ -115,11 +123,24 @@ class StackSpec:
 class _Fields:
     """One layer table, read with errors naming ``[[layers]] n (type) key``."""
 
-    def __init__(self, v: Validator, where: str, table: Mapping[str, Any]) -> None:
-        self.v, self.where, self.table = v, where, table
+    def __init__(self, v: Validator, where: str, table: Mapping[str, Any], samples: int) -> None:
+        self.v, self.where, self.table, self.samples = v, where, table, samples
 
     def fail(self, key: str, message: str) -> Exception:
-        return self.v.fail(f"{self.where} {key}", message)
+        """An error naming the layer and ``key`` (the layer alone when ``key`` is empty)."""
+        return self.v.fail(f"{self.where} {key}".rstrip(), message)
+
+    def rational(self, key: str, default: Rational | None = None) -> Rational:
+        value = self._value(key, default)
+        return (
+            value if isinstance(value, Rational) else self.v.number(f"{self.where} {key}", value)
+        )
+
+    def flag(self, key: str, default: bool) -> bool:
+        return self.v.boolean(f"{self.where} {key}", self.table.get(key, default))
+
+    def array(self, key: str, shape: Shape) -> np.ndarray:
+        return tensor(self.v, f"{self.where} {key}", self._value(key, None), shape)
 
     def _value(self, key: str, default: Any) -> Any:
         if key not in self.table:
@@ -156,7 +177,7 @@ def parse_stack(v: Validator) -> dict[str, Any] | StackSpec:
     """The MLP tables for a dense stack on a vector input, else the :class:`StackSpec`."""
     net = _network(v)
     shape = _input(v, net["input"])
-    layers = _layers(v, shape)
+    layers = _layers(v, shape, _sample_count(v, shape))
     loss = v.loss(net["loss"], layers[-1].activation or _identity(v))
     if all(layer.kind == "dense" for layer in layers) and len(shape) == 1:
         return _mlp_tables(v, net, shape, layers)
@@ -207,14 +228,21 @@ def _input(v: Validator, value: Any) -> Shape:
     return tuple(value)
 
 
-def _layers(v: Validator, shape: Shape) -> tuple[StackLayer, ...]:
+def _sample_count(v: Validator, shape: Shape) -> int:
+    """How many samples ``[data] x`` holds (read again, with its errors, by :func:`_samples`)."""
+    data = v.data.get("data")
+    x = data.get("x") if isinstance(data, dict) else None
+    return len(x) if isinstance(x, list) and _depth(x) == len(shape) + 1 else 1
+
+
+def _layers(v: Validator, shape: Shape, samples: int) -> tuple[StackLayer, ...]:
     tables = v.data["layers"]
     if not isinstance(tables, list) or not tables or not all(isinstance(t, dict) for t in tables):
         raise v.fail("[[layers]]", "expected one or more [[layers]] tables")
     layers: list[StackLayer] = []
     number = 0
     for position, table in enumerate(tables, start=1):
-        layer = _layer(v, position, table, shape, position == len(tables), number + 1)
+        layer = _layer(v, position, table, shape, position == len(tables), number + 1, samples)
         number = layer.number or number
         layers.append(layer)
         shape = layer.output_shape
@@ -228,7 +256,13 @@ def _layers(v: Validator, shape: Shape) -> tuple[StackLayer, ...]:
 
 
 def _layer(
-    v: Validator, position: int, table: dict[str, Any], shape: Shape, last: bool, number: int
+    v: Validator,
+    position: int,
+    table: dict[str, Any],
+    shape: Shape,
+    last: bool,
+    number: int,
+    samples: int,
 ) -> StackLayer:
     name = table.get("type")
     if not isinstance(name, str) or name not in LAYERS:
@@ -247,7 +281,7 @@ def _layer(
         wanted = "a vector" if rank == 1 else "(channels, height, width) maps"
         hint = "; add a flatten layer before it" if rank == 1 else ""
         raise v.fail(where, f"needs {wanted} as input, got shape {_shape_text(shape)}{hint}")
-    config = kind.configure(_Fields(v, where, table), shape)
+    config = kind.configure(_Fields(v, where, table, samples), shape)
     activation = None
     if "activation" in table:
         activation = v.named_activation(f"{where} activation", table["activation"], last)

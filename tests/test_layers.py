@@ -135,8 +135,8 @@ def _conv(**given: Any) -> str:
         ),
         (
             {"pool": "maxpool"},
-            "[[layers]] 2 type: expected one of: avg_pool2d, conv2d, dense, flatten, max_pool2d, "
-            "got 'maxpool'",
+            "[[layers]] 2 type: expected one of: avg_pool2d, batchnorm, conv2d, dense, dropout, "
+            "flatten, layernorm, max_pool2d, got 'maxpool'",
         ),
         ({"padding": -1}, "[[layers]] 1 (conv2d) padding: expected an integer >= 0, got -1"),
     ],
@@ -354,7 +354,7 @@ def test_derive_text_and_json_of_the_cnn_example(capsys: Any) -> None:
 def test_a_wrong_textbook_form_is_reported_not_proven(monkeypatch: pytest.MonkeyPatch) -> None:
     from symbackprop import derive
     from symbackprop.layers.pooling import MaxPool2D
-    from symbackprop.stack_derivation import _proof
+    from symbackprop.proofs import _proof
 
     def last_maximum(self: Any, config: Any, x: Any, params: Any, upstream: Any) -> dict:
         flipped = original(self, config, x[:, ::-1, ::-1], params, upstream[:, ::-1, ::-1])

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from symbackprop import reference, reference_layers
+from symbackprop import reference, reference_layers, reference_norm
 from symbackprop.reference_layers import backprop, forward, loss, max_pool_ties
 
 Layer = Mapping[str, Any]
@@ -333,22 +333,28 @@ def test_softmax_on_a_hidden_layer_is_rejected() -> None:
         forward(layers, params, np.zeros((1, 2)))
 
 
-def test_imports_nothing_from_the_symbolic_side() -> None:
-    tree = ast.parse(Path(reference_layers.__file__).read_text(encoding="utf-8"))
+def _imports(module: object) -> set[str]:
+    tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))  # type: ignore[attr-defined]
     imported = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             imported |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom):
             imported.add(node.module or "")
-    assert imported <= {
+    return imported
+
+
+def test_imports_nothing_from_the_symbolic_side() -> None:
+    assert _imports(reference_layers) <= {
         "collections.abc",
         "typing",
         "numpy",
         "numpy.lib.stride_tricks",
         "numpy.typing",
         "symbackprop.reference",
+        "symbackprop.reference_norm",
     }
+    assert _imports(reference_norm) <= {"typing", "numpy"}
 
 
 def test_docstring_example_runs() -> None:

@@ -191,10 +191,10 @@ def _tie_dependent(spec: StackSpec, point: StackPoint) -> set[str]:
         return set()
     last = max(position for _, position in point.ties)
     keys = {
-        f"d{stem}{layer.number}"
+        f"d{key}"
         for layer in spec.layers
-        if layer.number is not None and layer.position <= last
-        for stem in ("W", "b")
+        if layer.position <= last
+        for key in layer.parameter_keys.values()
     }
     return {
         notation.entry_name(key, index)

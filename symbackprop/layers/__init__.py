@@ -9,7 +9,9 @@ from __future__ import annotations
 from .base import Config, Fields, LayerKind, Shape, Tensor
 from .conv2d import Conv2D
 from .dense import Dense
+from .dropout import Dropout
 from .flatten import Flatten
+from .normalization import BatchNorm, LayerNorm
 from .pooling import AvgPool2D, FirstMax, MaxPool2D, PoolMax
 
 LAYERS: dict[str, LayerKind] = {}
@@ -21,7 +23,16 @@ def register(kind: LayerKind) -> LayerKind:
     return kind
 
 
-for _kind in (Dense(), Conv2D(), MaxPool2D(), AvgPool2D(), Flatten()):
+for _kind in (
+    Dense(),
+    Conv2D(),
+    MaxPool2D(),
+    AvgPool2D(),
+    Flatten(),
+    BatchNorm(),
+    LayerNorm(),
+    Dropout(),
+):
     register(_kind)
 
 __all__ = [

@@ -4,16 +4,20 @@ A layer works on one sample at a time. Its input and output are NumPy object arr
 expressions in the sample's shape (``(C, H, W)`` for feature maps, ``(n,)`` for vectors); its
 parameters are object arrays of symbols in their spec shapes (a kernel ``(F, C, kh, kw)``).
 The stack (:mod:`symbackprop.graph`) names every output entry, so a layer's ``forward`` is one
-level of definitions, and the chain rule (:mod:`symbackprop.chain`) differentiates it.
+level of definitions, and the chain rule (:mod:`symbackprop.chain`) differentiates it. A layer
+with intermediates of its own (batch norm's mean, variance and normalised input) names each
+through the :class:`Stages` callback that :meth:`LayerKind.forward_batch` receives, one stage at
+a time, and defines its output in terms of the named symbols.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
+from sympy import Rational, Symbol
 
 #: An array of SymPy expressions.
 Tensor = NDArray[np.object_]
@@ -32,6 +36,40 @@ class Fields(Protocol):
         self, key: str, minimum: int, default: tuple[int, int] | None = None
     ) -> tuple[int, int]: ...
 
+    #: The number of samples in the spec's batch (1 for a single sample).
+    samples: int
+
+    def rational(self, key: str, default: Rational | None = None) -> Rational: ...
+
+    def flag(self, key: str, default: bool) -> bool: ...
+
+    def array(self, key: str, shape: Shape) -> np.ndarray: ...
+
+
+class Stages(Protocol):
+    """Names a layer's intermediates: ``stages("mu", [values], shared=True)``.
+
+    ``values`` holds one tensor per sample, or with ``shared`` one tensor for the whole batch
+    (a batch statistic). The result is the tensors of named symbols that stand for them, whose
+    definitions are ``values``; ``symbol`` is the class of those symbols (for their notation).
+    """
+
+    def __call__(
+        self,
+        stem: str,
+        values: Sequence[Tensor],
+        *,
+        shared: bool = False,
+        symbol: type[Symbol] = Symbol,
+    ) -> list[Tensor]: ...
+
+
+def inline(
+    stem: str, values: Sequence[Tensor], *, shared: bool = False, symbol: type[Symbol] = Symbol
+) -> list[Tensor]:
+    """The :class:`Stages` that names nothing: each intermediate stays its expression."""
+    return list(values)
+
 
 class LayerKind:
     """One registry entry. Subclasses set the class attributes and override the methods."""
@@ -40,8 +78,15 @@ class LayerKind:
     name: ClassVar[str]
     #: Spec keys besides ``type`` and ``activation``.
     keys: ClassVar[tuple[str, ...]] = ()
-    #: Whether the layer has parameters ``W{n}`` and ``b{n}`` (and so a number n).
+    #: Whether the layer has parameters (``W{n}`` and ``b{n}``, ``gamma{n}`` and ``beta{n}``, ...)
+    #: and so a number n.
     parameterised: ClassVar[bool] = False
+    #: Whether a sample's output depends on the batch (batch statistics, a per-sample mask):
+    #: then :meth:`forward_batch` and :meth:`textbook_batch` are the layer's definition.
+    batch_dependent: ClassVar[bool] = False
+    #: Stems of named intermediates that the textbook identity holds for whatever their value
+    #: (batch norm's sigma2): the proof keeps them as free symbols, which keeps it small.
+    proof_free: ClassVar[tuple[str, ...]] = ()
     #: Whether ``activation`` is allowed on the layer.
     activates: ClassVar[bool] = True
     #: The shape of input the layer takes: "maps" (C, H, W), "vector" (n,) or "any".
@@ -67,7 +112,7 @@ class LayerKind:
         raise NotImplementedError
 
     def parameter_shapes(self, config: Config, shape: Shape) -> dict[str, Shape]:
-        """``{"W": ..., "b": ...}`` for a parameterised layer."""
+        """``{"W": ..., "b": ...}`` for a parameterised layer; ``"b"`` is the optional bias."""
         return {}
 
     def forward(self, config: Config, x: Tensor, params: Mapping[str, Tensor]) -> Tensor:
@@ -75,9 +120,16 @@ class LayerKind:
         raise NotImplementedError
 
     def forward_batch(
-        self, config: Config, xs: list[Tensor], params: Mapping[str, Tensor]
+        self,
+        config: Config,
+        xs: list[Tensor],
+        params: Mapping[str, Tensor],
+        stages: Stages = inline,
     ) -> list[Tensor]:
-        """:meth:`forward` of every sample; a layer that mixes samples (batch norm) overrides it."""
+        """:meth:`forward` of every sample; a layer that mixes samples (batch norm) overrides it.
+
+        A layer with named intermediates passes each through ``stages`` before its output.
+        """
         return [self.forward(config, x, params) for x in xs]
 
     def textbook(
@@ -89,6 +141,28 @@ class LayerKind:
         the tests prove it equal to the chain rule's element-wise result.
         """
         raise NotImplementedError
+
+    def textbook_batch(
+        self,
+        config: Config,
+        xs: list[Tensor],
+        params: Mapping[str, Tensor],
+        upstreams: list[Tensor],
+        cache: Mapping[str, list[Tensor]],
+    ) -> tuple[list[Tensor], dict[str, Tensor]]:
+        """The textbook backward pass of a batch: each sample's dx, and the parameter gradients.
+
+        ``cache`` holds the forward pass's named intermediates by stem (CS231n's ``cache``:
+        ``cache["xhat"]`` is one tensor per sample, a shared statistic one for the batch). By
+        default :meth:`textbook` per sample, the parameter gradients summed over the batch.
+        """
+        dxs, grads = [], {}  # type: tuple[list[Tensor], dict[str, Tensor]]
+        for x, upstream in zip(xs, upstreams, strict=True):
+            one = self.textbook(config, x, params, upstream)
+            dxs.append(one.pop("x"))
+            for key, value in one.items():
+                grads[key] = value if key not in grads else grads[key] + value
+        return dxs, grads
 
 
 def tensor(shape: Shape, make: Any) -> Tensor:

@@ -35,6 +35,7 @@ from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE
 
 from ..activations import LeakyReLU, LeakyReLUPrime, ReLU, ReLUPrime, Sigmoid, Softplus
+from ..notation import Variance
 from .widths import estimate_width, is_tall
 
 # ----------------------------------------------------------------------------- numbers
@@ -230,6 +231,10 @@ class DerivationPrinter(LatexPrinter):
         return super()._print_Function(expr, exp)
 
     # -- calculus and sums
+
+    def _print_Variance(self, expr: Variance) -> str:
+        """``{\\sigma^{(1)}_{2}}^{2}``: the variance as the square of sigma."""
+        return f"{{{self._print(expr.deviation)}}}^{{2}}"
 
     def _print_Derivative(self, expr: Derivative) -> str:
         r"""``\frac{\partial J}{\partial z^{(2)}_{1}}``, or with the ``fold_derivatives``

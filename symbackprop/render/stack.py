@@ -35,11 +35,9 @@ def _shape(shape: tuple[int, ...]) -> str:
 
 
 def _parameters(d: StackDerivation, layer: StackLayer) -> list[tuple[str, tuple[int, ...]]]:
-    if layer.number is None:
-        return []
     return [
         (key, d.spec.parameters[key].shape)
-        for key in (f"W{layer.number}", f"b{layer.number}")
+        for key in layer.parameter_keys.values()
         if key in d.spec.parameters
     ]
 
@@ -158,12 +156,21 @@ def _nested(array: np.ndarray, convert: Any) -> Any:
     return [_nested(sub, convert) for sub in array]
 
 
+def _plain(value: Any) -> Any:
+    """A layer option for JSON: tuples as lists, exact non-integers as strings (``1/2``)."""
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, Expr):
+        return int(value) if value.is_Integer else str(value)
+    return value
+
+
 def _layer_json(d: StackDerivation, layer: StackLayer) -> dict[str, Any]:
     kind = LAYERS[layer.kind]
     return {
         "position": layer.position,
         "type": layer.kind,
-        "options": {k: list(v) if isinstance(v, tuple) else v for k, v in layer.config},
+        "options": {k: _plain(v) for k, v in layer.config},
         "activation": None if layer.activation is None else str(layer.activation),
         "input_shape": list(layer.input_shape),
         "output_shape": list(layer.output_shape),
