@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
+from . import layercheck_command
 from ._version import __version__
 from .check import ATOL, REPORT_FORMATS, RTOL, CheckReport, check
 from .derivation import EXACT_LIMIT, EXPAND_LIMIT, KINK_CONVENTIONS, Options, derive
@@ -140,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --format latex: a complete document for pdflatex instead of a fragment",
     )
     _check_parser(commands)
+    layercheck_command.add_parser(commands)
     example_parser = commands.add_parser(
         "example", help="print a built-in example spec, or list them"
     )
@@ -299,7 +301,12 @@ def _emit(text: str, output: str | None) -> None:
         write_atomic(output, text)
 
 
-COMMANDS = {"derive": _derive, "example": _example, "check": _check}
+COMMANDS = {
+    "derive": _derive,
+    "example": _example,
+    "check": _check,
+    "check-layer": layercheck_command.run,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
