@@ -40,7 +40,7 @@ def check_layer(
         shape: sizes over the kind's defaults, ``"N=4,D=2x3"`` or ``{"N": 4}``.
         random_points: random points after the edge point.
         seed: their seed.
-        rtol, atol: pass when |value - exact| <= atol + rtol |exact|.
+        rtol, atol: pass when ``|value - exact| <= atol + rtol |exact|``.
 
     Returns:
         The report (``report.ok``, ``report.text()``, ``report.json()``).

@@ -118,7 +118,8 @@ def _failures(report: LayerReport) -> list[str]:
     lines = [f"{sum(len(r.failures) for r in failing)} failing entries"]
     header = f"  {'entry':<14} {'value':>18} {'exact':>18} {'difference':>11} {'tolerance':>10}"
     for r in failing:
-        lines.append(f"{r.name} at the {r.point}:")
+        where = r.point if r.point.startswith("random") else f"the {r.point}"
+        lines.append(f"{r.name} at {where}:")
         if r.shape:
             lines.append(f"  {r.shape}")
             continue
