@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, NoReturn
 
+from . import layercheck_command
 from ._version import __version__
 from .builtin import example_names, example_text
 from .defaults import ATOL, EXACT_LIMIT, EXPAND_LIMIT, KINKS, REPORT_FORMATS, RTOL
@@ -142,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --format latex: a complete document for pdflatex instead of a fragment",
     )
     _check_parser(commands)
+    layercheck_command.add_parser(commands)
     example_parser = commands.add_parser(
         "example", help="print a built-in example spec, or list them"
     )
@@ -311,7 +313,12 @@ def _emit(text: str, output: str | None) -> None:
         write_atomic(output, text)
 
 
-COMMANDS = {"derive": _derive, "example": _example, "check": _check}
+COMMANDS = {
+    "derive": _derive,
+    "example": _example,
+    "check": _check,
+    "check-layer": layercheck_command.run,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

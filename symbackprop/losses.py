@@ -11,7 +11,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sympy import Add, Eq, Expr, ImmutableMatrix, Rational, Symbol, collect, expand, log
+from sympy import Add, Eq, Expr, ImmutableMatrix, Integer, Rational, Symbol, collect, expand, log
+
+from .activations import ReLU
 
 Vector = Sequence[Symbol]
 #: (derived expression, prediction symbol, targets) -> (expression, the assumption used) or None
@@ -107,3 +109,13 @@ register(
         description="J = c sum_k (yhat_k - y_k)^2, c = 1/2 when half = true",
     )
 )
+
+
+def multiclass_hinge(scores: Sequence[Expr], y: Sequence[Expr], margin: Expr = Integer(1)) -> Expr:
+    """CS231n's multiclass SVM loss of one sample, the class given one-hot in ``y``.
+
+    J = sum_{j != class} max(0, s_j - s_class + margin). Not registered in :data:`LOSSES`: it
+    pairs with no output activation or reference backprop; ``check-layer svm_loss`` uses it.
+    """
+    correct = Add(*[t * s for s, t in zip(scores, y, strict=True)])
+    return Add(*[(1 - t) * ReLU(s - correct + margin) for s, t in zip(scores, y, strict=True)])

@@ -8,8 +8,9 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .check import DOCUMENTED_POINT, USER, CheckReport, check
 from .derivation import Derivation
@@ -17,6 +18,9 @@ from .errors import UserBackpropError
 from .spec import NetworkSpec
 from .stack_spec import StackSpec
 from .userbackprop import Backprop
+
+if TYPE_CHECKING:
+    from .layercheck import LayerReport
 
 
 def assert_backprop_matches(
@@ -69,5 +73,48 @@ def assert_backprop_matches(
     raise AssertionError(
         f"your backprop does not match the exact gradients of {report.title}\n{hint}"
         + report.failure_table([USER])
+        + (f"\n{likely}" if likely else "")
+    )
+
+
+def assert_layer_matches(
+    kind: str,
+    forward: Callable[..., Any],
+    backward: Callable[..., Any] | None = None,
+    **options: Any,
+) -> LayerReport:
+    """Assert that a CS231n-style layer pair gives the exact forward and gradients.
+
+    Args:
+        kind: ``affine``, ``relu``, ``conv``, ``max_pool``, ``softmax_loss``, ``svm_loss``, ...
+        forward: ``out, cache = forward(...)``, or ``loss, dx = forward(x, y)`` for a loss.
+        backward: ``dx, ... = backward(dout, cache)``; None for a loss.
+        **options: passed to :func:`symbackprop.layercheck.check_layer` (``shape``,
+            ``random_points``, ``seed``, ``rtol``, ``atol``).
+
+    Returns:
+        The report, when every entry matches.
+
+    Raises:
+        AssertionError: an entry is out of tolerance (the message is the per-entry table and
+            the likely mistake), or a function raised or returned the wrong thing.
+
+    Example:
+        >>> assert_layer_matches("relu", relu_forward, relu_backward)  # doctest: +SKIP
+    """
+    __tracebackhide__ = True
+    from .layercheck import check_layer
+    from .layercheck.user import LayerFunctionError
+
+    try:
+        report = check_layer(kind, forward, backward, **options)
+    except LayerFunctionError as exc:
+        raise AssertionError(f"{exc}\n{exc.traceback}".rstrip()) from None
+    if report.ok:
+        return report
+    likely = report.likely_text()
+    raise AssertionError(
+        f"{report.title} does not match the exact values\n"
+        + report.failure_table()
         + (f"\n{likely}" if likely else "")
     )

@@ -190,7 +190,63 @@ def _loss_rows() -> list[list[nodes.Node | str]]:
     return rows
 
 
+def _layer_kind_rows() -> list[list[nodes.Node | str]]:
+    from symbackprop.layercheck import KINDS
+    from symbackprop.layercheck.sizes import shape_text
+
+    rows: list[list[nodes.Node | str]] = []
+    for name, kind in KINDS.items():
+        defaults = shape_text({s.name: s.default for s in kind.sizes})
+        signatures = nodes.paragraph()
+        for k, signature in enumerate(kind.signatures):
+            signatures += [nodes.line_block() if k else nodes.Text(""), _code(signature)]
+        rows.append([_code(name), signatures, _code(defaults), kind.summary])
+    return rows
+
+
+def _layer_mistake_rows() -> list[list[nodes.Node | str]]:
+    from symbackprop.layercheck import LAYER_MISTAKES
+
+    return [
+        [_code(m.id), ", ".join(m.kinds) if m.kinds else "every kind", m.summary]
+        for m in LAYER_MISTAKES.values()
+    ]
+
+
+class CheckLayerOutput(SphinxDirective):
+    """``.. check-layer-output:: relu --module tests/cs231n_layers/correct.py`` -- the report,
+    produced by running ``symbackprop check-layer`` from the repository root."""
+
+    required_arguments = 1
+    final_argument_whitespace = True
+
+    def run(self) -> Sequence[nodes.Node]:
+        import contextlib
+        import io
+        import os
+        import shlex
+
+        from symbackprop.cli import main
+
+        argv = ["check-layer", *shlex.split(self.arguments[0])]
+        out, err, cwd = io.StringIO(), io.StringIO(), os.getcwd()
+        os.chdir(os.path.dirname(self.env.srcdir))
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                status = main(argv)
+        finally:
+            os.chdir(cwd)
+        text = f"$ symbackprop {' '.join(argv)}\n{out.getvalue()}{err.getvalue()}"
+        text += f"$ echo $?\n{status}\n"
+        return [nodes.literal_block(text, text)]
+
+
 REGISTRIES = {
+    "layer-kinds": (
+        ("Kind", "Functions (CS231n signatures)", "--shape defaults", "Computes"),
+        _layer_kind_rows,
+    ),
+    "layer-mistakes": (("Mistake", "Kinds", "What it is"), _layer_mistake_rows),
     "activations": (
         ("Name", "Aliases", "Options (default)", "Definition", "Notes"),
         _activation_rows,
@@ -330,6 +386,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("argparse-reference", ArgparseReference)
     app.add_directive("registry-table", RegistryTable)
     app.add_directive("spec-key", SpecKey)
+    app.add_directive("check-layer-output", CheckLayerOutput)
     app.add_role("value", ValueRole())
     app.connect("env-check-consistency", check_spec_keys)
     app.connect("env-purge-doc", purge_spec_keys)

@@ -1,0 +1,67 @@
+"""``check-layer``: check one CS231n-style layer's forward and backward against exact values.
+
+>>> import numpy as np
+>>> def relu_forward(x):
+...     return np.maximum(0, x), x
+>>> def relu_backward(dout, x):
+...     return dout * (x > 0)
+>>> check_layer("relu", relu_forward, relu_backward).ok
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .check import RANDOM_POINTS, Functions, check_functions
+from .kinds import KINDS, Kind, lookup
+from .mistakes import LAYER_MISTAKES
+from .report import LayerReport
+
+
+def check_layer(
+    kind: str,
+    forward: Callable[..., Any],
+    backward: Callable[..., Any] | None = None,
+    *,
+    shape: str | Mapping[str, object] | None = None,
+    random_points: int = RANDOM_POINTS,
+    seed: int = 0,
+    rtol: float | None = None,
+    atol: float | None = None,
+) -> LayerReport:
+    """Check a forward/backward pair (or a loss function) of the kind ``kind``.
+
+    Args:
+        kind: ``affine``, ``relu``, ``conv``, ``max_pool``, ``softmax_loss``, ``svm_loss``, ...
+        forward: ``out, cache = forward(x, ...)``, or ``loss, dx = forward(x, y)`` for a loss.
+        backward: ``dx, ... = backward(dout, cache)``; None for a loss.
+        shape: sizes over the kind's defaults, ``"N=4,D=2x3"`` or ``{"N": 4}``.
+        random_points: random points after the edge point.
+        seed: their seed.
+        rtol, atol: pass when ``|value - exact| <= atol + rtol |exact|``.
+
+    Returns:
+        The report (``report.ok``, ``report.text()``, ``report.json()``).
+
+    Raises:
+        SymbackpropError: an unknown kind or size; LayerFunctionError: a function raised or
+            returned the wrong thing.
+    """
+    entry = lookup(kind)
+    if (backward is None) != entry.loss:
+        need = "no backward (a loss returns (loss, dx))" if entry.loss else "a backward function"
+        raise TypeError(f"check_layer({kind!r}, ...): expected {need}")
+    functions = Functions(
+        forward,
+        backward,
+        getattr(forward, "__name__", entry.forward),
+        None if backward is None else getattr(backward, "__name__", entry.backward),
+        "",
+    )
+    tolerances = {k: v for k, v in (("rtol", rtol), ("atol", atol)) if v is not None}
+    return check_functions(kind, functions, shape, random_points, seed, **tolerances)
+
+
+__all__ = ["KINDS", "LAYER_MISTAKES", "Functions", "Kind", "LayerReport", "check_layer"]

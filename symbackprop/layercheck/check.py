@@ -1,0 +1,156 @@
+"""``check-layer``: one CS231n layer-function pair against the exact forward and gradients.
+
+At each point the user's forward runs on the drawn inputs and its output is compared with the
+exact forward; the user's backward runs on the drawn ``dout`` and the forward's cache, and each
+returned gradient is compared with the exact gradient of J = sum(dout * out). A loss function
+returns (loss, dx), compared directly. Failing arrays are then matched against the catalogue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sympy import Rational
+
+from ..checking.compare import ATOL, RTOL
+from ..layers.base import tensor
+from . import user
+from .compare import ArrayResult, compare
+from .diagnose import diagnose
+from .exact import Exact, build, evaluate
+from .kinds import Kind, Sizes, lookup
+from .mistakes import Case, catalogue
+from .points import Point, draw_points
+from .report import LayerReport
+from .sizes import parse_shape
+
+#: Random points by default (after the edge point of a kind that has one).
+RANDOM_POINTS = 5
+
+
+@dataclass(frozen=True)
+class Functions:
+    """The user's functions and how errors name them: ``affine_forward in layers.py``."""
+
+    forward: Callable[..., Any]
+    backward: Callable[..., Any] | None
+    forward_name: str
+    backward_name: str | None
+    where: str
+
+    def label(self, backward: bool, point: str) -> str:
+        name = self.backward_name if backward else self.forward_name
+        return f"{name} in {self.where} (at {point})" if self.where else f"{name} (at {point})"
+
+
+def _copies(point: Point) -> dict[str, np.ndarray]:
+    return {k: v.copy() for k, v in point.arrays.items()}
+
+
+def _run_loss(kind: Kind, f: Functions, sizes: Sizes, point: Point) -> dict[str, np.ndarray]:
+    label = f.label(False, point.label)
+    loss, dx = user.pair(
+        user.call(f.forward, label, kind.arguments(_copies(point), sizes)), label, "(loss, dx)"
+    )
+    value = user.array(loss, label, "loss")
+    if value.size != 1:
+        raise user.LayerFunctionError(
+            f"{label} returned a loss of shape {value.shape}; expected a number"
+        )
+    return {"loss": value.reshape(1), "dx": user.array(dx, label, "dx")}
+
+
+def _run_layer(
+    kind: Kind, f: Functions, sizes: Sizes, point: Point, exact: Exact
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The user's arrays (``out``, ``dx``, ...) and any values read from the output."""
+    label = f.label(False, point.label)
+    result = user.call(f.forward, label, kind.arguments(_copies(point), sizes))
+    out_value, cache = user.pair(result, label, "(out, cache)")
+    out = user.array(out_value, label, "out")
+    if out.shape != exact.output.shape:
+        raise user.LayerFunctionError(
+            f"{label} returned out of shape {out.shape}; expected {exact.output.shape}"
+        )
+    observed = kind.observed(point.arrays, out) if kind.observed is not None else {}
+    assert f.backward is not None
+    back = f.label(True, point.label)
+    names = tuple(f"d{g}" for g in kind.gradients)
+    returned = user.gradients(
+        user.call(f.backward, back, (point.arrays["dout"].copy(), cache)), back, names
+    )
+    arrays = {"out": out}
+    arrays.update((n, user.array(g, back, n)) for n, g in zip(names, returned, strict=True))
+    return arrays, observed
+
+
+def _exact_at(
+    exact: Exact, point: Point, observed: Mapping[str, np.ndarray]
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The point's exact inputs (with any observed ones) and the exact results there."""
+    values = dict(point.exact)
+    values.update(
+        (k, tensor(v.shape, lambda i, v=v: Rational(float(v[i])))) for k, v in observed.items()
+    )
+    return values, evaluate(exact, values)
+
+
+def check_functions(
+    kind_name: str,
+    functions: Functions,
+    shape: str | Mapping[str, object] | None = None,
+    random_points: int = RANDOM_POINTS,
+    seed: int = 0,
+    rtol: float = RTOL,
+    atol: float = ATOL,
+) -> LayerReport:
+    """Check ``functions`` as the kind ``kind_name``; see :func:`check_layer`."""
+    kind = lookup(kind_name)
+    sizes = parse_shape(kind, shape)
+    exact = build(kind, sizes)
+    points = draw_points(kind, sizes, exact, random_points, seed)
+    results: list[ArrayResult] = []
+    cases, users = [], []
+    for point in points:
+        if kind.loss:
+            arrays, observed = _run_loss(kind, functions, sizes, point), dict[str, np.ndarray]()
+        else:
+            arrays, observed = _run_layer(kind, functions, sizes, point, exact)
+        values, numbers = _exact_at(exact, point, observed)
+        if kind.loss:
+            numbers["loss"] = numbers.pop("out")
+        results += [compare(k, point.label, v, numbers[k], rtol, atol) for k, v in arrays.items()]
+        cases.append(Case(values, numbers))
+        users.append(arrays)
+    failing = list(dict.fromkeys(r.name for r in results if not r.ok and r.name != "out"))
+    matches, unexplained = diagnose(kind, sizes, cases, users, failing, rtol, atol)
+    _reject_unexplained_shapes(functions, results, unexplained)
+    return LayerReport(
+        kind,
+        functions.forward_name,
+        functions.backward_name,
+        functions.where,
+        dict(sizes),
+        exact,
+        points,
+        rtol,
+        atol,
+        results,
+        matches,
+        unexplained,
+        [m.id for m in catalogue(kind)],
+    )
+
+
+def _reject_unexplained_shapes(
+    functions: Functions, results: list[ArrayResult], unexplained: list[str]
+) -> None:
+    """A wrong shape that no catalogued mistake explains is bad input (exit status 2)."""
+    for r in results:
+        if r.shape is not None and r.name in unexplained:
+            raise user.LayerFunctionError(
+                f"{functions.label(True, r.point)} returned {r.name} of {r.shape}"
+            )

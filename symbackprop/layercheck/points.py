@@ -1,0 +1,73 @@
+"""The points a layer is checked at: exact dyadic rationals, the same numbers in float64.
+
+Every drawn value is k/16 for an integer k in [-32, 32], so the float64 arrays the user's code
+gets are exactly the rationals the ground truth uses. A kind with edge conventions (ReLU at 0,
+tied pooling maxima, an SVM margin of 0) gets an edge point first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sympy import Integer, Rational
+
+from ..layers.base import tensor
+from .exact import Exact
+from .kinds import DENOMINATOR, Kind, Sizes
+
+#: The largest numerator drawn: values lie in [-2, 2].
+LIMIT = 2 * DENOMINATOR
+EDGE_POINT = "edge point"
+
+
+@dataclass(frozen=True, eq=False)
+class Point:
+    """A point: its label, what its edge is (if any), exact values and float64 arrays.
+
+    ``exact`` holds object arrays of rationals (``x``, ``w``, ``dout``, and for a loss the
+    one-hot ``t``); ``arrays`` holds float64 arrays and, for a loss, the integer labels ``y``.
+    """
+
+    label: str
+    edge: str
+    exact: dict[str, np.ndarray]
+    arrays: dict[str, np.ndarray]
+
+
+def _rationals(ints: np.ndarray) -> np.ndarray:
+    return tensor(ints.shape, lambda i: Rational(int(ints[i]), DENOMINATOR))
+
+
+def _draw(
+    kind: Kind, sizes: Sizes, exact: Exact, rng: np.random.Generator, label: str, edge: bool
+) -> Point:
+    ints: dict[str, np.ndarray] = {
+        name: rng.integers(-LIMIT, LIMIT + 1, shape) for name, shape in kind.inputs(sizes).items()
+    }
+    if kind.loss:
+        n, c = ints["x"].shape
+        ints["y"] = np.asarray(rng.integers(0, c, n))
+    else:
+        ints["dout"] = np.asarray(rng.integers(-LIMIT, LIMIT + 1, exact.output.shape))
+    what = kind.edge(rng, ints, sizes) if edge and kind.edge is not None else ""
+    labels: np.ndarray | None = ints.pop("y", None)
+    values = {name: _rationals(v) for name, v in ints.items()}
+    arrays = {name: v.astype(np.float64) / DENOMINATOR for name, v in ints.items()}
+    if labels is not None:
+        t = np.zeros(ints["x"].shape, dtype=int)
+        t[np.arange(len(labels)), labels] = 1
+        values["t"] = tensor(t.shape, lambda i: Integer(int(t[i])))
+        arrays["y"] = labels.astype(np.int64)
+    return Point(label, what, values, arrays)
+
+
+def draw_points(kind: Kind, sizes: Sizes, exact: Exact, count: int, seed: int) -> list[Point]:
+    """The edge point (for a kind with one) and ``count`` random points."""
+    rng = np.random.default_rng(seed)
+    points = []
+    if kind.edge is not None:
+        points.append(_draw(kind, sizes, exact, rng, EDGE_POINT, True))
+    for k in range(1, count + 1):
+        points.append(_draw(kind, sizes, exact, rng, f"random point {k}", False))
+    return points

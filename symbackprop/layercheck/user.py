@@ -1,0 +1,152 @@
+"""The user's layer functions: import ``--module``, find the functions, call and validate them.
+
+Importing runs the user's module (that is what ``--module`` is for); nothing the user wrote is
+ever evaluated otherwise. Anything wrong (a missing module or function, an exception in the
+user's code, a wrong arity, shape or type, NaN or inf) is a :class:`LayerFunctionError` whose
+message is one line naming the module and function; an exception carries the user's own
+traceback separately, without symbackprop's frames.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.util
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from ..errors import UserBackpropError
+from ..userbackprop import user_traceback
+
+Function = Callable[..., Any]
+
+
+class LayerFunctionError(UserBackpropError):
+    """A user's layer function failed; ``traceback`` is the user's part of it, if any."""
+
+    def __init__(self, message: str, traceback: str = "") -> None:
+        super().__init__(message)
+        self.traceback = traceback
+
+
+def _import_file(path: Path) -> ModuleType:
+    if not path.is_file():
+        raise LayerFunctionError(f"--module {path}: no such file")
+    name = f"_symbackprop_layers_{abs(hash(str(path.resolve())))}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise LayerFunctionError(f"--module {path}: cannot import it as Python")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    folder = str(path.resolve().parent)
+    sys.path.insert(0, folder)  # so the file can import its neighbours
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            spec.loader.exec_module(module)
+    except (Exception, SystemExit) as exc:
+        sys.modules.pop(name, None)
+        raise LayerFunctionError(
+            f"--module {path}: importing it raised {type(exc).__name__}: {exc}",
+            user_traceback(exc),
+        ) from None
+    finally:
+        sys.path.remove(folder)
+    return module
+
+
+def _import_module(name: str) -> ModuleType:
+    sys.path.insert(0, str(Path.cwd()))  # like `python -m`
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and name.startswith(exc.name):
+            raise LayerFunctionError(
+                f"--module {name}: no module named '{exc.name}' "
+                "(expected path/to/layers.py or package.module)"
+            ) from None
+        raise LayerFunctionError(
+            f"--module {name}: importing it raised ModuleNotFoundError: {exc}", user_traceback(exc)
+        ) from None
+    except (Exception, SystemExit) as exc:
+        raise LayerFunctionError(
+            f"--module {name}: importing it raised {type(exc).__name__}: {exc}",
+            user_traceback(exc),
+        ) from None
+    finally:
+        sys.path.remove(str(Path.cwd()))
+
+
+def load_module(target: str) -> ModuleType:
+    """Import ``path/to/layers.py`` or ``package.module`` (which runs it)."""
+    if target.endswith(".py") or "/" in target or "\\" in target:
+        return _import_file(Path(target))
+    if not target or not all(part.isidentifier() for part in target.split(".")):
+        raise LayerFunctionError(
+            f"--module {target}: expected path/to/layers.py or package.module"
+        )
+    return _import_module(target)
+
+
+def find(module: ModuleType, where: str, name: str) -> Function:
+    """The function ``name`` of ``module`` (``where`` names the module in errors)."""
+    found = getattr(module, name, None)
+    if found is None:
+        raise LayerFunctionError(f"{where} has no function '{name}'")
+    if not callable(found):
+        raise LayerFunctionError(f"{where}: '{name}' is not a function ({type(found).__name__})")
+    return found
+
+
+def call(function: Function, label: str, args: tuple[Any, ...]) -> Any:
+    """``function(*args)`` with its printing sent to stderr; an exception names ``label``."""
+    try:
+        with contextlib.redirect_stdout(sys.stderr):  # standard output is the report's
+            return function(*args)
+    except (Exception, SystemExit) as exc:
+        raise LayerFunctionError(
+            f"{label} raised {type(exc).__name__}: {exc}", user_traceback(exc)
+        ) from None
+
+
+def pair(result: Any, label: str, names: str) -> tuple[Any, Any]:
+    """A returned ``(a, b)``; anything else is an error naming ``names``."""
+    if not isinstance(result, tuple | list) or len(result) != 2:
+        got = (
+            f"{len(result)} values" if isinstance(result, tuple | list) else type(result).__name__
+        )
+        raise LayerFunctionError(f"{label} returned {got}; expected {names}")
+    return result[0], result[1]
+
+
+def gradients(result: Any, label: str, names: tuple[str, ...]) -> list[Any]:
+    """The backward's returned gradients: a tuple of ``len(names)``, or one bare array."""
+    if len(names) == 1 and not isinstance(result, tuple | list):
+        return [result]
+    if not isinstance(result, tuple | list) or len(result) != len(names):
+        got = (
+            f"{len(result)} values" if isinstance(result, tuple | list) else type(result).__name__
+        )
+        raise LayerFunctionError(f"{label} returned {got}; expected ({', '.join(names)})")
+    return list(result)
+
+
+def array(value: Any, label: str, what: str) -> np.ndarray:
+    """``value`` as a finite real float64 array; an error names ``what``."""
+    if np.iscomplexobj(value):
+        raise LayerFunctionError(f"{label} returned complex numbers in {what}")
+    try:
+        result = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise LayerFunctionError(
+            f"{label} returned {what} that is not a numeric array: {exc}"
+        ) from None
+    if not np.all(np.isfinite(result)):
+        bad = "NaN" if np.any(np.isnan(result)) else "inf"
+        raise LayerFunctionError(f"{label} returned {bad} in {what}")
+    return result

@@ -1,0 +1,194 @@
+"""Wrong CS231n-style layers, one classic mistake each, for the check-layer tests.
+
+Each function's name says its mistake; ``MISTAKES`` in ``tests/test_layercheck.py`` maps it to
+the catalogue id check-layer must name. The forwards are the correct ones.
+"""
+
+import numpy as np
+from correct import (  # noqa: F401  (the forwards the wrong backwards pair with)
+    affine_backward,
+    affine_forward,
+    conv_backward_naive,
+    conv_forward_naive,
+    max_pool_backward_naive,
+    max_pool_forward_naive,
+    relu_backward,
+    relu_forward,
+    softmax_loss,
+    svm_loss,
+)
+
+
+def affine_backward_dw_transposed(dout, cache):
+    x = cache[0]
+    dx, _, db = affine_backward(dout, cache)
+    return dx, dout.T @ x.reshape(x.shape[0], -1), db
+
+
+def affine_backward_db_mean(dout, cache):
+    dx, dw, _ = affine_backward(dout, cache)
+    return dx, dw, dout.mean(axis=0)
+
+
+def affine_backward_dx_flat(dout, cache):
+    _, w, _ = cache
+    _, dw, db = affine_backward(dout, cache)
+    return dout @ w.T, dw, db
+
+
+def affine_backward_sign(dout, cache):
+    return tuple(-g for g in affine_backward(dout, cache))
+
+
+def relu_backward_no_mask(dout, cache):
+    return dout.copy()
+
+
+def relu_backward_at_zero(dout, cache):
+    return dout * (cache >= 0)
+
+
+def relu_backward_times_output(dout, cache):
+    return dout * np.maximum(0, cache)
+
+
+def relu_forward_leaky(x):
+    return np.where(x > 0, x, 0.01 * x), x
+
+
+def _conv_scatter(dout, cache, kernel):
+    x, w, _, conv_param = cache
+    stride, pad = conv_param["stride"], conv_param["pad"]
+    hh, ww = w.shape[2:]
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    dxp = np.zeros_like(xp)
+    n, f, hout, wout = dout.shape
+    for i in range(n):
+        for k in range(f):
+            for r in range(hout):
+                for s in range(wout):
+                    rows = slice(r * stride, r * stride + hh)
+                    cols = slice(s * stride, s * stride + ww)
+                    dxp[i, :, rows, cols] += kernel[k] * dout[i, k, r, s]
+    return dxp
+
+
+def conv_backward_not_rotated(dout, cache):
+    x, w, _, conv_param = cache
+    pad = conv_param["pad"]
+    dxp = _conv_scatter(dout, cache, w[:, :, ::-1, ::-1])
+    _, dw, db = conv_backward_naive(dout, cache)
+    return dxp[:, :, pad : pad + x.shape[2], pad : pad + x.shape[3]], dw, db
+
+
+def conv_backward_no_crop(dout, cache):
+    _, dw, db = conv_backward_naive(dout, cache)
+    return _conv_scatter(dout, cache, cache[1]), dw, db
+
+
+def conv_backward_db_mean(dout, cache):
+    dx, dw, db = conv_backward_naive(dout, cache)
+    return dx, dw, db / dout.shape[0]
+
+
+def conv_backward_dw_rotated(dout, cache):
+    dx, dw, db = conv_backward_naive(dout, cache)
+    return dx, dw[:, :, ::-1, ::-1], db
+
+
+def _pool_windows(x, pool_param):
+    ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
+    hout, wout = 1 + (x.shape[2] - ph) // stride, 1 + (x.shape[3] - pw) // stride
+    for r in range(hout):
+        for s in range(wout):
+            yield r, s, slice(r * stride, r * stride + ph), slice(s * stride, s * stride + pw)
+
+
+def max_pool_backward_all_maxima(dout, cache):
+    x, pool_param = cache
+    dx = np.zeros_like(x)
+    for r, s, rows, cols in _pool_windows(x, pool_param):
+        window = x[:, :, rows, cols]
+        mask = window == window.max(axis=(2, 3), keepdims=True)
+        dx[:, :, rows, cols] += mask * dout[:, :, r, s][:, :, None, None]
+    return dx
+
+
+def max_pool_backward_average(dout, cache):
+    x, pool_param = cache
+    dx = np.zeros_like(x)
+    size = pool_param["pool_height"] * pool_param["pool_width"]
+    for r, s, rows, cols in _pool_windows(x, pool_param):
+        dx[:, :, rows, cols] += dout[:, :, r, s][:, :, None, None] / size
+    return dx
+
+
+def softmax_loss_no_mean(x, y):
+    loss, dx = softmax_loss(x, y)
+    return loss, dx * x.shape[0]
+
+
+def softmax_loss_target_not_subtracted(x, y):
+    loss, _ = softmax_loss(x, y)
+    probs = np.exp(x - x.max(axis=1, keepdims=True))
+    return loss, probs / probs.sum(axis=1, keepdims=True) / x.shape[0]
+
+
+def _svm_parts(x, y, active):
+    n = x.shape[0]
+    margins = x - x[np.arange(n), y][:, None] + 1.0
+    mask = active(margins).astype(float)
+    mask[np.arange(n), y] = 0
+    return n, margins, mask
+
+
+def svm_loss_minus_one(x, y):
+    n, _, mask = _svm_parts(x, y, lambda m: m > 0)
+    loss, _ = svm_loss(x, y)
+    mask[np.arange(n), y] = -(mask.sum(axis=1) > 0).astype(float)
+    return loss, mask / n
+
+
+def svm_loss_margin_at_zero(x, y):
+    n, _, mask = _svm_parts(x, y, lambda m: m >= 0)
+    loss, _ = svm_loss(x, y)
+    mask[np.arange(n), y] -= mask.sum(axis=1)
+    return loss, mask / n
+
+
+def svm_loss_own_margin(x, y):
+    n = x.shape[0]
+    margins = np.maximum(0, x - x[np.arange(n), y][:, None] + 1.0)  # the class's own 1 kept
+    _, dx = svm_loss(x, y)
+    return margins.sum() / n, dx
+
+
+def svm_loss_double(x, y):
+    loss, dx = svm_loss(x, y)
+    return loss, 2 * dx
+
+
+def relu_backward_nan(dout, cache):
+    return dout * np.nan
+
+
+def relu_backward_raises(dout, cache):
+    return _helper(dout)
+
+
+def _helper(dout):
+    raise ValueError("shapes do not line up")
+
+
+def relu_forward_out_only(x):
+    return np.maximum(0, x)
+
+
+def affine_backward_two(dout, cache):
+    dx, dw, _ = affine_backward(dout, cache)
+    return dx, dw
+
+
+def affine_backward_flat_db(dout, cache):
+    dx, dw, db = affine_backward(dout, cache)
+    return dx, dw, np.concatenate([db, db])

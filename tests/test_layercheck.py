@@ -1,0 +1,253 @@
+"""check-layer: a corpus of correct CS231n layers passes, wrong ones fail with their mistake named.
+
+The corpus (``tests/cs231n_layers/``) is plain NumPy written for these tests; the truth is the
+exact SymPy forward and the chain rule's gradients.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from symbackprop.cli import main
+from symbackprop.layercheck import KINDS, LAYER_MISTAKES, check_layer
+from symbackprop.testing import assert_layer_matches
+
+CORPUS = Path(__file__).parent / "cs231n_layers"
+CORRECT, WRONG = str(CORPUS / "correct.py"), str(CORPUS / "wrong.py")
+sys.path.insert(0, str(CORPUS))
+import correct  # noqa: E402
+
+#: kind, the wrong function, the catalogue id that must be named, the arrays it must explain.
+MISTAKES = [
+    ("affine", "affine_backward_dw_transposed", "transposed", ["dw"]),
+    ("affine", "affine_backward_db_mean", "bias-gradient", ["db"]),
+    ("affine", "affine_backward_dx_flat", "affine-dx-not-reshaped", ["dx"]),
+    ("affine", "affine_backward_sign", "sign", ["dx", "dw", "db"]),
+    ("relu", "relu_backward_no_mask", "missing-activation-derivative", ["dx"]),
+    ("relu", "relu_backward_at_zero", "relu-prime-at-zero", ["dx"]),
+    ("relu", "relu_backward_times_output", "relu-output-not-mask", ["dx"]),
+    ("conv", "conv_backward_not_rotated", "conv-kernel-not-rotated", ["dx"]),
+    ("conv", "conv_backward_no_crop", "conv-dx-missing-padding-crop", ["dx"]),
+    ("conv", "conv_backward_db_mean", "bias-gradient", ["db"]),
+    ("conv", "conv_backward_dw_rotated", "conv-kernel-gradient-rotated", ["dw"]),
+    ("max_pool", "max_pool_backward_all_maxima", "pool-all-maxima", ["dx"]),
+    ("max_pool", "max_pool_backward_average", "pool-average", ["dx"]),
+    ("softmax_loss", "softmax_loss_no_mean", "scale", ["dx"]),
+    (
+        "softmax_loss",
+        "softmax_loss_target_not_subtracted",
+        "softmax-target-not-subtracted",
+        ["dx"],
+    ),
+    ("svm_loss", "svm_loss_minus_one", "svm-margin-count", ["dx"]),
+    ("svm_loss", "svm_loss_margin_at_zero", "svm-margin-at-zero", ["dx"]),
+    ("svm_loss", "svm_loss_own_margin", "svm-margin-count", ["loss"]),
+    ("svm_loss", "svm_loss_double", "scale", ["dx"]),
+]
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    status = main(["check-layer", *argv])
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def _function_option(kind: str) -> str:
+    return "--forward" if KINDS[kind].loss else "--backward"
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_correct_layers_pass_through_the_cli(
+    kind: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, _ = _run(capsys, kind, "--module", CORRECT, "--format", "json")
+    report = json.loads(out)
+    assert status == 0 and report["ok"]
+    assert report["mistakes"] == [] and report["unexplained"] == []
+    assert {r["array"] for r in report["results"]} >= {f"d{g}" for g in KINDS[kind].gradients}
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_correct_layers_pass_through_the_python_api(kind: str) -> None:
+    entry = KINDS[kind]
+    backward = None if entry.loss else getattr(correct, entry.backward or "")
+    report = assert_layer_matches(kind, getattr(correct, entry.forward), backward, random_points=2)
+    assert report.ok and len(report.points) == 2 + (entry.edge is not None)
+
+
+@pytest.mark.parametrize(
+    ("kind", "function", "mistake", "arrays"), MISTAKES, ids=[m[1] for m in MISTAKES]
+)
+def test_wrong_layers_fail_with_the_mistake_named(
+    kind: str, function: str, mistake: str, arrays: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, _ = _run(
+        capsys, kind, "--module", WRONG, _function_option(kind), function, "--format", "json"
+    )
+    report = json.loads(out)
+    assert status == 1 and not report["ok"]
+    named = [m for m in report["mistakes"] if m["mistake"] == mistake]
+    assert named, report["mistakes"]
+    assert sorted(named[0]["parameters"]) == sorted(arrays)
+    total = len(report["points"])
+    assert named[0]["points"] == f"{total}/{total}"
+
+
+def test_every_catalogue_entry_is_exercised() -> None:
+    assert {m[2] for m in MISTAKES} == set(LAYER_MISTAKES)
+
+
+def test_the_text_report_names_the_mistake(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = _run(
+        capsys, "max_pool", "--module", WRONG, "--backward", "max_pool_backward_all_maxima"
+    )
+    assert status == 1
+    assert "dx: reproduced exactly by 'pool-all-maxima'" in out
+    assert "edge point: tied maxima" in out
+    assert "failing entries" in out
+
+
+def test_a_wrong_forward_fails_without_a_diagnosis(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = _run(
+        capsys, "relu", "--module", WRONG, "--forward", "relu_forward_leaky", "--format", "json"
+    )
+    report = json.loads(out)
+    failing = {r["array"] for r in report["results"] if not r["ok"]}
+    assert status == 1 and failing == {"out"}
+
+
+def test_shape_option_and_seed(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = _run(
+        capsys,
+        "affine",
+        "--module",
+        CORRECT,
+        "--shape",
+        "N=2,D=3x2x2,M=4",
+        "--seed",
+        "3",
+        "--random-points",
+        "1",
+        "--format",
+        "json",
+    )
+    report = json.loads(out)
+    assert status == 0 and report["sizes"] == {"N": [2], "D": [3, 2, 2], "M": [4]}
+    dx = next(r for r in report["results"] if r["array"] == "dx")
+    assert dx["entries"] == 2 * 12
+
+
+def test_the_ground_truth_is_exact_rationals() -> None:
+    """The exact dx of affine at a point equals dout @ w.T computed in Fractions."""
+    from fractions import Fraction
+
+    from symbackprop.layercheck.exact import build, evaluate
+    from symbackprop.layercheck.points import draw_points
+    from symbackprop.layercheck.sizes import parse_shape
+
+    kind = KINDS["affine"]
+    sizes = parse_shape(kind, None)
+    exact = build(kind, sizes)
+    point = draw_points(kind, sizes, exact, 1, 0)[0]
+    numbers = evaluate(exact, point.exact)
+    fr = {
+        k: np.vectorize(lambda v: Fraction(int(v.p), int(v.q)))(v) for k, v in point.exact.items()
+    }
+    dx = (fr["dout"] @ fr["w"].T).reshape(fr["x"].shape)
+    assert all(Fraction(str(numbers["dx"][i])) == dx[i] for i in np.ndindex(*dx.shape))
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["relu", "--module", "no/such/file.py"], r"--module no/such/file.py: no such file"),
+        (["relu", "--module", "no_such_module_xyz"], r"no module named 'no_such_module_xyz'"),
+        (["relu", "--module", WRONG, "--backward", "nope"], r"has no function 'nope'"),
+        (["relu", "--module", WRONG, "--backward", "relu_backward_nan"], r"returned NaN in dx"),
+        (
+            ["relu", "--module", WRONG, "--forward", "relu_forward_out_only"],
+            r"relu_forward_out_only in .* returned ndarray; expected \(out, cache\)",
+        ),
+        (
+            ["affine", "--module", WRONG, "--backward", "affine_backward_two"],
+            r"returned 2 values; expected \(dx, dw, db\)",
+        ),
+        (
+            ["affine", "--module", WRONG, "--backward", "affine_backward_flat_db"],
+            r"returned db of shape \(6,\) instead of \(3,\)",
+        ),
+        (["lstm", "--module", CORRECT], r"unknown kind 'lstm'; expected one of: affine, conv"),
+        (["affine", "--module", CORRECT, "--shape", "K=3"], r"--shape: unknown size 'K'"),
+        (["affine", "--module", CORRECT, "--shape", "N=two"], r"N=two: expected an integer"),
+        (
+            ["conv", "--module", CORRECT, "--shape", "stride=3,pad=0"],
+            r"HH=3 with stride=3 does not tile H \+ 2 pad = 5",
+        ),
+        (["svm_loss", "--module", CORRECT, "--backward", "x"], r"a loss has no --backward"),
+    ],
+)
+def test_bad_input_is_one_line_and_status_2(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, err = _run(capsys, *argv)
+    assert status == 2 and out == ""
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("symbackprop: error: ")
+    assert re.search(message, last), last
+
+
+def test_an_exception_shows_the_users_frames_only(capsys: pytest.CaptureFixture[str]) -> None:
+    status, _, err = _run(capsys, "relu", "--module", WRONG, "--backward", "relu_backward_raises")
+    assert status == 2
+    assert 'wrong.py", line' in err and "in _helper" in err
+    assert "symbackprop/layercheck" not in err and "site-packages" not in err
+    assert err.strip().splitlines()[-1] == (
+        f"symbackprop: error: relu_backward_raises in {WRONG} (at edge point) raised "
+        "ValueError: shapes do not line up"
+    )
+
+
+def test_assert_layer_matches_raises_with_the_table() -> None:
+    from wrong import relu_backward_no_mask
+
+    with pytest.raises(
+        AssertionError, match=r"(?s)relu_backward_no_mask.*dx\[.*missing-activation"
+    ):
+        assert_layer_matches("relu", correct.relu_forward, relu_backward_no_mask)
+
+
+def test_check_layer_rejects_a_backward_for_a_loss() -> None:
+    with pytest.raises(TypeError, match="expected no backward"):
+        check_layer("svm_loss", correct.svm_loss, correct.svm_loss)
+
+
+def test_the_output_is_deterministic() -> None:
+    runs = [
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "symbackprop",
+                "check-layer",
+                "relu",
+                "--module",
+                WRONG,
+                "--backward",
+                "relu_backward_at_zero",
+            ],
+            capture_output=True,
+            text=True,
+            env={"PYTHONHASHSEED": seed, "PATH": ""},
+            check=False,
+        )
+        for seed in ("1", "2")
+    ]
+    assert runs[0].returncode == runs[1].returncode == 1
+    assert runs[0].stdout == runs[1].stdout and "relu-prime-at-zero" in runs[0].stdout
