@@ -50,6 +50,22 @@ MISTAKES = [
     ("svm_loss", "svm_loss_margin_at_zero", "svm-margin-at-zero", ["dx"]),
     ("svm_loss", "svm_loss_own_margin", "svm-margin-count", ["loss"]),
     ("svm_loss", "svm_loss_double", "scale", ["dx"]),
+    ("batchnorm", "batchnorm_backward_missing_gamma", "batchnorm-missing-gamma", ["dx"]),
+    ("batchnorm", "batchnorm_backward_bessel", "batchnorm-bessel", ["dx"]),
+    ("batchnorm", "batchnorm_backward_missing_mean_path", "batchnorm-missing-mean-path", ["dx"]),
+    (
+        "batchnorm",
+        "batchnorm_backward_missing_variance_path",
+        "batchnorm-missing-variance-path",
+        ["dx"],
+    ),
+    (
+        "layernorm",
+        "layernorm_forward_over_batch+layernorm_backward_over_batch",
+        "layernorm-over-batch",
+        ["dx", "dgamma"],
+    ),
+    ("dropout", "dropout_backward_missing_scale", "dropout-missing-scale", ["dx"]),
 ]
 
 
@@ -59,8 +75,12 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
     return status, captured.out, captured.err
 
 
-def _function_option(kind: str) -> str:
-    return "--forward" if KINDS[kind].loss else "--backward"
+def _function_options(kind: str, function: str) -> list[str]:
+    """``--backward NAME`` (``--forward`` for a loss); ``FORWARD+BACKWARD`` names both."""
+    if "+" in function:
+        forward, backward = function.split("+")
+        return ["--forward", forward, "--backward", backward]
+    return ["--forward" if KINDS[kind].loss else "--backward", function]
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
@@ -89,7 +109,7 @@ def test_wrong_layers_fail_with_the_mistake_named(
     kind: str, function: str, mistake: str, arrays: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     status, out, _ = _run(
-        capsys, kind, "--module", WRONG, _function_option(kind), function, "--format", "json"
+        capsys, kind, "--module", WRONG, *_function_options(kind, function), "--format", "json"
     )
     report = json.loads(out)
     assert status == 1 and not report["ok"]
@@ -183,7 +203,10 @@ def test_the_ground_truth_is_exact_rationals() -> None:
             ["affine", "--module", WRONG, "--backward", "affine_backward_flat_db"],
             r"returned db of shape \(6,\) instead of \(3,\)",
         ),
-        (["lstm", "--module", CORRECT], r"unknown kind 'lstm'; expected one of: affine, conv"),
+        (
+            ["lstm", "--module", CORRECT],
+            r"unknown kind 'lstm'; expected one of: affine, batchnorm, conv",
+        ),
         (["affine", "--module", CORRECT, "--shape", "K=3"], r"--shape: unknown size 'K'"),
         (["affine", "--module", CORRECT, "--shape", "N=two"], r"N=two: expected an integer"),
         (
@@ -251,3 +274,30 @@ def test_the_output_is_deterministic() -> None:
     ]
     assert runs[0].returncode == runs[1].returncode == 1
     assert runs[0].stdout == runs[1].stdout and "relu-prime-at-zero" in runs[0].stdout
+
+
+def test_dropout_reads_the_mask_off_the_users_output() -> None:
+    x = np.array([[0.5, -1.0, 2.0], [1.5, -0.25, 0.75]])
+    out, (_, scaled) = correct.dropout_forward(x, {"mode": "train", "p": 0.75, "seed": 3})
+    mask = KINDS["dropout"].observed({"x": x}, out)  # type: ignore[misc]
+    assert np.array_equal(mask["mask"], scaled != 0)
+    assert 0 < mask["mask"].sum() < mask["mask"].size  # both kept and dropped units
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "never"), [("dropout", "x", {0}), ("batchnorm", "gamma", {0, 1})]
+)
+def test_avoided_values_are_never_drawn(kind: str, name: str, never: set[float]) -> None:
+    report = check_layer(
+        kind, getattr(correct, KINDS[kind].forward), getattr(correct, KINDS[kind].backward or "")
+    )
+    drawn = np.concatenate([p.arrays[name].ravel() for p in report.points])
+    assert not set(drawn) & never and len(set(drawn)) > 3
+
+
+def test_a_dropout_backward_with_another_mask_fails() -> None:
+    def backward(dout: np.ndarray, cache: tuple) -> np.ndarray:
+        return dout * (1 - (cache[1] != 0)) / 0.75
+
+    report = check_layer("dropout", correct.dropout_forward, backward)
+    assert not report.ok

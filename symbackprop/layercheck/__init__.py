@@ -34,7 +34,8 @@ def check_layer(
     """Check a forward/backward pair (or a loss function) of the kind ``kind``.
 
     Args:
-        kind: ``affine``, ``relu``, ``conv``, ``max_pool``, ``softmax_loss``, ``svm_loss``, ...
+        kind: ``affine``, ``relu``, ``conv``, ``max_pool``, ``softmax_loss``, ``svm_loss``,
+            ``batchnorm``, ``layernorm``, ``dropout``
         forward: ``out, cache = forward(x, ...)``, or ``loss, dx = forward(x, y)`` for a loss.
         backward: ``dx, ... = backward(dout, cache)``; None for a loss.
         shape: sizes over the kind's defaults, ``"N=4,D=2x3"`` or ``{"N": 4}``.

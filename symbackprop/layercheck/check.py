@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from sympy import Rational
 
-from ..checking.compare import ATOL, RTOL
+from ..defaults import ATOL, RTOL
 from ..layers.base import tensor
 from . import user
 from .compare import ArrayResult, compare

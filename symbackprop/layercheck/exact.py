@@ -51,7 +51,8 @@ def _symbols(name: str, shape: tuple[int, ...]) -> Tensor:
 @lru_cache(maxsize=16)
 def _build(kind: Kind, key: tuple[tuple[str, tuple[int, ...]], ...]) -> Exact:
     sizes = dict(key)
-    symbols = {name: _symbols(name, shape) for name, shape in kind.inputs(sizes).items()}
+    shapes = {**kind.inputs(sizes), **kind.observes(sizes)}
+    symbols = {name: _symbols(name, shape) for name, shape in shapes.items()}
     if kind.loss:
         x = symbols["x"]
         symbols["t"] = _symbols("t", x.shape)

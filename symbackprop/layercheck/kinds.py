@@ -22,6 +22,7 @@ from ..activations import ACTIVATIONS
 from ..errors import SymbackpropError
 from ..layers import LAYERS
 from ..layers.base import Shape, Tensor
+from ..layers.normalization import EPS
 from ..losses import LOSSES, multiclass_hinge
 
 #: Sizes by name: a single size is a 1-tuple; ``D=2x3`` is (2, 3).
@@ -52,7 +53,9 @@ class Kind:
     one-hot targets, for a loss); ``gradients`` the inputs whose gradients the backward returns,
     in its order. ``edge`` turns a drawn point (integer numerators) into one on the kind's
     conventions (ReLU at 0, tied pooling maxima); ``observed`` reads data from the user's
-    forward output (dropout's mask) that ``symbolic`` takes as more symbol arrays.
+    forward output (dropout's mask) that ``symbolic`` takes as more symbol arrays, of the
+    shapes ``observes`` gives; ``avoid`` lists, per drawn array, numerators never drawn (a
+    dropout input never exactly 0, a batch-norm gamma never 0 or 1).
     """
 
     name: str
@@ -68,6 +71,8 @@ class Kind:
     validate: Callable[[Sizes], str | None] = lambda sizes: None
     edge: Callable[[np.random.Generator, dict[str, np.ndarray], Sizes], str] | None = None
     observed: Callable[[Arrays, np.ndarray], dict[str, np.ndarray]] | None = None
+    observes: Callable[[Sizes], dict[str, Shape]] = lambda sizes: {}
+    avoid: tuple[tuple[str, tuple[int, ...]], ...] = ()
     summary: str = ""
 
 
@@ -351,5 +356,106 @@ register(
         loss=True,
         edge=_svm_edge,
         summary="the mean over the batch of sum_{j != y_i} max(0, x_ij - x_iy_i + 1)",
+    )
+)
+
+# ----------------------------------------------------------------------------- normalisation
+
+#: The ``eps`` the user's forward gets (CS231n's default); the exact forward takes 1/100000.
+EPS_ARGUMENT = 1e-5
+FEATURES = (N, Size("D", (5,), "features"))
+
+
+def _normalization_symbolic(name: str, config: dict[str, Any]) -> Callable[..., Tensor]:
+    def symbolic(z: Sizes, s: Mapping[str, Tensor]) -> Tensor:
+        return batch(name, config, s["x"], {"gamma": s["gamma"], "beta": s["beta"]})
+
+    return symbolic
+
+
+def _scale_and_shift(z: Sizes) -> dict[str, Shape]:
+    return {"x": (*z["N"], *z["D"]), "gamma": z["D"], "beta": z["D"]}
+
+
+register(
+    Kind(
+        "batchnorm",
+        "batchnorm_forward",
+        "batchnorm_backward",
+        (
+            'batchnorm_forward(x, gamma, beta, {"mode": "train", "eps": 1e-5}) -> (out, cache)',
+            "batchnorm_backward(dout, cache) -> (dx, dgamma, dbeta)",
+        ),
+        FEATURES,
+        _scale_and_shift,
+        lambda a, z: (a["x"], a["gamma"], a["beta"], {"mode": "train", "eps": EPS_ARGUMENT}),
+        _normalization_symbolic("batchnorm", {"eps": EPS, "unbiased": False}),
+        ("x", "gamma", "beta"),
+        validate=lambda z: "batch statistics need N >= 2" if one(z, "N") < 2 else None,
+        avoid=(("gamma", (0, DENOMINATOR)),),
+        summary="training mode: each feature normalised by its batch mean and variance (1/N), "
+        "out = gamma * xhat + beta",
+    )
+)
+
+register(
+    Kind(
+        "layernorm",
+        "layernorm_forward",
+        "layernorm_backward",
+        (
+            'layernorm_forward(x, gamma, beta, {"eps": 1e-5}) -> (out, cache)',
+            "layernorm_backward(dout, cache) -> (dx, dgamma, dbeta)",
+        ),
+        FEATURES,
+        _scale_and_shift,
+        lambda a, z: (a["x"], a["gamma"], a["beta"], {"eps": EPS_ARGUMENT}),
+        _normalization_symbolic("layernorm", {"eps": EPS}),
+        ("x", "gamma", "beta"),
+        validate=lambda z: "layer statistics need D >= 2" if one(z, "D") < 2 else None,
+        avoid=(("gamma", (0, DENOMINATOR)),),
+        summary="each sample normalised by the mean and variance (1/D) of its features, "
+        "out = gamma * xhat + beta",
+    )
+)
+
+#: Dropout's keep probability (CS231n's p: a unit is kept with probability p).
+KEEP = Rational(3, 4)
+
+
+def _dropout_arguments(a: Arrays, z: Sizes) -> tuple[Any, ...]:
+    """x and dropout_param, with a seed that differs from point to point."""
+    seed = int(np.abs(a["x"] * DENOMINATOR).sum()) % 2**31
+    return a["x"], {"mode": "train", "p": float(KEEP), "seed": seed}
+
+
+def _dropout_observed(a: Arrays, out: np.ndarray) -> dict[str, np.ndarray]:
+    """The mask: where out is 0 and x (never 0) is not, the unit was dropped."""
+    return {"mask": (out != 0) | (a["x"] == 0)}
+
+
+def _dropout_symbolic(z: Sizes, s: Mapping[str, Tensor]) -> Tensor:
+    return batch("dropout", {"p": KEEP, "mask": s["mask"]}, s["x"], {})
+
+
+register(
+    Kind(
+        "dropout",
+        "dropout_forward",
+        "dropout_backward",
+        (
+            'dropout_forward(x, {"mode": "train", "p": 0.75, "seed": seed}) -> (out, cache)',
+            "dropout_backward(dout, cache) -> dx",
+        ),
+        (N, Size("D", (5,), "feature dimensions d1xd2x...", dims=True)),
+        lambda z: {"x": (*z["N"], *z["D"])},
+        _dropout_arguments,
+        _dropout_symbolic,
+        ("x",),
+        observed=_dropout_observed,
+        observes=lambda z: {"mask": (*z["N"], *z["D"])},
+        avoid=(("x", (0,)),),
+        summary="inverted dropout, p = 3/4 the keep probability: out = mask * x / p, the mask "
+        "read off your out",
     )
 )

@@ -21,6 +21,7 @@ from sympy import Float, Rational
 
 from ..layers import LAYERS
 from ..layers.base import Tensor
+from ..layers.normalization import EPS
 from .kinds import Kind, Sizes, conv_config, one, pool_config
 
 
@@ -362,6 +363,100 @@ def _margin_at_zero(kind: Kind, sizes: Sizes) -> Iterator[Variant]:
         return {"dx": dx}
 
     yield _variant(predict, where="dx")
+
+
+# ----------------------------------------------------------------------------- normalisation
+
+
+def _normalized_dx(
+    case: Case, axis: int, gamma: bool = True, d: int = 0, mean: bool = True, var: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """dx and xhat of x normalised over ``axis``, from the chain rule's staged backward
+    gamma / std (g - mean(g) - xhat sum(g xhat) / d) with d = m by default; ``gamma``, ``mean``
+    and ``var`` switch off gamma (as 1) and the paths through the mean and the variance."""
+    x, g = mp_array(case.values["x"]), mp_array(case.values["dout"])
+    m = x.shape[axis]
+    mu = x.sum(axis=axis, keepdims=True) / m
+    eps = mpmath.mpf(int(EPS.p)) / int(EPS.q)
+    std = np.vectorize(mpmath.sqrt, otypes=[object])(
+        ((x - mu) ** 2).sum(axis, keepdims=True) / m + eps
+    )
+    xhat = (x - mu) / std
+    g = g * mp_array(case.values["gamma"]) if gamma else g
+    dx = g - (g.sum(axis, keepdims=True) / m if mean else 0)
+    dx = dx - (xhat * (g * xhat).sum(axis, keepdims=True) / (d or m) if var else 0)
+    return dx / std, xhat
+
+
+def _batchnorm_dx(**switches: Any) -> Predict:
+    return lambda case: {"dx": _normalized_dx(case, 0, **switches)[0]}
+
+
+@mistake(
+    "batchnorm-missing-gamma",
+    "dx computed as if gamma were 1: dout never multiplied by gamma on its way back to xhat",
+    ("batchnorm",),
+)
+def _missing_gamma(kind: Kind, sizes: Sizes) -> Iterator[Variant]:
+    yield _variant(_batchnorm_dx(gamma=False), where="dx")
+
+
+@mistake(
+    "batchnorm-bessel",
+    "the variance's derivative with 1/(N-1) (Bessel's correction) where the forward's "
+    "variance has 1/N",
+    ("batchnorm",),
+)
+def _bessel(kind: Kind, sizes: Sizes) -> Iterator[Variant]:
+    n = one(sizes, "N")
+    if n > 1:
+        yield _variant(_batchnorm_dx(d=n - 1), where="dx")
+
+
+@mistake(
+    "batchnorm-missing-mean-path",
+    "the batch mean treated as a constant: dx without the term -mean(dout * gamma) that the "
+    "mean's dependence on x contributes",
+    ("batchnorm",),
+)
+def _missing_mean_path(kind: Kind, sizes: Sizes) -> Iterator[Variant]:
+    yield _variant(_batchnorm_dx(mean=False), where="dx")
+
+
+@mistake(
+    "batchnorm-missing-variance-path",
+    "the batch variance treated as a constant: dx without the term through sigma^2, "
+    "-xhat mean(dout * gamma * xhat)",
+    ("batchnorm",),
+)
+def _missing_variance_path(kind: Kind, sizes: Sizes) -> Iterator[Variant]:
+    yield _variant(_batchnorm_dx(var=False), where="dx")
+
+
+@mistake(
+    "layernorm-over-batch",
+    "layer norm's statistics taken over the batch axis (each feature over the samples, as "
+    "batch norm does) instead of over each sample's features",
+    ("layernorm",),
+)
+def _layernorm_over_batch(kind: Kind, sizes: Sizes) -> Iterator[Variant]:
+    def predict(case: Case) -> dict[str, np.ndarray]:
+        dx, xhat = _normalized_dx(case, 0)
+        return {"dx": dx, "dgamma": (mp_array(case.values["dout"]) * xhat).sum(axis=0)}
+
+    yield _variant(predict, where="dx and dgamma")
+
+
+@mistake(
+    "dropout-missing-scale",
+    "dx = mask * dout: the inverted-dropout factor 1/p left out of the backward",
+    ("dropout",),
+)
+def _dropout_missing_scale(kind: Kind, sizes: Sizes) -> Iterator[Variant]:
+    yield _variant(
+        lambda case: {"dx": mp_array(case.values["dout"]) * mp_array(case.values["mask"])},
+        where="dx",
+    )
 
 
 def catalogue(kind: Kind) -> list[LayerMistake]:

@@ -50,6 +50,8 @@ def _draw(
         ints["y"] = np.asarray(rng.integers(0, c, n))
     else:
         ints["dout"] = np.asarray(rng.integers(-LIMIT, LIMIT + 1, exact.output.shape))
+    for name, numerators in kind.avoid:
+        _redraw(rng, ints[name], numerators)
     what = kind.edge(rng, ints, sizes) if edge and kind.edge is not None else ""
     labels: np.ndarray | None = ints.pop("y", None)
     values = {name: _rationals(v) for name, v in ints.items()}
@@ -60,6 +62,14 @@ def _draw(
         values["t"] = tensor(t.shape, lambda i: Integer(int(t[i])))
         arrays["y"] = labels.astype(np.int64)
     return Point(label, what, values, arrays)
+
+
+def _redraw(rng: np.random.Generator, ints: np.ndarray, numerators: tuple[int, ...]) -> None:
+    """Draw the entries of ``ints`` that are one of ``numerators`` again, until none is."""
+    bad = np.isin(ints, numerators)
+    while bad.any():
+        ints[bad] = rng.integers(-LIMIT, LIMIT + 1, int(bad.sum()))
+        bad = np.isin(ints, numerators)
 
 
 def draw_points(kind: Kind, sizes: Sizes, exact: Exact, count: int, seed: int) -> list[Point]:

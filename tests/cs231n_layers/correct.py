@@ -112,3 +112,61 @@ def svm_loss(x, y):
     dx = (margins > 0).astype(float)
     dx[np.arange(n), y] -= dx.sum(axis=1)
     return loss, dx / n
+
+
+def batchnorm_forward(x, gamma, beta, bn_param):
+    eps = bn_param.get("eps", 1e-5)
+    mu = x.mean(axis=0)
+    centred = x - mu
+    var = (centred**2).mean(axis=0)
+    inv_std = 1.0 / np.sqrt(var + eps)
+    xhat = centred * inv_std
+    return gamma * xhat + beta, (xhat, gamma, inv_std)
+
+
+def batchnorm_backward(dout, cache):
+    xhat, gamma, inv_std = cache
+    m = dout.shape[0]
+    dbeta = dout.sum(axis=0)
+    dgamma = (dout * xhat).sum(axis=0)
+    dxhat = dout * gamma
+    dx = inv_std / m * (m * dxhat - dxhat.sum(axis=0) - xhat * (dxhat * xhat).sum(axis=0))
+    return dx, dgamma, dbeta
+
+
+def layernorm_forward(x, gamma, beta, ln_param):
+    eps = ln_param.get("eps", 1e-5)
+    mu = x.mean(axis=1, keepdims=True)
+    var = ((x - mu) ** 2).mean(axis=1, keepdims=True)
+    inv_std = 1.0 / np.sqrt(var + eps)
+    xhat = (x - mu) * inv_std
+    return gamma * xhat + beta, (xhat, gamma, inv_std)
+
+
+def layernorm_backward(dout, cache):
+    xhat, gamma, inv_std = cache
+    d = dout.shape[1]
+    dxhat = dout * gamma
+    dx = (
+        inv_std
+        / d
+        * (
+            d * dxhat
+            - dxhat.sum(axis=1, keepdims=True)
+            - xhat * (dxhat * xhat).sum(axis=1, keepdims=True)
+        )
+    )
+    return dx, (dout * xhat).sum(axis=0), dout.sum(axis=0)
+
+
+def dropout_forward(x, dropout_param):
+    p = dropout_param["p"]  # the keep probability, as in CS231n's inverted dropout
+    if dropout_param.get("seed") is not None:
+        np.random.seed(dropout_param["seed"])
+    mask = (np.random.rand(*x.shape) < p) / p
+    return x * mask, (dropout_param, mask)
+
+
+def dropout_backward(dout, cache):
+    _, mask = cache
+    return dout * mask

@@ -8,8 +8,14 @@ import numpy as np
 from correct import (  # noqa: F401  (the forwards the wrong backwards pair with)
     affine_backward,
     affine_forward,
+    batchnorm_backward,
+    batchnorm_forward,
     conv_backward_naive,
     conv_forward_naive,
+    dropout_backward,
+    dropout_forward,
+    layernorm_backward,
+    layernorm_forward,
     max_pool_backward_naive,
     max_pool_forward_naive,
     relu_backward,
@@ -192,3 +198,49 @@ def affine_backward_two(dout, cache):
 def affine_backward_flat_db(dout, cache):
     dx, dw, db = affine_backward(dout, cache)
     return dx, dw, np.concatenate([db, db])
+
+
+def _batchnorm_staged(dout, cache, gamma_used, var_divisor, mean_path=True, var_path=True):
+    """The staged backward of CS231n's computational graph, with switches for the mistakes."""
+    xhat, gamma, inv_std = cache
+    m = dout.shape[0]
+    centred = xhat / inv_std
+    dxhat = dout * (gamma if gamma_used else 1.0)
+    dvar = (dxhat * centred).sum(axis=0) * -0.5 * inv_std**3
+    dmu = -(dxhat * inv_std).sum(axis=0) + dvar * (-2.0 * centred).mean(axis=0)
+    dx = dxhat * inv_std
+    if var_path:
+        dx = dx + dvar * 2.0 * centred / var_divisor(m)
+    if mean_path:
+        dx = dx + dmu / m
+    _, dgamma, dbeta = batchnorm_backward(dout, cache)
+    return dx, dgamma, dbeta
+
+
+def batchnorm_backward_missing_gamma(dout, cache):
+    return _batchnorm_staged(dout, cache, False, lambda m: m)
+
+
+def batchnorm_backward_bessel(dout, cache):
+    return _batchnorm_staged(dout, cache, True, lambda m: m - 1)
+
+
+def batchnorm_backward_missing_mean_path(dout, cache):
+    return _batchnorm_staged(dout, cache, True, lambda m: m, mean_path=False)
+
+
+def batchnorm_backward_missing_variance_path(dout, cache):
+    return _batchnorm_staged(dout, cache, True, lambda m: m, var_path=False)
+
+
+def layernorm_forward_over_batch(x, gamma, beta, ln_param):
+    return batchnorm_forward(x, gamma, beta, ln_param)
+
+
+def layernorm_backward_over_batch(dout, cache):
+    return batchnorm_backward(dout, cache)
+
+
+def dropout_backward_missing_scale(dout, cache):
+    _, mask = cache
+    return dout * (mask != 0)
