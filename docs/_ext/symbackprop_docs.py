@@ -215,7 +215,8 @@ def _layer_mistake_rows() -> list[list[nodes.Node | str]]:
 
 class CheckLayerOutput(SphinxDirective):
     """``.. check-layer-output:: relu --module tests/cs231n_layers/correct.py`` -- the report,
-    produced by running ``symbackprop check-layer`` from the repository root."""
+    produced by running ``symbackprop check-layer`` from the repository root; paths under the
+    root (a traceback's file names) are printed relative to it, the same on every machine."""
 
     required_arguments = 1
     final_argument_whitespace = True
@@ -230,13 +231,15 @@ class CheckLayerOutput(SphinxDirective):
 
         argv = ["check-layer", *shlex.split(self.arguments[0])]
         out, err, cwd = io.StringIO(), io.StringIO(), os.getcwd()
-        os.chdir(os.path.dirname(self.env.srcdir))
+        root = os.path.dirname(os.path.abspath(self.env.srcdir))
+        os.chdir(root)
         try:
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
                 status = main(argv)
         finally:
             os.chdir(cwd)
         text = f"$ symbackprop {' '.join(argv)}\n{out.getvalue()}{err.getvalue()}"
+        text = text.replace(f'"{root}{os.sep}', '"')
         text += f"$ echo $?\n{status}\n"
         return [nodes.literal_block(text, text)]
 
