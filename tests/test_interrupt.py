@@ -94,3 +94,15 @@ def test_a_terminal_sees_a_bar_for_long_work() -> None:
     os.close(master)
     assert process.wait() == 0
     assert b"slow steps" in seen and b"4/4" in seen
+
+
+def test_help_example_and_argument_errors_do_not_import_sympy_or_numpy() -> None:
+    code = (
+        "import sys\nfrom symbackprop.cli import main\n"
+        "for argv in (['example'], ['check', '--seed', 'x'], ['derive', '--format', 'nope']):\n"
+        "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('sympy', 'numpy', 'mpmath') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines()[-1] == "[]"
