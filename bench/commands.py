@@ -16,6 +16,7 @@ import argparse
 import os
 import platform
 import random
+import signal
 import subprocess
 import sys
 import tempfile
@@ -78,16 +79,24 @@ def random_spec(size: Size, seed: int = 0) -> NetworkSpec:
 def run(argv: list[str], timeout: float) -> str:
     """``argv`` in a fresh process: "wall s, peak MB", or "> timeout"."""
     command = ["/usr/bin/time", "-f", "%e %M", *argv]
+    # a session of its own, so that a timeout stops the command as well as /usr/bin/time
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
-        done = subprocess.run(
-            command, capture_output=True, text=True, timeout=timeout, check=False
-        )
+        _, stderr = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
         return f"> {timeout:.0f} s"
-    if done.returncode not in (0, 1):
-        tail = done.stderr.strip().splitlines()[-2:]
-        raise SystemExit(f"{' '.join(argv)} exited with {done.returncode}: {tail}")
-    wall, kilobytes = done.stderr.strip().splitlines()[-1].split()
+    if process.returncode not in (0, 1):
+        tail = stderr.strip().splitlines()[-2:]
+        raise SystemExit(f"{' '.join(argv)} exited with {process.returncode}: {tail}")
+    wall, kilobytes = stderr.strip().splitlines()[-1].split()
     return f"{float(wall):.2f} s, {int(kilobytes) / 1024:.0f} MB"
 
 
