@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import argparse
 import inspect
-import math
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, NoReturn
 
 from . import layercheck_command
 from ._version import __version__
+from .arguments import non_negative, positive, tolerance
 from .builtin import example_names, example_text
 from .defaults import ATOL, EXACT_LIMIT, EXPAND_LIMIT, KINKS, REPORT_FORMATS, RTOL
 from .errors import SymbackpropError
@@ -35,36 +35,6 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _integer(minimum: int, expected: str) -> Callable[[str], int]:
-    """An argparse type: an integer >= ``minimum``, described as ``expected`` in errors."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {expected}, got '{text}'") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"expected {expected}, got {value}")
-        return value
-
-    return parse
-
-
-_positive = _integer(1, "a positive integer")
-_non_negative = _integer(0, "an integer >= 0")
-
-
-def _tolerance(text: str) -> float:
-    """An argparse type: a finite number >= 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got '{text}'")
-    return value
-
-
 def _spec_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "spec",
@@ -78,7 +48,7 @@ def _spec_argument(parser: argparse.ArgumentParser) -> None:
 def _derivation_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--digits",
-        type=_positive,
+        type=positive,
         default=12,
         help="significant digits of decimal values (default: 12)",
     )
@@ -114,13 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     derive_parser.add_argument(
         "--expand-limit",
-        type=_non_negative,
+        type=non_negative,
         default=EXPAND_LIMIT,
         help=f"largest expanded form to build, in expression-tree nodes (default: {EXPAND_LIMIT})",
     )
     derive_parser.add_argument(
         "--exact-limit",
-        type=_non_negative,
+        type=non_negative,
         default=EXACT_LIMIT,
         help="largest exact value to print, in expression-tree nodes; decimals are always given "
         f"(default: {EXACT_LIMIT})",
@@ -210,14 +180,14 @@ def _check_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--random-points",
-        type=_non_negative,
+        type=non_negative,
         default=8,
         metavar="N",
         help="also compare at N random points of the same architecture (default: 8)",
     )
     parser.add_argument(
         "--seed",
-        type=_non_negative,
+        type=non_negative,
         default=0,
         help="random seed of those points, an integer >= 0 (default: 0)",
     )
@@ -241,7 +211,7 @@ def _check_parser(commands: argparse._SubParsersAction) -> None:
     for name, default in (("rtol", RTOL), ("atol", ATOL)):
         parser.add_argument(
             f"--{name}",
-            type=_tolerance,
+            type=tolerance,
             default=default,
             help=f"{name} of float64 gradients against the exact values (default: {default:g}); "
             "finite differences and documented values keep their own",

@@ -6,25 +6,10 @@ The checker (:mod:`symbackprop.layercheck`) is imported inside :func:`run`, not 
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from typing import Any
 
-
-def _count(text: str) -> int:
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got '{text}'")
-    return int(text)
-
-
-def _tolerance(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got '{text}'")
-    return value
+from .arguments import non_negative, tolerance
 
 
 def add_parser(commands: Any) -> None:
@@ -57,16 +42,20 @@ def add_parser(commands: Any) -> None:
         "(the docs list each kind's sizes)",
     )
     parser.add_argument(
-        "--random-points", type=_count, default=5, metavar="N", help="random points (default: 5)"
+        "--random-points",
+        type=non_negative,
+        default=5,
+        metavar="N",
+        help="random points (default: 5)",
     )
-    parser.add_argument("--seed", type=_count, default=0, help="random seed (default: 0)")
+    parser.add_argument("--seed", type=non_negative, default=0, help="random seed (default: 0)")
     parser.add_argument(
         "--format", choices=["json", "text"], default="text", help="output format (default: text)"
     )
     for name, default in (("rtol", 1e-7), ("atol", 1e-9)):
         parser.add_argument(
             f"--{name}",
-            type=_tolerance,
+            type=tolerance,
             default=default,
             help=f"{name}: pass when |value - exact| <= atol + rtol |exact| (default: {default:g})",
         )
