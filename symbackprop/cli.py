@@ -18,10 +18,23 @@ from . import layercheck_command
 from ._version import __version__
 from .arguments import non_negative, positive, tolerance
 from .builtin import example_names, example_text
-from .defaults import ATOL, EXACT_LIMIT, EXPAND_LIMIT, KINKS, REPORT_FORMATS, RTOL
+from .defaults import (
+    ATOL,
+    EXACT_LIMIT,
+    EXPAND_LIMIT,
+    KINKS,
+    MAX_DIGITS,
+    MAX_NODE_LIMIT,
+    MAX_RANDOM_POINTS,
+    MAX_SEED,
+    MAX_TOLERANCE,
+    REPORT_FORMATS,
+    RTOL,
+)
 from .errors import SymbackpropError
-from .files import write_atomic
+from .files import same_file, write_atomic, write_stdout
 from .formats import MODULES, Renderer
+from .quoting import one_line
 from .render.sections import resolve
 
 if TYPE_CHECKING:
@@ -32,7 +45,7 @@ class _Parser(argparse.ArgumentParser):
     """An ArgumentParser whose usage errors are one line and exit status 2."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        self.exit(2, f"{self.prog}: error: {one_line(message)}\n")
 
 
 def _spec_argument(parser: argparse.ArgumentParser) -> None:
@@ -48,9 +61,9 @@ def _spec_argument(parser: argparse.ArgumentParser) -> None:
 def _derivation_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--digits",
-        type=positive,
+        type=positive(MAX_DIGITS),
         default=12,
-        help="significant digits of decimal values (default: 12)",
+        help=f"significant digits of decimal values, at most {MAX_DIGITS} (default: 12)",
     )
     parser.add_argument(
         "--relu-prime-at-zero",
@@ -84,16 +97,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     derive_parser.add_argument(
         "--expand-limit",
-        type=non_negative,
+        type=non_negative(MAX_NODE_LIMIT),
         default=EXPAND_LIMIT,
-        help=f"largest expanded form to build, in expression-tree nodes (default: {EXPAND_LIMIT})",
+        help="largest expanded form to build, in expression-tree nodes, at most "
+        f"{MAX_NODE_LIMIT} (default: {EXPAND_LIMIT})",
     )
     derive_parser.add_argument(
         "--exact-limit",
-        type=non_negative,
+        type=non_negative(MAX_NODE_LIMIT),
         default=EXACT_LIMIT,
-        help="largest exact value to print, in expression-tree nodes; decimals are always given "
-        f"(default: {EXACT_LIMIT})",
+        help="largest exact value to print, in expression-tree nodes, at most "
+        f"{MAX_NODE_LIMIT}; decimals are always given (default: {EXACT_LIMIT})",
     )
     derive_parser.add_argument(
         "-o",
@@ -149,6 +163,7 @@ def _derive(args: argparse.Namespace) -> int:
     from .stack_spec import StackSpec
 
     load()
+    _refuse_overwrite(args)
     spec = load_spec(args.spec)
     stack = isinstance(spec, StackSpec)
     if stack and args.format not in STACK_FORMATS:
@@ -180,16 +195,17 @@ def _check_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--random-points",
-        type=non_negative,
+        type=non_negative(MAX_RANDOM_POINTS),
         default=8,
         metavar="N",
-        help="also compare at N random points of the same architecture (default: 8)",
+        help="also compare at N random points of the same architecture, at most "
+        f"{MAX_RANDOM_POINTS} (default: 8)",
     )
     parser.add_argument(
         "--seed",
-        type=non_negative,
+        type=non_negative(MAX_SEED),
         default=0,
-        help="random seed of those points, an integer >= 0 (default: 0)",
+        help=f"random seed of those points, from 0 to {MAX_SEED} (default: 0)",
     )
     parser.add_argument(
         "--backprop",
@@ -213,7 +229,8 @@ def _check_parser(commands: argparse._SubParsersAction) -> None:
             f"--{name}",
             type=tolerance,
             default=default,
-            help=f"{name} of float64 gradients against the exact values (default: {default:g}); "
+            help=f"{name} of float64 gradients against the exact values, from 0 to "
+            f"{MAX_TOLERANCE:g} (default: {default:g}); "
             "finite differences and documented values keep their own",
         )
     parser.add_argument(
@@ -234,6 +251,7 @@ def _check(args: argparse.Namespace) -> int:
     from .derivation import KINK_CONVENTIONS
     from .spec import load_spec
 
+    _refuse_overwrite(args)
     report = check(
         load_spec(args.spec),
         backprop=args.backprop,
@@ -267,20 +285,29 @@ def _save_failing(report: CheckReport, spec: str, folder: str) -> None:
 
 def _example(args: argparse.Namespace) -> int:
     if args.name is None:
-        print("\n".join(example_names()))
+        write_stdout("\n".join(example_names()) + "\n")
     else:
-        sys.stdout.write(example_text(args.name))
+        write_stdout(example_text(args.name))
     return 0
 
 
 def _emit(text: str, output: str | None) -> None:
     """Write to ``output`` (atomically), or to standard output for None or ``-``."""
     if output is None or output == "-":
-        sys.stdout.write(text)
+        write_stdout(text)
     elif not output:
         raise SymbackpropError("-o/--output: expected a file name, or - for standard output")
     else:
         write_atomic(output, text)
+
+
+def _refuse_overwrite(args: argparse.Namespace) -> None:
+    """Refuse an ``-o`` that names the spec file itself."""
+    if args.output and args.output != "-" and same_file(args.output, args.spec):
+        raise SymbackpropError(
+            f"-o/--output: {one_line(args.output, 200)} is the spec file itself; "
+            "expected another file name"
+        )
 
 
 COMMANDS = {
@@ -297,7 +324,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except SymbackpropError as exc:
-        print(f"symbackprop: error: {exc}", file=sys.stderr)
+        print(f"symbackprop: error: {one_line(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         # -o writes atomically at the end, so an interrupted command leaves no partial file
@@ -306,5 +333,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run() -> None:
-    """The console-script entry point."""
+    """The console-script entry point.
+
+    Text the terminal's encoding cannot show (``LANG=C``, ``PYTHONIOENCODING=ascii``) is written
+    with backslash escapes (``\\u2202`` for ∂) rather than failing.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
     sys.exit(main())

@@ -19,3 +19,22 @@ KINKS = ("0", "1/2", "1")
 #: Report formats of ``check --format``: name -> the :class:`~.checking.report.CheckReport`
 #: method that renders it.
 REPORT_FORMATS = {"text": "to_text", "json": "to_json"}
+
+# ----------------------------------------------------------------------------- limits
+# Every numeric flag has an upper bound, so that no flag value makes a run hang or exhaust memory
+# (docs/cli.rst lists them).
+
+#: The most significant digits ``--digits`` may ask for.
+MAX_DIGITS = 1000
+#: The most random points ``--random-points`` may ask for (``check`` and ``check-layer``).
+MAX_RANDOM_POINTS = 100
+#: The largest ``--seed`` (NumPy's 32-bit seed range).
+MAX_SEED = 2**32 - 1
+#: The largest ``--expand-limit`` and ``--exact-limit``, in expression-tree nodes.
+MAX_NODE_LIMIT = 10**6
+#: The largest ``--rtol`` and ``--atol``.
+MAX_TOLERANCE = 1.0
+#: The largest spec file read, in bytes (1 MiB).
+MAX_SPEC_BYTES = 2**20
+#: The deepest nesting of arrays and tables a spec may have.
+MAX_NESTING = 32

@@ -16,7 +16,7 @@ from typing import Any, overload
 
 from sympy import Expr, ImmutableMatrix, Rational, Symbol
 
-from .defaults import EXACT_LIMIT, EXPAND_LIMIT, KINKS
+from .defaults import EXACT_LIMIT, EXPAND_LIMIT, KINKS, MAX_DIGITS
 from .errors import SymbackpropError
 from .exact import DecimalError, ExactValues, decimal, evaluate
 from .formats import Omitted, render, view
@@ -45,8 +45,10 @@ class Options:
             raise SymbackpropError(
                 f"relu_prime_at_zero must be one of 0, 1/2, 1; got {self.relu_prime_at_zero}"
             )
-        if self.digits < 1:
-            raise SymbackpropError(f"digits must be a positive integer; got {self.digits}")
+        if not 1 <= self.digits <= MAX_DIGITS:
+            raise SymbackpropError(
+                f"digits must be an integer from 1 to {MAX_DIGITS}; got {self.digits}"
+            )
         if self.expand_limit < 0:
             raise SymbackpropError(f"expand_limit must be >= 0; got {self.expand_limit}")
 

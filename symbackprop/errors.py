@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from .quoting import NAME_LIMIT, shown
+
 
 class SymbackpropError(Exception):
     """Base class for every error caused by the user's input."""
@@ -20,7 +22,10 @@ class SpecError(SymbackpropError):
 
     def __init__(self, source: str, key: str, message: str) -> None:
         self.source, self.key, self.detail = source, key, message
-        super().__init__(f"{source}: {key}: {message}" if key else f"{source}: {message}")
+        shown_source = shown(source, NAME_LIMIT)  # a file name with a newline stays on one line
+        super().__init__(
+            f"{shown_source}: {key}: {message}" if key else f"{shown_source}: {message}"
+        )
 
 
 class UserBackpropError(SymbackpropError):

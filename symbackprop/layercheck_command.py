@@ -10,6 +10,8 @@ import sys
 from typing import Any
 
 from .arguments import non_negative, tolerance
+from .defaults import MAX_RANDOM_POINTS, MAX_SEED, MAX_TOLERANCE
+from .files import write_stdout
 
 
 def add_parser(commands: Any) -> None:
@@ -43,12 +45,17 @@ def add_parser(commands: Any) -> None:
     )
     parser.add_argument(
         "--random-points",
-        type=non_negative,
+        type=non_negative(MAX_RANDOM_POINTS),
         default=5,
         metavar="N",
-        help="random points (default: 5)",
+        help=f"random points, at most {MAX_RANDOM_POINTS} (default: 5)",
     )
-    parser.add_argument("--seed", type=non_negative, default=0, help="random seed (default: 0)")
+    parser.add_argument(
+        "--seed",
+        type=non_negative(MAX_SEED),
+        default=0,
+        help=f"random seed, from 0 to {MAX_SEED} (default: 0)",
+    )
     parser.add_argument(
         "--format", choices=["json", "text"], default="text", help="output format (default: text)"
     )
@@ -57,7 +64,8 @@ def add_parser(commands: Any) -> None:
             f"--{name}",
             type=tolerance,
             default=default,
-            help=f"{name}: pass when |value - exact| <= atol + rtol |exact| (default: {default:g})",
+            help=f"{name}: pass when |value - exact| <= atol + rtol |exact|, from 0 to "
+            f"{MAX_TOLERANCE:g} (default: {default:g})",
         )
 
 
@@ -89,5 +97,5 @@ def run(args: argparse.Namespace) -> int:
         if exc.traceback:
             print(exc.traceback, file=sys.stderr)
         raise SymbackpropError(str(exc).splitlines()[0]) from None
-    sys.stdout.write(report.json() if args.format == "json" else report.text())
+    write_stdout(report.json() if args.format == "json" else report.text())
     return 0 if report.ok else 1

@@ -25,8 +25,11 @@ from sympy import ImmutableMatrix, Integer, Rational
 
 from .activations import ACTIVATIONS, canonical_name
 from .builtin import example_names, example_text
+from .defaults import MAX_NESTING, MAX_SPEC_BYTES
 from .errors import SpecError
 from .losses import LOSSES, REDUCTIONS
+from .quoting import NAME_LIMIT, one_line, quoted, shown
+from .reading import STDIN, read_spec_text
 from .stack_spec import StackSpec, parse_stack
 
 Number: TypeAlias = Rational  # Integer is a Rational subclass
@@ -117,7 +120,8 @@ class NetworkSpec:
     @property
     def name(self) -> str:
         """A short title: the example name or the file's stem."""
-        return self.source.removeprefix("example '").removesuffix("'").rsplit("/", 1)[-1]
+        stem = self.source.removeprefix("example '").removesuffix("'").rsplit("/", 1)[-1]
+        return one_line(stem, NAME_LIMIT)  # a newline in a file name cannot split a heading
 
 
 #: What a spec file describes: an MLP (or a dense stack), or any other stack of layers.
@@ -143,18 +147,11 @@ def load_spec(path_or_name: str | Path = "seed") -> AnySpec:
     path = Path(text_name)
     if text_name in example_names() and not path.is_file():
         return parse_spec(example_text(text_name), f"example '{text_name}'")
-    try:
-        if not text_name:
-            raise SpecError("spec", "", "expected a TOML file or a built-in example name, got ''")
-        text = path.read_text("utf-8-sig")  # a byte-order mark is not part of the TOML
-    except (OSError, UnicodeDecodeError) as exc:
-        hint = f" (built-in examples: {', '.join(example_names())})" if not path.exists() else ""
-        raise SpecError(
-            text_name,
-            "",
-            f"cannot read spec: {exc.__class__.__name__}: "
-            f"{getattr(exc, 'strerror', None) or exc}{hint}",
-        ) from None
+    if not text_name:
+        raise SpecError("spec", "", "expected a TOML file or a built-in example name, got ''")
+    hint = f" (built-in examples: {', '.join(example_names())})"
+    text = read_spec_text(text_name, hint)
+    text_name = "<stdin>" if text_name == STDIN else text_name
     return parse_spec(text, text_name)
 
 
@@ -165,7 +162,21 @@ class _Unusable:
         self.text, self.expected = text, expected
 
 
-def _exact_float(text: str) -> Rational | _Unusable:
+class _Float:
+    """A TOML float literal, read as a Decimal; it becomes a Rational only once its shape is
+    checked (:meth:`_Validator.number`), so a spec of the wrong shape fails fast."""
+
+    __slots__ = ("decimal",)
+
+    def __init__(self, decimal: Decimal) -> None:
+        self.decimal = decimal
+
+    def rational(self) -> Rational:
+        fraction = Fraction(self.decimal)
+        return Rational(fraction.numerator, fraction.denominator)
+
+
+def _exact_float(text: str) -> _Float | _Unusable:
     clean = text.replace("_", "")
     if clean.lstrip("+-") in ("nan", "inf"):
         return _Unusable(text, "a finite number")
@@ -174,19 +185,43 @@ def _exact_float(text: str) -> Rational | _Unusable:
         return _Unusable(text, f"a number of at most {MAX_DIGITS} significant digits")
     if number and not -320 <= number.adjusted() <= 320:
         return _Unusable(text, _IN_RANGE)
-    fraction = Fraction(number)
-    return Rational(fraction.numerator, fraction.denominator)
+    return _Float(number)
 
 
 def parse_spec(text: str, source: str = "<spec>") -> AnySpec:
     """Parse and validate TOML text (see :func:`load_spec`)."""
+    if len(text) > MAX_SPEC_BYTES:
+        raise SpecError(source, "", f"spec is larger than the limit of {MAX_SPEC_BYTES} bytes")
     try:
         data = tomllib.loads(text, parse_float=_exact_float)
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(source, "", f"not valid TOML: {exc}") from None
     except ValueError as exc:  # an integer literal beyond Python's 4300-digit limit
         raise SpecError(source, "", f"cannot read a number: {str(exc).split(';')[0]}") from None
+    except RecursionError:
+        raise SpecError(source, "", _too_deep()) from None
+    if _nesting(data) > MAX_NESTING:
+        raise SpecError(source, "", _too_deep())
     return _Validator(source, data).spec(text)
+
+
+def _too_deep() -> str:
+    return f"arrays and tables nested too deeply; the limit is {MAX_NESTING} levels"
+
+
+def _nesting(data: Any) -> int:
+    """The deepest nesting of lists and tables in ``data``, found without recursion."""
+    deepest, stack = 0, [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if deepest > MAX_NESTING:
+            break
+        if isinstance(value, dict):
+            stack.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1) for item in value)
+    return deepest
 
 
 # ----------------------------------------------------------------------------- validation
@@ -207,12 +242,12 @@ def _kind(value: Any) -> str:
     if isinstance(value, bool):
         return f"boolean {str(value).lower()}"
     if isinstance(value, str):
-        return f"string '{value}'"
+        return f"string {quoted(value)}"
     if isinstance(value, list):
         return "a list"
     if isinstance(value, dict):
         return "a table"
-    if isinstance(value, _Unusable | int | Rational):
+    if isinstance(value, _Unusable | _Float | int | Rational):
         return _format(value)
     return f"a {type(value).__name__}"  # a TOML date or time
 
@@ -265,12 +300,14 @@ class _Validator:
     def check_keys(self, table: str, values: Mapping[str, Any], allowed: list[str]) -> None:
         for key in values:
             if key not in allowed:
-                where = f"[{table}] {key}" if table else f"[{key}]"
+                where = f"[{table}] {shown(key)}" if table else f"[{shown(key)}]"
                 raise self.fail(where, f"unknown key; expected one of: {', '.join(allowed)}")
 
     def number(self, key: str, value: Any) -> Rational:
         if isinstance(value, _Unusable):
             raise self.fail(key, f"expected {value.expected}, got {_format(value)}")
+        if isinstance(value, _Float):
+            value = value.rational()
         if isinstance(value, bool) or not isinstance(value, int | Rational):
             raise self.fail(key, f"expected a number, got {_kind(value)}")
         number = Integer(value) if isinstance(value, int) else value
@@ -364,7 +401,8 @@ class _Validator:
         if name not in ACTIVATIONS:
             raise self.fail(
                 key,
-                f"unknown activation '{value}'; expected one of: {', '.join(sorted(ACTIVATIONS))}",
+                f"unknown activation {quoted(value)}; "
+                f"expected one of: {', '.join(sorted(ACTIVATIONS))}",
             )
         entry = ACTIVATIONS[name]
         if entry.output_only and not output:
@@ -381,7 +419,9 @@ class _Validator:
         for name in given:
             if name not in defaults:
                 allowed = ", ".join(["name", *other, *defaults])
-                raise self.fail(f"{key}.{name}", f"unknown option; expected one of: {allowed}")
+                raise self.fail(
+                    f"{key}.{shown(name)}", f"unknown option; expected one of: {allowed}"
+                )
         merged = dict(defaults)
         for name, value in given.items():
             merged[name] = (
@@ -563,12 +603,23 @@ class _Validator:
         return Expected(tuple(values), **tolerances)
 
 
-def _format(value: Any) -> str:
+#: A list in a message shows at most this many entries, and this many levels.
+_LIST_ENTRIES, _LIST_LEVELS = 8, 3
+
+
+def _format(value: Any, level: int = 0) -> str:
     """``value`` as the spec spells it: strings quoted, floats as decimals, long text cut."""
     if isinstance(value, str):
-        return f"'{value}'"
+        return quoted(value)
     if isinstance(value, list):
-        return "[" + ", ".join(_format(v) for v in value) + "]"
+        if level >= _LIST_LEVELS and value:
+            return "[...]"
+        shown = [_format(v, level + 1) for v in value[:_LIST_ENTRIES]]
+        if len(value) > _LIST_ENTRIES:
+            shown.append(f"... ({len(value)} entries)")
+        return "[" + ", ".join(shown) + "]"
+    if isinstance(value, _Float):
+        value = value.rational()
     if isinstance(value, _Unusable):
         return _shortened(value.text)
     if isinstance(value, Rational):  # from a TOML float: 2.0, -0.1, 1e-300

@@ -17,6 +17,7 @@ import numpy as np
 from sympy import ImmutableMatrix, Rational
 
 from .layers import LAYERS, Shape
+from .quoting import NAME_LIMIT, one_line, shown
 
 _NETWORK_KEYS = ("input", "loss", "biases", "l2")
 _DATA_KEYS = ("x", "y", "label", "labels")
@@ -117,7 +118,8 @@ class StackSpec:
 
     @property
     def name(self) -> str:
-        return self.source.removeprefix("example '").removesuffix("'").rsplit("/", 1)[-1]
+        stem = self.source.removeprefix("example '").removesuffix("'").rsplit("/", 1)[-1]
+        return one_line(stem, NAME_LIMIT)  # a newline in a file name cannot split a heading
 
 
 class _Fields:
@@ -185,7 +187,7 @@ def parse_stack(v: Validator) -> dict[str, Any] | StackSpec:
     for table in ("expected", "training"):
         if table in v.data:
             raise v.fail(f"[{table}]", "not supported yet for stacks with convolution or pooling")
-    if net.get("l2", 0) != 0:
+    if v.number("[network] l2", net.get("l2", 0)) != 0:
         raise v.fail("[network] l2", "not supported yet for stacks with convolution or pooling")
     parameters = _parameters(v, layers, use_biases)
     x, y, batched = _samples(v, shape, layers[-1].output_shape)
@@ -275,7 +277,9 @@ def _layer(
     allowed = ["type", "activation", *kind.keys]
     for key in table:
         if key not in allowed:
-            raise v.fail(f"{where} {key}", f"unknown key; expected one of: {', '.join(allowed)}")
+            raise v.fail(
+                f"{where} {shown(key)}", f"unknown key; expected one of: {', '.join(allowed)}"
+            )
     rank = _RANKS.get(kind.takes)
     if rank is not None and len(shape) != rank:
         wanted = "a vector" if rank == 1 else "(channels, height, width) maps"

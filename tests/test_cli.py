@@ -131,13 +131,25 @@ def test_example_lists_and_prints_parseable_specs(capsys: pytest.CaptureFixture[
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["derive", "--digits", "0"], "argument --digits: expected a positive integer, got 0"),
+        (
+            ["derive", "--digits", "0"],
+            "argument --digits: expected an integer from 1 to 1000, got 0",
+        ),
         (["derive", "--relu-prime-at-zero", "2"], "argument --relu-prime-at-zero: invalid choice"),
         (["derive", "--format", "pdf"], "argument --format: invalid choice: 'pdf'"),
         (["frobnicate"], "argument command: invalid choice"),
-        (["derive", "--exact-limit", "-1"], "--exact-limit: expected an integer >= 0, got -1"),
-        (["derive", "--expand-limit", "x"], "--expand-limit: expected an integer >= 0, got 'x'"),
-        (["check", "--seed", "-1"], "argument --seed: expected an integer >= 0, got -1"),
+        (
+            ["derive", "--exact-limit", "-1"],
+            "--exact-limit: expected an integer from 0 to 1000000, got -1",
+        ),
+        (
+            ["derive", "--expand-limit", "x"],
+            "--expand-limit: expected an integer from 0 to 1000000, got 'x'",
+        ),
+        (
+            ["check", "--seed", "-1"],
+            "argument --seed: expected an integer from 0 to 4294967295, got -1",
+        ),
     ],
 )
 def test_usage_errors_are_one_line_exit_2(

@@ -122,8 +122,10 @@ def test_expanded_form_is_omitted_above_the_limit_with_its_size() -> None:
 def test_bad_options_are_errors() -> None:
     with pytest.raises(SymbackpropError, match=r"^relu_prime_at_zero must be one of 0, 1/2, 1"):
         Options(relu_prime_at_zero=Rational(2))
-    with pytest.raises(SymbackpropError, match=r"^digits must be a positive integer"):
+    with pytest.raises(SymbackpropError, match=r"^digits must be an integer from 1 to 1000"):
         Options(digits=0)
+    with pytest.raises(SymbackpropError, match=r"^digits must be an integer from 1 to 1000"):
+        Options(digits=4400)  # beyond Python's 4300-digit int-string limit: an error, no traceback
 
 
 def test_json_has_gradients_keyed_like_the_notebook(seed) -> None:
