@@ -53,7 +53,7 @@ def _spec_argument(parser: argparse.ArgumentParser) -> None:
         "spec",
         nargs="?",
         default="seed",
-        help="a TOML spec file or a built-in example name "
+        help="a TOML spec file, - for standard input, or a built-in example name "
         f"({', '.join(example_names())}); default: seed",
     )
 
