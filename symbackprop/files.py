@@ -110,11 +110,12 @@ def _terminate_raises() -> Iterator[None]:
 
 
 def same_file(output: str, spec: str) -> bool:
-    """Whether writing ``output`` would replace the file ``spec``."""
+    """Whether writing ``output`` would replace the existing file ``spec`` (through a symlink,
+    a hard link or another spelling of its path); False when either does not exist."""
     try:
         return os.path.samefile(output, spec)
     except (OSError, ValueError):
-        return os.path.realpath(output) == os.path.realpath(spec)
+        return False
 
 
 def write_stdout(text: str) -> None:

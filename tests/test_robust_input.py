@@ -285,3 +285,19 @@ def test_an_ascii_terminal_gets_escapes_not_a_traceback() -> None:
 def test_symbackprop_error_is_the_only_exception_of_parse_spec() -> None:
     with pytest.raises(SymbackpropError):
         parse_spec("x = " + "[" * 100_000)
+
+
+def test_an_example_name_as_output_is_not_the_spec(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["derive", "seed", "-o", "seed", "--no-expanded"]) == 0
+    assert (tmp_path / "seed").read_text().startswith("symbackprop derivation of seed")
+
+
+def test_derive_reads_the_spec_from_standard_input(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"[network]\n")))
+    err = error_line(["derive", "-"], capsys)
+    assert err == "symbackprop: error: <stdin>: [parameters]: missing table\n"
