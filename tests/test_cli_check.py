@@ -123,12 +123,12 @@ def test_tolerances(capsys: pytest.CaptureFixture[str]) -> None:
     assert failing == {"exact vs lambdified", "exact vs reference backprop"}
     status, out, _ = run([*argv, "--rtol", "0", "--atol", "1e-15"], capsys)
     assert status == 0 and json.loads(out)["settings"]["atol"] == 1e-15
-    for bad in ("nan", "inf", "-1e-9", "tight"):
+    for bad in ("nan", "inf", "-1e-9", "tight", "2"):
         with pytest.raises(SystemExit) as exc:
             main(["check", f"--atol={bad}"])
         assert exc.value.code == 2
         assert (
-            f"argument --atol: expected a finite number >= 0, got '{bad}'"
+            f"argument --atol: expected a number from 0 to 1, got '{bad}'"
             in capsys.readouterr().err
         )
 
