@@ -342,4 +342,13 @@ def run() -> None:
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None:
             reconfigure(errors="backslashreplace")
-    sys.exit(main())
+    try:
+        status: int | str | None = main()
+    except SystemExit as stop:  # --help, --version and usage errors
+        status = stop.code
+    try:
+        write_stdout("")  # what argparse printed, flushed while an error can still be reported
+    except SymbackpropError as exc:
+        print(f"symbackprop: error: {exc}", file=sys.stderr)
+        status = 2
+    sys.exit(status)
