@@ -346,6 +346,9 @@ def run() -> None:
         status: int | str | None = main()
     except SystemExit as stop:  # --help, --version and usage errors
         status = stop.code
+    except KeyboardInterrupt:  # while the parser is built, before main's own handler
+        print("symbackprop: interrupted", file=sys.stderr)
+        status = 130
     try:
         write_stdout("")  # what argparse printed, flushed while an error can still be reported
     except SymbackpropError as exc:
