@@ -13,7 +13,6 @@ exact ones. Nothing from the file is ever evaluated: specs are data.
 from __future__ import annotations
 
 import sys
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, localcontext
@@ -25,20 +24,18 @@ from sympy import ImmutableMatrix, Integer, Rational
 
 from .activations import ACTIVATIONS, canonical_name
 from .builtin import example_names, example_text
-from .defaults import MAX_NESTING, MAX_SPEC_BYTES
 from .errors import SpecError
 from .losses import LOSSES, REDUCTIONS
 from .quoting import NAME_LIMIT, one_line, quoted, shown
 from .reading import STDIN, read_spec_text
 from .stack_spec import StackSpec, parse_stack
+from .toml_data import IN_RANGE as _IN_RANGE
+from .toml_data import MAX_DIGITS, Float, Unusable, read_toml
 
 Number: TypeAlias = Rational  # Integer is a Rational subclass
 
 #: The magnitudes a nonzero number may have: float64's normal range.
 FLOAT_RANGE = (Rational(Fraction(sys.float_info.min)), Rational(Fraction(sys.float_info.max)))
-#: The most significant digits a decimal literal may have.
-MAX_DIGITS = 1000
-_IN_RANGE = "a number within float64's range (0, or 2.2e-308 <= |x| <= 1.8e308)"
 
 
 @dataclass(frozen=True)
@@ -155,73 +152,9 @@ def load_spec(path_or_name: str | Path = "seed") -> AnySpec:
     return parse_spec(text, text_name)
 
 
-class _Unusable:
-    """A TOML float the validator rejects (nan, inf, out of range), kept to name its key."""
-
-    def __init__(self, text: str, expected: str) -> None:
-        self.text, self.expected = text, expected
-
-
-class _Float:
-    """A TOML float literal, read as a Decimal; it becomes a Rational only once its shape is
-    checked (:meth:`_Validator.number`), so a spec of the wrong shape fails fast."""
-
-    __slots__ = ("decimal",)
-
-    def __init__(self, decimal: Decimal) -> None:
-        self.decimal = decimal
-
-    def rational(self) -> Rational:
-        fraction = Fraction(self.decimal)
-        return Rational(fraction.numerator, fraction.denominator)
-
-
-def _exact_float(text: str) -> _Float | _Unusable:
-    clean = text.replace("_", "")
-    if clean.lstrip("+-") in ("nan", "inf"):
-        return _Unusable(text, "a finite number")
-    number = Decimal(clean)  # cheap even for 1e1000000000, unlike the exact fraction
-    if len(number.as_tuple().digits) > MAX_DIGITS:
-        return _Unusable(text, f"a number of at most {MAX_DIGITS} significant digits")
-    if number and not -320 <= number.adjusted() <= 320:
-        return _Unusable(text, _IN_RANGE)
-    return _Float(number)
-
-
 def parse_spec(text: str, source: str = "<spec>") -> AnySpec:
     """Parse and validate TOML text (see :func:`load_spec`)."""
-    if len(text) > MAX_SPEC_BYTES:
-        raise SpecError(source, "", f"spec is larger than the limit of {MAX_SPEC_BYTES} bytes")
-    try:
-        data = tomllib.loads(text, parse_float=_exact_float)
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError(source, "", f"not valid TOML: {exc}") from None
-    except ValueError as exc:  # an integer literal beyond Python's 4300-digit limit
-        raise SpecError(source, "", f"cannot read a number: {str(exc).split(';')[0]}") from None
-    except RecursionError:
-        raise SpecError(source, "", _too_deep()) from None
-    if _nesting(data) > MAX_NESTING:
-        raise SpecError(source, "", _too_deep())
-    return _Validator(source, data).spec(text)
-
-
-def _too_deep() -> str:
-    return f"arrays and tables nested too deeply; the limit is {MAX_NESTING} levels"
-
-
-def _nesting(data: Any) -> int:
-    """The deepest nesting of lists and tables in ``data``, found without recursion."""
-    deepest, stack = 0, [(data, 0)]
-    while stack:
-        value, depth = stack.pop()
-        deepest = max(deepest, depth)
-        if deepest > MAX_NESTING:
-            break
-        if isinstance(value, dict):
-            stack.extend((item, depth + 1) for item in value.values())
-        elif isinstance(value, list):
-            stack.extend((item, depth + 1) for item in value)
-    return deepest
+    return _Validator(source, read_toml(text, source)).spec(text)
 
 
 # ----------------------------------------------------------------------------- validation
@@ -247,7 +180,7 @@ def _kind(value: Any) -> str:
         return "a list"
     if isinstance(value, dict):
         return "a table"
-    if isinstance(value, _Unusable | _Float | int | Rational):
+    if isinstance(value, Unusable | Float | int | Rational):
         return _format(value)
     return f"a {type(value).__name__}"  # a TOML date or time
 
@@ -304,9 +237,9 @@ class _Validator:
                 raise self.fail(where, f"unknown key; expected one of: {', '.join(allowed)}")
 
     def number(self, key: str, value: Any) -> Rational:
-        if isinstance(value, _Unusable):
+        if isinstance(value, Unusable):
             raise self.fail(key, f"expected {value.expected}, got {_format(value)}")
-        if isinstance(value, _Float):
+        if isinstance(value, Float):
             value = value.rational()
         if isinstance(value, bool) or not isinstance(value, int | Rational):
             raise self.fail(key, f"expected a number, got {_kind(value)}")
@@ -618,9 +551,9 @@ def _format(value: Any, level: int = 0) -> str:
         if len(value) > _LIST_ENTRIES:
             shown.append(f"... ({len(value)} entries)")
         return "[" + ", ".join(shown) + "]"
-    if isinstance(value, _Float):
+    if isinstance(value, Float):
         value = value.rational()
-    if isinstance(value, _Unusable):
+    if isinstance(value, Unusable):
         return _shortened(value.text)
     if isinstance(value, Rational):  # from a TOML float: 2.0, -0.1, 1e-300
         return _shortened(_decimal_text(value))

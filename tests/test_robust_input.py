@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from symbackprop import cli, files, spec
+from symbackprop import cli, files, toml_data
 from symbackprop.arguments import tolerance
 from symbackprop.builtin import example_text
 from symbackprop.defaults import MAX_NESTING, MAX_SPEC_BYTES
@@ -76,9 +76,9 @@ def test_shapes_are_checked_before_numbers_become_rationals(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     converted: list[object] = []
-    original = spec._Float.rational
+    original = toml_data.Float.rational
     monkeypatch.setattr(
-        spec._Float, "rational", lambda self: converted.append(1) or original(self)
+        toml_data.Float, "rational", lambda self: converted.append(1) or original(self)
     )
     rows = ", ".join(["[0.5, 0.25]"] * 20000)  # W1 has 20000 rows, the network wants 3
     text = SEED.replace("W1 = [", f"W1 = [{rows}, ", 1)
