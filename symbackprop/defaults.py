@@ -38,3 +38,7 @@ MAX_TOLERANCE = 1.0
 MAX_SPEC_BYTES = 2**20
 #: The deepest nesting of arrays and tables a spec may have.
 MAX_NESTING = 32
+#: The largest size in ``check-layer --shape`` (each of N, D's dimensions, C, H, ...).
+MAX_LAYER_SIZE = 64
+#: The most entries all of ``check-layer --shape``'s sizes may multiply to.
+MAX_LAYER_ENTRIES = 10**5

@@ -301,3 +301,20 @@ def test_derive_reads_the_spec_from_standard_input(
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"[network]\n")))
     err = error_line(["derive", "-"], capsys)
     assert err == "symbackprop: error: <stdin>: [parameters]: missing table\n"
+
+
+@pytest.mark.parametrize(
+    ("shape", "message"),
+    [
+        ("N=100000", "N=100000: expected N <= 64"),
+        ("D=2x3x4x5x6", "D=2x3x4x5x6: expected at most 4 sizes of at most 64 each"),
+        ("N=64,D=64x64", "the sizes multiply to 786432; the limit is 100000"),
+        ("N=" + "9" * 5000, "expected an integer"),
+    ],
+)
+def test_check_layer_shape_sizes_are_bounded(shape: str, message: str) -> None:
+    from symbackprop.layercheck.kinds import lookup
+    from symbackprop.layercheck.sizes import parse_shape
+
+    with pytest.raises(SymbackpropError, match=message):
+        parse_shape(lookup("affine"), shape)
