@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -318,3 +319,25 @@ def test_check_layer_shape_sizes_are_bounded(shape: str, message: str) -> None:
 
     with pytest.raises(SymbackpropError, match=message):
         parse_shape(lookup("affine"), shape)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_real_signal_in_the_write_window_leaves_no_temporary_file(
+    signum: int, tmp_path: Path
+) -> None:
+    child = (
+        "import os, sys, time\n"
+        "from symbackprop import files\n"
+        "files.os.replace = lambda a, b: time.sleep(60)  # hold the write window open\n"
+        "files.write_atomic(sys.argv[1], 'x' * 10**6)\n"
+    )
+    target = tmp_path / "out.txt"
+    process = subprocess.Popen([sys.executable, "-c", child, str(target)], stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob(".symbackprop-*.tmp")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.2)  # the million characters are written
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == (143 if signum == signal.SIGTERM else -signal.SIGINT)
+    assert list(tmp_path.iterdir()) == [], err
