@@ -116,7 +116,7 @@ class NetworkSpec:
 
     @property
     def name(self) -> str:
-        """A short title: the example name or the file's stem."""
+        """A short title, the example name or the file's stem."""
         return self.source.removeprefix("example '").removesuffix("'").rsplit("/", 1)[-1]
 
 
