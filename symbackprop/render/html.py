@@ -22,11 +22,15 @@ if TYPE_CHECKING:
     from ..derivation import Derivation
 
 MATH_FONTS = '"Latin Modern Math", "STIX Two Math", math'
+#: Text and math colour: near-black, so that Latin Modern's thin strokes stay legible.
+MATH_COLOUR = "#111"
+#: The declarations of every ``math`` element; the Sphinx extension's stylesheet uses them too.
+MATH_STYLE = f"font-family: {MATH_FONTS}; font-size: 1.05em; color: {MATH_COLOUR};"
 
 CSS = f"""\
 .symbackprop {{ font-family: "Latin Modern Roman", "STIX Two Text", Georgia, serif;
   line-height: 1.5; overflow-wrap: break-word; }}
-.symbackprop math {{ font-family: {MATH_FONTS}; font-size: 1.05em; }}
+.symbackprop math {{ {MATH_STYLE} }}
 .symbackprop .equation {{ overflow-x: auto; overflow-y: hidden; margin: 0.6em 0;
   padding: 0.1em 0; }}
 .symbackprop .equation > math {{ width: max-content; min-width: 100%; margin: 0;
@@ -44,11 +48,11 @@ TOC_CSS = """\
 .symbackprop h2:hover a.anchor, .symbackprop h3:hover a.anchor, a.anchor:focus { opacity: 1; }
 """
 
-PAGE_CSS = """\
-body { margin: 0 auto; max-width: 54rem; padding: 0.5rem 1rem 2rem; font-size: 18px;
-  color: #111; background: #fff; }
-h1 { font-family: "Latin Modern Roman", "STIX Two Text", Georgia, serif; font-weight: normal;
-  font-size: 1.7em; line-height: 1.25; }
+PAGE_CSS = f"""\
+body {{ margin: 0 auto; max-width: 54rem; padding: 0.5rem 1rem 2rem; font-size: 18px;
+  color: {MATH_COLOUR}; background: #fff; }}
+h1 {{ font-family: "Latin Modern Roman", "STIX Two Text", Georgia, serif; font-weight: normal;
+  font-size: 1.7em; line-height: 1.25; }}
 """
 
 
