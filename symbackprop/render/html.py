@@ -22,10 +22,11 @@ if TYPE_CHECKING:
     from ..derivation import Derivation
 
 MATH_FONTS = '"Latin Modern Math", "STIX Two Math", math'
-#: Text and math colour: near-black, so that Latin Modern's thin strokes stay legible.
+#: The page's text colour, which its math inherits: near-black, so that Latin Modern's thin
+#: strokes stay legible. A notebook's math keeps the notebook's colour (dark themes).
 MATH_COLOUR = "#111"
-#: The declarations of every ``math`` element; the Sphinx extension's stylesheet uses them too.
-MATH_STYLE = f"font-family: {MATH_FONTS}; font-size: 1.05em; color: {MATH_COLOUR};"
+#: The font declarations of every ``math`` element; the Sphinx stylesheet uses them too.
+MATH_STYLE = f"font-family: {MATH_FONTS}; font-size: 1.05em;"
 
 CSS = f"""\
 .symbackprop {{ font-family: "Latin Modern Roman", "STIX Two Text", Georgia, serif;

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
-from ..render.html import MATH_STYLE
+from ..render.html import MATH_COLOUR, MATH_STYLE
 from .directives import CheckDirective, DerivationDirective
 from .html_math import visit_math, visit_math_block
 
@@ -71,8 +71,12 @@ def _add_stylesheet(app: Sphinx) -> None:
 
 
 def stylesheet() -> str:
-    """The extension's CSS: ``static/symbackprop-math.css`` and the math rule of ``--format html``."""
-    return f"{STYLESHEET.read_text(encoding='utf-8')}math {{ {MATH_STYLE} }}\n"
+    """The extension's CSS: ``static/symbackprop-math.css`` and the math of ``--format html``.
+
+    The math gets the html page's font stack, size and colour (themes set a grey text colour).
+    """
+    math = f"math {{ {MATH_STYLE} color: {MATH_COLOUR}; }}\n"
+    return f"{STYLESHEET.read_text(encoding='utf-8')}{math}"
 
 
 def _copy_stylesheet(app: Sphinx, exception: Exception | None) -> None:
