@@ -68,7 +68,10 @@ def regenerate(text: str) -> str:
     """``text`` with the output of every console block replaced by what its command prints."""
     parts, last = [], 0
     for block in console_blocks(text):
-        parts += [text[last : block.start], run(block.command)]
+        output = run(block.command)
+        if not output.strip():
+            print(f"warning: prints nothing: $ {block.command}", file=sys.stderr)
+        parts += [text[last : block.start], output]
         last = block.end
     return "".join([*parts, text[last:]])
 

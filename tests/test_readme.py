@@ -20,6 +20,7 @@ def test_readme_has_the_examples() -> None:
 
 @pytest.mark.parametrize("block", BLOCKS, ids=[block.command[:60] for block in BLOCKS])
 def test_console_block_is_what_the_command_prints(block: ConsoleBlock) -> None:
+    assert block.output.strip(), "an example that shows nothing (did a sed pattern stop matching?)"
     assert run(block.command) == block.output, (
         "the README is stale: review the output, then run python tests/regenerate_readme.py"
     )
