@@ -31,7 +31,8 @@ html_theme_options = {
     "description": "Exact, symbolic, checked backpropagation",
     "page_width": "1100px",
 }
-html_static_path: list[str] = []
+html_static_path = ["_static"]
+html_css_files = ["docs.css"]  # wide code blocks wrap (docs/_static/docs.css)
 exclude_patterns = ["_build"]
 templates_path: list[str] = []
 

@@ -65,7 +65,7 @@ class Derivation:
 
     @cached_property
     def compact(self) -> dict[str, ImmutableMatrix]:
-        """Each gradient in named intermediates: ``compact["W2"][0, 1] == a^(1)_2*(yhat_1 - y_1)``."""
+        """Each gradient in named intermediates, e.g. ``compact["W2"][0, 1] == a^(1)_2*(yhat_1 - y_1)``."""
         return self.gradients.compact()
 
     @cached_property

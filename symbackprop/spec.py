@@ -116,7 +116,7 @@ class NetworkSpec:
 
     @property
     def name(self) -> str:
-        """A short title: the example name or the file's stem."""
+        """A short title, the example name or the file's stem."""
         stem = self.source.removeprefix("example '").removesuffix("'").rsplit("/", 1)[-1]
         return one_line(stem, NAME_LIMIT)  # a newline in a file name cannot split a heading
 

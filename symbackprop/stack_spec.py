@@ -68,7 +68,7 @@ class StackLayer:
 
     @property
     def parameter_keys(self) -> dict[str, str]:
-        """Stem -> key of each parameter the layer can own: ``{"W": "W1", "b": "b1"}``."""
+        """The key of each parameter the layer can own, by stem, e.g. ``{"W": "W1", "b": "b1"}``."""
         if self.number is None:
             return {}
         shapes = LAYERS[self.kind].parameter_shapes(self.options, self.input_shape)

@@ -207,3 +207,43 @@ def screenshot(page: Any, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def cut_off(page: Any, *, math: bool = True, limit: int = 20) -> list[str]:
+    """Elements that reach past the page's width or past the box of an ancestor that clips them.
+
+    An ancestor clips when its ``overflow-x`` is not ``visible`` (``hidden``, ``auto``,
+    ``scroll``, ``clip``): what reaches past its right edge is hidden or needs a scrollbar that
+    a reader may never see. Elements of zero width and runs of white space are ignored, and so
+    is everything inside ``<math>`` when ``math`` is false (a display equation scrolls).
+
+    Returns:
+        Up to ``limit`` descriptions such as ``"span.c1 in pre: right 1046 > 830"``.
+    """
+    return page.evaluate(
+        """([math, limit]) => {
+            const width = document.documentElement.clientWidth;
+            const found = [];
+            const name = el => el.localName + (el.classList.length ? "." + [...el.classList].join(".") : "");
+            for (const el of document.querySelectorAll("body *")) {
+                const box = el.getBoundingClientRect();
+                if (box.width === 0 || getComputedStyle(el).display === "none") continue;
+                if (!el.textContent.trim() && !el.children.length) continue;
+                if (!math && el.closest("math")) continue;
+                let edge = width, clipper = null;
+                for (let up = el.parentElement; up && up !== document.body; up = up.parentElement) {
+                    if (getComputedStyle(up).overflowX !== "visible") {
+                        const right = up.getBoundingClientRect().right;
+                        if (right < edge) { edge = right; clipper = up; }
+                    }
+                }
+                if (box.right > edge + 1) {
+                    const where = clipper ? ` in ${name(clipper)}` : "";
+                    found.push(`${name(el)}${where}: right ${Math.round(box.right)} > ${Math.round(edge)}`);
+                    if (found.length >= limit) break;
+                }
+            }
+            return found;
+        }""",
+        [math, limit],
+    )

@@ -16,6 +16,7 @@ from sphinx.application import Sphinx
 from sphinx.cmd.build import build_main
 
 import symbackprop.sphinx
+from symbackprop.render.html import MATH_COLOUR, MATH_STYLE
 from symbackprop.render.mathml import validate_core
 from symbackprop.sphinx.directives import sections_option, spec_line
 from symbackprop.sphinx.html_math import display_equations
@@ -108,7 +109,9 @@ def test_derivation_becomes_mathml_core_without_mathjax(project: Callable[..., P
     for built in out.rglob("*.html"):
         assert "mathjax" not in built.read_text(encoding="utf-8").lower(), built
     assert "\\frac" not in html  # nothing left for a JavaScript renderer
-    assert (out / "_static" / "symbackprop-math.css").is_file()
+    stylesheet = (out / "_static" / "symbackprop-math.css").read_text(encoding="utf-8")
+    assert f"math {{ {MATH_STYLE} color: {MATH_COLOUR}; }}" in stylesheet  # as --format html
+    assert "white-space: pre-wrap" in stylesheet  # check reports wrap instead of being cut off
     assert "_static/symbackprop-math.css" in html
     assert "--relu-prime-at-zero" in html  # the text is final: no smart dashes
 

@@ -31,7 +31,7 @@ class CheckReport:
     settings: dict[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     diagnosis: tuple[str, ...] = ()
-    #: After one gradient-descent step (``[training]``): (entry, exact form, decimal) per entry.
+    #: After one gradient-descent step (``[training]``), (entry, exact form, decimal) per entry.
     updated: tuple[tuple[str, str, str], ...] = ()
     #: The catalogued mistakes that reproduce the failures, and the documented point's blind spots.
     likely: Likely = field(default_factory=Likely)

@@ -89,11 +89,11 @@ class LayerKind:
     proof_free: ClassVar[tuple[str, ...]] = ()
     #: Whether ``activation`` is allowed on the layer.
     activates: ClassVar[bool] = True
-    #: The shape of input the layer takes: "maps" (C, H, W), "vector" (n,) or "any".
+    #: The shape of input the layer takes, "maps" (C, H, W), "vector" (n,) or "any".
     takes: ClassVar[str] = "any"
-    #: One line for the docs and ``derive``: what the layer computes.
+    #: What the layer computes, in one line for the docs and ``derive``.
     formula: ClassVar[str] = ""
-    #: One line: the textbook backward pass that :meth:`textbook` implements.
+    #: The textbook backward pass that :meth:`textbook` implements, in one line.
     backward: ClassVar[str] = ""
     #: The same two in LaTeX, for the typeset derivation (delta is dJ/dz of the layer).
     formula_latex: ClassVar[str] = ""

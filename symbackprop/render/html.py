@@ -12,18 +12,26 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..formats import register
+from .blocks import resolve
+from .content import content
 from .content import heading as title
-from .mathml_format import to_mathml
+from .mathml_format import fragment, to_mathml
+from .toc import heading_ids, toc_html
 
 if TYPE_CHECKING:
     from ..derivation import Derivation
 
 MATH_FONTS = '"Latin Modern Math", "STIX Two Math", math'
+#: The page's text colour, which its math inherits: near-black, so that Latin Modern's thin
+#: strokes stay legible. A notebook's math keeps the notebook's colour (dark themes).
+MATH_COLOUR = "#111"
+#: The font declarations of every ``math`` element; the Sphinx stylesheet uses them too.
+MATH_STYLE = f"font-family: {MATH_FONTS}; font-size: 1.05em;"
 
 CSS = f"""\
 .symbackprop {{ font-family: "Latin Modern Roman", "STIX Two Text", Georgia, serif;
   line-height: 1.5; overflow-wrap: break-word; }}
-.symbackprop math {{ font-family: {MATH_FONTS}; font-size: 1.05em; }}
+.symbackprop math {{ {MATH_STYLE} }}
 .symbackprop .equation {{ overflow-x: auto; overflow-y: hidden; margin: 0.6em 0;
   padding: 0.1em 0; }}
 .symbackprop .equation > math {{ width: max-content; min-width: 100%; margin: 0;
@@ -33,11 +41,19 @@ CSS = f"""\
 .symbackprop h3 {{ font-size: 1.2em; }}
 """
 
-PAGE_CSS = """\
-body { margin: 0 auto; max-width: 54rem; padding: 0.5rem 1rem 2rem; font-size: 18px;
-  color: #111; background: #fff; }
-h1 { font-family: "Latin Modern Roman", "STIX Two Text", Georgia, serif; font-weight: normal;
-  font-size: 1.7em; line-height: 1.25; }
+TOC_CSS = """\
+.toc { font-family: "Latin Modern Roman", "STIX Two Text", Georgia, serif; line-height: 1.4; }
+.toc ol { margin: 0.2em 0; padding-left: 1.4em; }
+.toc a, .symbackprop a.anchor { color: inherit; }
+.symbackprop a.anchor { text-decoration: none; opacity: 0.25; font-size: 0.8em; }
+.symbackprop h2:hover a.anchor, .symbackprop h3:hover a.anchor, a.anchor:focus { opacity: 1; }
+"""
+
+PAGE_CSS = f"""\
+body {{ margin: 0 auto; max-width: 54rem; padding: 0.5rem 1rem 2rem; font-size: 18px;
+  color: {MATH_COLOUR}; background: #fff; }}
+h1 {{ font-family: "Latin Modern Roman", "STIX Two Text", Georgia, serif; font-weight: normal;
+  font-size: 1.7em; line-height: 1.25; }}
 """
 
 
@@ -46,7 +62,9 @@ h1 { font-family: "Latin Modern Roman", "STIX Two Text", Georgia, serif; font-we
 def to_html(
     derivation: Derivation, *, sections: Sequence[str] | None = None, expanded: bool = True
 ) -> str:
-    """Render ``derivation`` as a complete HTML page.
+    """Render ``derivation`` as a complete HTML page, with a table of contents after the title.
+
+    Every heading has an id and a ``¶`` link to itself (:mod:`~symbackprop.render.toc`).
 
     Args:
         derivation: What to render.
@@ -57,12 +75,14 @@ def to_html(
         The page, UTF-8 text ending in a newline.
     """
     heading = html.escape(title(derivation))
-    body = to_mathml(derivation, sections=sections, expanded=expanded)
+    shown = content(derivation, sections=resolve(sections), expanded=expanded)
+    ids = heading_ids(shown)
+    body = fragment(shown, ids)
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{heading}</title>\n<style>\n{PAGE_CSS}{CSS}</style>\n</head>\n<body>\n"
-        f"<h1>{heading}</h1>\n{body}</body>\n</html>\n"
+        f"<title>{heading}</title>\n<style>\n{PAGE_CSS}{TOC_CSS}{CSS}</style>\n</head>\n<body>\n"
+        f"<h1>{heading}</h1>\n{toc_html(shown, ids)}\n{body}</body>\n</html>\n"
     )
 
 

@@ -53,11 +53,17 @@ def equation_mathml(latex: str, *, display: bool = True, label: str = "equation"
     return repaired
 
 
-def block_html(block: Block) -> str:
-    """One block as HTML with MathML: a level-1 heading is ``<h2>`` (the page title is h1)."""
+def block_html(block: Block, anchor: str | None = None) -> str:
+    """One block as HTML with MathML: a level-1 heading is ``<h2>`` (the page title is h1).
+
+    A heading with an ``anchor`` gets it as its ``id`` and ends in a ``¶`` link to itself.
+    """
     if isinstance(block, Heading):
-        level = block.level + 1
-        return f"<h{level}>{html.escape(block.text)}</h{level}>"
+        level, text = block.level + 1, html.escape(block.text)
+        if anchor is None:
+            return f"<h{level}>{text}</h{level}>"
+        link = f'<a class="anchor" href="#{anchor}" aria-label="Link to this section">¶</a>'
+        return f'<h{level} id="{anchor}">{text} {link}</h{level}>'
     if isinstance(block, Paragraph):
         parts = [
             html.escape(text)
@@ -91,5 +97,11 @@ def to_mathml(
         MathMLError: An equation cannot be converted; the message names it.
     """
     shown = content(derivation, sections=resolve(sections), expanded=expanded)
-    body = "\n".join(block_html(block) for block in shown)
+    return fragment(shown)
+
+
+def fragment(shown: Sequence[Block], anchors: Sequence[str | None] = ()) -> str:
+    """``<div class="symbackprop">`` around the blocks; ``anchors[i]`` is block i's heading id."""
+    ids = list(anchors) or [None] * len(shown)
+    body = "\n".join(block_html(block, anchor) for block, anchor in zip(shown, ids, strict=True))
     return f'<div class="symbackprop">\n{body}\n</div>\n'

@@ -24,9 +24,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sphinx.util.fileutil import copy_asset_file
-
 from .._version import __version__
+from ..render.html import MATH_COLOUR, MATH_STYLE
 from .directives import CheckDirective, DerivationDirective
 from .html_math import visit_math, visit_math_block
 
@@ -71,6 +70,17 @@ def _add_stylesheet(app: Sphinx) -> None:
         app.add_css_file(STYLESHEET.name)
 
 
+def stylesheet() -> str:
+    """The extension's CSS: ``static/symbackprop-math.css`` and the math of ``--format html``.
+
+    The math gets the html page's font stack, size and colour (themes set a grey text colour).
+    """
+    math = f"math {{ {MATH_STYLE} color: {MATH_COLOUR}; }}\n"
+    return f"{STYLESHEET.read_text(encoding='utf-8')}{math}"
+
+
 def _copy_stylesheet(app: Sphinx, exception: Exception | None) -> None:
     if exception is None and _uses_renderer(app):
-        copy_asset_file(STYLESHEET, Path(app.outdir) / "_static")
+        target = Path(app.outdir) / "_static" / STYLESHEET.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(stylesheet(), encoding="utf-8", newline="\n")
