@@ -9,7 +9,6 @@ backprop (:mod:`symbackprop.userbackprop`), if one is given.
 
 from __future__ import annotations
 
-import inspect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,10 +21,11 @@ from .. import notation, reference
 from ..derivation import Derivation
 from ..errors import UserBackpropError
 from ..finite_differences import central_differences, kink_mask
+from ..isolation import Isolated, run_child
 from ..numeric import NumericNetwork, lambdify_network, random_points
 from ..progress import progress
 from ..spec import NetworkSpec
-from ..userbackprop import Backprop, call_backprop, call_dict_backprop
+from ..userbackprop import Backprop, call_backprop, call_dict_backprop, takes_params
 from .exact_tables import PointData, indices, point_data
 from .precision import PRECISION, Real, number_text, real, sci
 
@@ -307,35 +307,25 @@ def _finite_difference_comparison(
     )
 
 
-def takes_params(backprop: Backprop) -> bool:
-    """Whether ``backprop`` is ``backprop(params, x, y)`` (dicts) rather than the notebook's
-    ``backprop(weights, biases, x, y)`` (lists): three positional parameters."""
-    try:
-        parameters = inspect.signature(backprop).parameters.values()
-    except (TypeError, ValueError):
-        return False
-    kinds = [p.kind for p in parameters]
-    positional = [k for k in kinds if k in (_POSITIONAL, _POSITIONAL_OR_KEYWORD)]
-    return len(positional) == 3 and inspect.Parameter.VAR_POSITIONAL not in kinds
-
-
-_POSITIONAL = inspect.Parameter.POSITIONAL_ONLY
-_POSITIONAL_OR_KEYWORD = inspect.Parameter.POSITIONAL_OR_KEYWORD
-
-
-def _dict_convention(
-    backprop: Backprop, point: PointData
-) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
-    """Call a ``backprop(params, x, y)`` on an MLP: flat biases, one sample per row."""
+def _dict_arguments(point: PointData) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """An MLP's ``(params, x, y)`` for ``backprop(params, x, y)``: flat biases, one sample per
+    row."""
     p = point.arrays
     params = {}
     for l, w in enumerate(p.weights):
         params[notation.parameter_key("W", l)] = w
         if p.biases is not None:
             params[notation.parameter_key("b", l)] = p.biases[l].ravel()
-    batched = point.spec.batched
-    x, y = (p.x.T, p.y.T) if batched else (p.x[:, 0], p.y[:, 0])
-    grads = call_dict_backprop(backprop, params, x, y)
+    x, y = (p.x.T, p.y.T) if point.spec.batched else (p.x[:, 0], p.y[:, 0])
+    return params, x, y
+
+
+def _dict_convention(
+    backprop: Backprop, point: PointData
+) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
+    """Call a ``backprop(params, x, y)`` on an MLP (:func:`_dict_arguments`)."""
+    p = point.arrays
+    grads = call_dict_backprop(backprop, *_dict_arguments(point))
     grads_w = [grads[notation.parameter_key("W", l)] for l in range(len(p.weights))]
     if p.biases is None:
         return grads_w, None
@@ -344,9 +334,32 @@ def _dict_convention(
     ]
 
 
-def user_gradients(prepared: Prepared, backprop: Backprop) -> list[dict[str, np.ndarray]]:
+def _isolated_gradients(prepared: Prepared, isolated: Isolated) -> list[dict[str, np.ndarray]]:
+    """The user's backprop at every point, run in one child process (:mod:`..isolation`)."""
+    points = []
+    for point in prepared.points:
+        p = point.arrays
+        shapes = {notation.parameter_key("b", l): b.shape for l, b in enumerate(p.biases or [])}
+        points.append(
+            {
+                "phrase": point_phrase(point.label),
+                "lists": (p.weights, p.biases, p.x, p.y),
+                "dicts": _dict_arguments(point),
+                "shapes": shapes,
+            }
+        )
+    payload = {"target": isolated.target, "dicts_only": False, "points": points}
+    who = f"--backprop {isolated.target}"
+    return run_child("backprop", payload, who, isolated.timeout).results
+
+
+def user_gradients(
+    prepared: Prepared, backprop: Backprop | Isolated
+) -> list[dict[str, np.ndarray]]:
     """The user's backprop at every point, in either convention, keyed ``"W1"``, ``"b1"``, ...;
-    its errors name the point."""
+    its errors name the point. An :class:`~..isolation.Isolated` target runs in a child."""
+    if isinstance(backprop, Isolated):
+        return _isolated_gradients(prepared, backprop)
     gradients = []
     dicts = takes_params(backprop)
     for point in prepared.points:

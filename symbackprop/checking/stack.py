@@ -24,6 +24,7 @@ from ..chain import Adjoints, reverse
 from ..errors import UserBackpropError
 from ..finite_differences import central_differences
 from ..graph import LayerGraph, build_graph
+from ..isolation import Isolated, run_child
 from ..layers import LAYERS, PoolMax
 from ..numeric import _printer
 from ..scalars import scalar_functions, scalar_ready
@@ -413,20 +414,40 @@ def user_arrays(spec: StackSpec, point: StackPoint) -> tuple[np.ndarray, np.ndar
 
 
 def stack_user_comparisons(
-    prepared: StackCheck, backprop: Backprop, rtol: float, atol: float
+    prepared: StackCheck, backprop: Backprop | Isolated, rtol: float, atol: float
 ) -> list[Comparison]:
     """The user's ``backprop(params, x, y) -> grads`` at every point."""
-    comparisons = []
-    for point in prepared.points:
-        x, y = user_arrays(prepared.spec, point)
-        try:
-            grads = call_dict_backprop(backprop, point.parameters, x, y)
-        except UserBackpropError as exc:
-            raise UserBackpropError(f"at {point_phrase(point.label)}: {exc}") from None
-        comparisons.append(
-            compare(USER, point, {f"d{k}": v for k, v in grads.items()}, rtol, atol)
-        )
-    return comparisons
+    if isinstance(backprop, Isolated):
+        every = _isolated_gradients(prepared, backprop)
+    else:
+        every = []
+        for point in prepared.points:
+            try:
+                grads = call_dict_backprop(
+                    backprop, point.parameters, *user_arrays(prepared.spec, point)
+                )
+            except UserBackpropError as exc:
+                raise UserBackpropError(f"at {point_phrase(point.label)}: {exc}") from None
+            every.append(grads)
+    return [
+        compare(USER, point, {f"d{k}": v for k, v in grads.items()}, rtol, atol)
+        for point, grads in zip(prepared.points, every, strict=True)
+    ]
+
+
+def _isolated_gradients(prepared: StackCheck, isolated: Isolated) -> list[dict[str, np.ndarray]]:
+    """The user's ``backprop(params, x, y)`` at every point, in one child process."""
+    points = [
+        {
+            "phrase": point_phrase(point.label),
+            "dicts": (point.parameters, *user_arrays(prepared.spec, point)),
+            "shapes": {},
+        }
+        for point in prepared.points
+    ]
+    payload = {"target": isolated.target, "dicts_only": True, "points": points}
+    who = f"--backprop {isolated.target}"
+    return run_child("backprop", payload, who, isolated.timeout).results
 
 
 def check_stack(
@@ -438,7 +459,7 @@ def check_stack(
     rtol: float,
     atol: float,
     settings: dict[str, Any],
-    backprop: Backprop | None = None,
+    backprop: Backprop | Isolated | None = None,
 ) -> CheckReport:
     """The check of a stack: every oracle at the documented point and the random points."""
     prepared = prepare_stack(spec, random_points, seed, convention)

@@ -1,0 +1,194 @@
+"""The user's code runs in a child process: whatever it does, exit status 0 means every
+comparison ran and held, and anything else is one error line naming the function (status 2)."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from symbackprop.cli import main
+
+HOSTILE = """
+import os, signal, sys
+import numpy as np
+from symbackprop.reference import notebook_backprop
+
+def right(weights, biases, x, y):
+    return notebook_backprop(weights, biases, x, y)
+
+def exits(weights, biases, x, y):
+    os._exit(0)
+
+def crashes(weights, biases, x, y):
+    os.kill(os.getpid(), signal.SIGSEGV)
+
+def loops(weights, biases, x, y):
+    while True:
+        pass
+
+def interrupts(weights, biases, x, y):
+    raise KeyboardInterrupt
+
+def generator_exit(weights, biases, x, y):
+    raise GeneratorExit
+
+class Custom(BaseException):
+    pass
+
+def custom(weights, biases, x, y):
+    raise Custom("mine")
+
+class BadFloat:
+    def __float__(self):
+        raise RuntimeError("no float")
+
+class BadArray:
+    def __array__(self, dtype=None, copy=None):
+        raise RuntimeError("no array")
+
+class BadList(list):
+    def __len__(self):
+        raise RuntimeError("no len")
+
+    def __iter__(self):
+        raise RuntimeError("no iter")
+
+def bad_float(weights, biases, x, y):
+    grads_w, grads_b = notebook_backprop(weights, biases, x, y)
+    grads_w[0] = [[BadFloat()] * grads_w[0].shape[1]] * grads_w[0].shape[0]
+    return grads_w, grads_b
+
+def bad_array(weights, biases, x, y):
+    grads_w, grads_b = notebook_backprop(weights, biases, x, y)
+    return [BadArray() for _ in grads_w], grads_b
+
+def bad_len(weights, biases, x, y):
+    grads_w, grads_b = notebook_backprop(weights, biases, x, y)
+    return BadList(grads_w), grads_b
+
+def complex_(weights, biases, x, y):
+    grads_w, grads_b = notebook_backprop(weights, biases, x, y)
+    return [g + 0j for g in grads_w], grads_b
+
+def complex_objects(weights, biases, x, y):
+    grads_w, grads_b = notebook_backprop(weights, biases, x, y)
+    return [np.array(g + 1e-3j, dtype=object) for g in grads_w], grads_b
+
+def dict_complex(params, x, y):
+    return {k: np.zeros(v.shape, complex) for k, v in params.items()}
+"""
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("user") / "hostile.py"
+    path.write_text(HOSTILE)
+    return path
+
+
+def _check(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    status = main(["check", "--random-points", "0", *argv])
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def _last_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.startswith("symbackprop: error: ")]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("function", "message"),
+    [
+        ("exits", r"exited with status 0 .*before returning its results"),
+        ("crashes", r"killed by SIGSEGV before returning its results"),
+        ("interrupts", r"your backprop raised KeyboardInterrupt"),
+        ("generator_exit", r"your backprop raised GeneratorExit"),
+        ("custom", r"your backprop raised Custom"),
+        ("bad_float", r"grads_W\[0\] \(dW1\) that is not a numeric array: RuntimeError: no float"),
+        ("bad_array", r"grads_W\[0\] \(dW1\) that is not a numeric array: RuntimeError: no array"),
+        ("bad_len", r"grads_W that cannot be read: RuntimeError: no"),
+        ("complex_", r"complex numbers in grads_W\[0\] \(dW1\); expected real gradients"),
+        ("complex_objects", r"grads_W\[0\] \(dW1\) that is not a numeric array"),
+        ("dict_complex", r"complex numbers in grads\['W1'\]"),
+    ],
+)
+def test_hostile_backprop_is_one_error_naming_it(
+    hostile: Path, function: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, err = _check(capsys, "--backprop", f"{hostile}:{function}")
+    assert (status, out) == (2, "")
+    line = _last_line(err)
+    assert line.startswith(f"symbackprop: error: --backprop {hostile}:{function}: "), line
+    assert re.search(message, line), line
+
+
+def test_an_infinite_loop_ends_at_the_timeout(
+    hostile: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    start = time.monotonic()
+    status, out, err = _check(capsys, "--backprop", f"{hostile}:loops", "--timeout", "1.5")
+    assert time.monotonic() - start < 30
+    assert (status, out) == (2, "")
+    assert _last_line(err) == (
+        f"symbackprop: error: --backprop {hostile}:loops: did not finish within 1.5 s "
+        "(raise the limit with --timeout)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        ("import os\nos._exit(0)\n", r"exited with status 0"),
+        ("import os\nos._exit(3)\n", r"exited with status 3"),
+        ("raise KeyboardInterrupt\n", r"importing .* raised KeyboardInterrupt"),
+        ("class E(BaseException): pass\nraise E()\n", r"importing .* raised E"),
+        ("import time\ntime.sleep(600)\n", r"did not finish within 1 s"),
+    ],
+)
+def test_hostile_imports(
+    tmp_path: Path, code: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    module = tmp_path / "at_import.py"
+    module.write_text(code)
+    status, out, err = _check(capsys, "--backprop", f"{module}:backprop", "--timeout", "1")
+    assert (status, out) == (2, "")
+    line = _last_line(err)
+    assert line.startswith(f"symbackprop: error: --backprop {module}:backprop: "), line
+    assert re.search(message, line), line
+
+
+def test_a_module_that_removes_its_folder_from_sys_path(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    module = tmp_path / "unpathed.py"
+    module.write_text(
+        "import sys, os\n"
+        "sys.path.remove(os.path.dirname(os.path.abspath(__file__)))\n"
+        "from symbackprop.reference import notebook_backprop as backprop\n"
+    )
+    status, out, err = _check(capsys, "--backprop", f"{module}:backprop")
+    assert (status, err) == (0, ""), err
+    assert "exact vs user backprop" in out
+
+
+def test_a_correct_backprop_still_passes_and_prints_to_stderr(
+    hostile: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, err = _check(capsys, "--backprop", f"{hostile}:right")
+    assert (status, err) == (0, "")
+    assert "exact vs user backprop" in out
+
+
+@pytest.mark.parametrize("bad", ["0", "-1", "nan", "inf", "1e9", "soon"])
+def test_timeout_is_bounded(bad: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["check", "--timeout", bad])
+    assert exc.value.code == 2
+    assert "argument --timeout: expected a number of seconds > 0 and <= 86400" in (
+        capsys.readouterr().err
+    )
