@@ -192,3 +192,89 @@ def test_timeout_is_bounded(bad: str, capsys: pytest.CaptureFixture[str]) -> Non
     assert "argument --timeout: expected a number of seconds > 0 and <= 86400" in (
         capsys.readouterr().err
     )
+
+
+LAYERS = """
+import os
+import numpy as np
+
+def relu_forward(x):
+    return np.maximum(0, x), x
+
+def relu_backward(dout, x):
+    return dout * (x > 0)
+
+def exits_backward(dout, x):
+    os._exit(0)
+
+def loops_backward(dout, x):
+    while True:
+        pass
+
+def interrupts_forward(x):
+    raise KeyboardInterrupt
+
+def complex_backward(dout, x):
+    return (dout * (x > 0)).astype(complex)
+
+class Custom(BaseException):
+    pass
+
+def custom_backward(dout, x):
+    raise Custom
+"""
+
+
+@pytest.fixture(scope="module")
+def layers(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("layers") / "layers.py"
+    path.write_text(LAYERS)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (
+            ("--backward", "exits_backward"),
+            r"relu_forward/exits_backward in \S+layers.py: the process running it exited "
+            "with status 0",
+        ),
+        (
+            ("--backward", "loops_backward", "--timeout", "1"),
+            r"relu_forward/loops_backward in \S+layers.py: did not finish within 1 s",
+        ),
+        (
+            ("--forward", "interrupts_forward"),
+            r"interrupts_forward in \S+layers.py \(at .*\) raised KeyboardInterrupt",
+        ),
+        (
+            ("--backward", "custom_backward"),
+            r"custom_backward in \S+layers.py \(at .*\) raised Custom",
+        ),
+        (
+            ("--backward", "complex_backward"),
+            r"complex_backward in \S+layers.py \(at .*\) returned complex numbers in dx",
+        ),
+        (("--backward", "missing"), r"layers.py has no function 'missing'"),
+    ],
+)
+def test_hostile_layer_functions(
+    layers: Path, flags: tuple[str, ...], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = main(["check-layer", "relu", "--module", str(layers), "--random-points", "1", *flags])
+    captured = capsys.readouterr()
+    assert (status, captured.out) == (2, "")
+    line = _last_line(captured.err)
+    assert err_is_last(captured.err, line)
+    assert re.search(message, line), line
+
+
+def err_is_last(err: str, line: str) -> bool:
+    """check-layer prints the user's traceback first, then the error line."""
+    return err.rstrip().splitlines()[-1] == line
+
+
+def test_a_correct_layer_still_passes(layers: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status = main(["check-layer", "relu", "--module", str(layers), "--random-points", "1"])
+    assert (status, capsys.readouterr().err) == (0, "")

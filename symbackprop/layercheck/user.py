@@ -34,6 +34,11 @@ class LayerFunctionError(UserBackpropError):
         self.traceback = traceback
 
 
+def _described(exc: BaseException) -> str:
+    """``ValueError: message``, or the bare type name of an exception without a message."""
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
 def _import_file(path: Path) -> ModuleType:
     if not path.is_file():
         raise LayerFunctionError(f"--module {path}: no such file")
@@ -53,7 +58,7 @@ def _import_file(path: Path) -> ModuleType:
         if not caught(exc):
             raise
         raise LayerFunctionError(
-            f"--module {path}: importing it raised {type(exc).__name__}: {exc}",
+            f"--module {path}: importing it raised {_described(exc)}",
             user_traceback(exc),
         ) from None
     finally:
@@ -80,7 +85,7 @@ def _import_module(name: str) -> ModuleType:
         if not caught(exc):
             raise
         raise LayerFunctionError(
-            f"--module {name}: importing it raised {type(exc).__name__}: {exc}",
+            f"--module {name}: importing it raised {_described(exc)}",
             user_traceback(exc),
         ) from None
     finally:
@@ -118,7 +123,7 @@ def call(function: Function, label: str, args: tuple[Any, ...]) -> Any:
         if not caught(exc):
             raise
         raise LayerFunctionError(
-            f"{label} raised {type(exc).__name__}: {exc}", user_traceback(exc)
+            f"{label} raised {_described(exc)}", user_traceback(exc)
         ) from None
 
 
