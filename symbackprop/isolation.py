@@ -57,6 +57,22 @@ class ChildError(UserBackpropError):
         self.traceback = traceback
 
 
+def importable(function: Any) -> tuple[str, str] | None:
+    """``(module target, name)`` under which a child process can import ``function`` again: a
+    module-level function of a named module, or of a file; None for anything else (a lambda, a
+    closure, a function of ``__main__``), which then runs in our own process."""
+    name = getattr(function, "__qualname__", "")
+    module = sys.modules.get(getattr(function, "__module__", None) or "")
+    if module is None or not name.isidentifier() or getattr(module, name, None) is not function:
+        return None
+    if not module.__name__.startswith(("_symbackprop_", "__main__")):
+        return module.__name__, name
+    file = getattr(module, "__file__", None)
+    if module.__name__ == "__main__" or not file or not file.endswith(".py"):
+        return None
+    return file, name
+
+
 def run_child(job: str, payload: dict[str, Any], who: str, timeout: float) -> ChildResult:
     """Run ``job`` of :mod:`symbackprop.child` on ``payload``; ``who`` names the function.
 

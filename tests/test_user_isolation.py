@@ -278,3 +278,28 @@ def err_is_last(err: str, line: str) -> bool:
 def test_a_correct_layer_still_passes(layers: Path, capsys: pytest.CaptureFixture[str]) -> None:
     status = main(["check-layer", "relu", "--module", str(layers), "--random-points", "1"])
     assert (status, capsys.readouterr().err) == (0, "")
+
+
+def test_the_pytest_helpers_isolate_module_level_functions(
+    hostile: Path, layers: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from symbackprop.isolation import importable
+    from symbackprop.testing import assert_backprop_matches, assert_layer_matches
+
+    monkeypatch.syspath_prepend(str(hostile.parent))
+    monkeypatch.syspath_prepend(str(layers.parent))
+    import hostile as user  # type: ignore[import-not-found]
+    import layers as user_layers  # type: ignore[import-not-found]
+
+    assert importable(user.exits) == ("hostile", "exits")
+    assert importable(lambda: 0) is None
+    with pytest.raises(
+        AssertionError, match=r"hostile:exits: the process .* exited with status 0"
+    ):
+        assert_backprop_matches(user.exits, random_points=0)
+    with pytest.raises(AssertionError, match=r"did not finish within 1 s"):
+        assert_backprop_matches(user.loops, random_points=0, timeout=1)
+    assert assert_backprop_matches(user.right, random_points=1).ok
+    with pytest.raises(AssertionError, match=r"relu_forward/exits_backward: the process"):
+        assert_layer_matches("relu", user_layers.relu_forward, user_layers.exits_backward)
+    assert assert_layer_matches("relu", user_layers.relu_forward, user_layers.relu_backward).ok
