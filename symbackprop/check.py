@@ -48,6 +48,7 @@ from .checking.compare import (
     USER,
     Comparison,
     EntryFailure,
+    isolated_gradients,
     prepare,
     user_comparisons,
     user_gradients,
@@ -73,7 +74,7 @@ from .finite_differences import DEFAULT_RELATIVE_STEP
 from .isolation import MAX_TIMEOUT, TIMEOUT, Isolated
 from .spec import NetworkSpec, load_spec
 from .stack_spec import StackSpec
-from .userbackprop import Backprop, parse_target, target_name
+from .userbackprop import Backprop, function_name, parse_target, target_name
 
 __all__ = [
     "ATOL",
@@ -153,7 +154,13 @@ def check(
     derivation = _derivation(spec, convention)
     prepared = prepare(derivation, random_points, seed, rtol, atol)
     comparisons = list(prepared.comparisons)
-    user = None if function is None else user_gradients(prepared, function)
+    name = _function_name(function)
+    if isinstance(function, Isolated):
+        found = isolated_gradients(prepared, function)
+        user: list[dict[str, Any]] | None = found.results
+        name = found.name
+    else:
+        user = None if function is None else user_gradients(prepared, function)
     if user is not None:
         comparisons += user_comparisons(prepared, user, rtol, atol)
     documented = diagnose_documented(derivation, prepared.points[0].exact)
@@ -169,6 +176,7 @@ def check(
         rtol=rtol,
         atol=atol,
     )
+    settings["backprop"] = name
     report = CheckReport(
         ok=all(c.ok for c in comparisons),
         comparisons=tuple(comparisons),
@@ -307,13 +315,12 @@ def _updated(derivation: Derivation) -> tuple[tuple[str, str, str], ...]:
 
 
 def _function_name(function: Backprop | Isolated | None) -> str | None:
+    """The user's function as reports name it (a target's until its child names it)."""
     if function is None:
         return None
     if isinstance(function, Isolated):
         return target_name(function.target)
-    module = getattr(function, "__module__", None) or ""
-    name = getattr(function, "__qualname__", None) or repr(function)
-    return f"{module}.{name}" if module and not module.startswith("_symbackprop_user") else name
+    return function_name(function)
 
 
 def _title(derivation: Derivation) -> str:

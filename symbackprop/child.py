@@ -24,12 +24,18 @@ import numpy as np
 
 from .errors import UserBackpropError
 
-Results = list[dict[str, np.ndarray]]
+Results = tuple[list[dict[str, np.ndarray]], str]
 
 
 def _backprop_job(payload: dict[str, Any]) -> Results:
     """The user's backprop at every point, keyed ``W1``, ``b1``, ... (see ``isolation``)."""
-    from .userbackprop import call_backprop, call_dict_backprop, load_backprop, takes_params
+    from .userbackprop import (
+        call_backprop,
+        call_dict_backprop,
+        function_name,
+        load_backprop,
+        takes_params,
+    )
 
     function = load_backprop(payload["target"])
     dicts = payload["dicts_only"] or takes_params(function)
@@ -46,7 +52,7 @@ def _backprop_job(payload: dict[str, Any]) -> Results:
                 f"--backprop {payload['target']}: at {point['phrase']}: {exc}"
             ) from None
         results.append(grads)
-    return results
+    return results, function_name(function)
 
 
 def _as_dict(grads_w: list[np.ndarray], grads_b: list[np.ndarray] | None) -> dict[str, np.ndarray]:
@@ -76,7 +82,7 @@ def _layer_job(payload: dict[str, Any]) -> Results:
             results.append(
                 {"loss": user.array(loss, label, "loss"), "dx": user.array(dx, label, "dx")}
             )
-    return results
+    return results, payload["forward"]
 
 
 def _layer_point(
@@ -110,14 +116,14 @@ JOBS: dict[str, Callable[[dict[str, Any]], Results]] = {
 def _run(request: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """The response header and arrays of ``request``; every failure is an error header."""
     try:
-        results = JOBS[request["job"]](request["payload"])
+        results, name = JOBS[request["job"]](request["payload"])
         arrays = {
             f"{i}/{k}": np.asarray(v, np.float64)
             for i, r in enumerate(results)
             for k, v in r.items()
         }
         keys = [list(r) for r in results]
-        return {"status": "ok", "keys": keys}, arrays
+        return {"status": "ok", "keys": keys, "name": name}, arrays
     except UserBackpropError as exc:
         traceback = getattr(exc, "traceback", "")
         return {"status": "error", "message": str(exc), "traceback": traceback}, {}

@@ -44,9 +44,11 @@ class Isolated:
 
 @dataclass(frozen=True)
 class ChildResult:
-    """What the child returned: one dict of float64 arrays per point."""
+    """What the child returned: one dict of float64 arrays per point, and the name of the
+    function (``module.qualname``, or the qualname of a file's function)."""
 
     results: list[dict[str, Any]]
+    name: str
 
 
 class ChildError(UserBackpropError):
@@ -158,4 +160,4 @@ def _read(response: Path, who: str) -> ChildResult:
             ]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ChildError(f"{who}: unreadable results from its process ({exc})") from None
-    return ChildResult(results)
+    return ChildResult(results, str(header.get("name", "")))

@@ -148,6 +148,13 @@ def target_name(target: str) -> str:
     return function if is_file else f"{where}.{function}"
 
 
+def function_name(function: Backprop) -> str:
+    """``module.qualname`` of ``function``; the qualname alone for a file's function."""
+    module = getattr(function, "__module__", None) or ""
+    name = getattr(function, "__qualname__", None) or repr(function)
+    return f"{module}.{name}" if module and not module.startswith("_symbackprop_user") else name
+
+
 def takes_params(backprop: Backprop) -> bool:
     """Whether ``backprop`` is ``backprop(params, x, y)`` (dicts) rather than the notebook's
     ``backprop(weights, biases, x, y)`` (lists): three positional parameters."""

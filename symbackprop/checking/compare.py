@@ -10,7 +10,7 @@ backprop (:mod:`symbackprop.userbackprop`), if one is given.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,8 +20,13 @@ import numpy as np
 from .. import notation, reference
 from ..derivation import Derivation
 from ..errors import UserBackpropError
-from ..finite_differences import central_differences, kink_mask
-from ..isolation import Isolated, run_child
+from ..finite_differences import (
+    DEFAULT_RELATIVE_STEP,
+    central_difference,
+    central_differences,
+    kink_mask,
+)
+from ..isolation import ChildResult, Isolated, run_child
 from ..numeric import NumericNetwork, lambdify_network, random_points
 from ..progress import progress
 from ..spec import NetworkSpec
@@ -39,6 +44,12 @@ USER = "exact vs user backprop"
 FINITE_DIFFERENCES = "exact vs finite differences"
 DOCUMENTED = "documented vs exact"
 DOCUMENTED_POINT = "documented point"
+#: Why an unresolved finite difference is not judged (a report note).
+UNRESOLVED = (
+    "finite differences that float64 cannot resolve are not judged: a quotient that is not "
+    "finite, or that moves by more than half its tolerance when the step is halved (huge "
+    "parameters make the step large, or the loss round off)"
+)
 #: The order of comparisons in reports.
 ORDER = [LAMBDIFIED, REFERENCE, USER, FINITE_DIFFERENCES, DOCUMENTED]
 
@@ -71,7 +82,8 @@ class Comparison:
     """One oracle against the exact values at one point.
 
     ``flagged`` lists entries that were not judged (a finite difference across a kink, or an
-    entry that depends on the ReLU'(0) convention at an exact kink); ``skipped`` says why the
+    entry that depends on the ReLU'(0) convention at an exact kink), ``unresolved`` the finite
+    differences not judged because float64 cannot resolve them; ``skipped`` says why the
     whole comparison could not be made, e.g. an activation the reference backprop lacks.
     """
 
@@ -85,6 +97,8 @@ class Comparison:
     failures: tuple[EntryFailure, ...] = ()
     flagged: tuple[str, ...] = ()
     skipped: str | None = None
+    #: Finite differences that float64 cannot resolve there (see :data:`UNRESOLVED`): not judged.
+    unresolved: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -167,10 +181,12 @@ def _compare(
     rtol: float,
     atol: float,
     flagged: set[str] | None = None,
+    unresolved: set[str] | None = None,
 ) -> Comparison:
-    """Compare float64 ``values`` (keyed W1, b1, ...) with the exact numbers, entry by entry."""
+    """Compare float64 ``values`` (keyed W1, b1, ...) with the exact numbers, entry by entry;
+    ``flagged`` and ``unresolved`` entries are not judged."""
     failures: list[EntryFailure] = []
-    skipped = set(point.convention_dependent) | (flagged or set())
+    skipped = set(point.convention_dependent) | (flagged or set()) | (unresolved or set())
     max_abs = max_rel = 0.0
     entries = 0
     not_judged = []
@@ -186,9 +202,9 @@ def _compare(
                 exact = numbers[i][j]
                 actual = float(array[i, j])
                 difference = mpmath.mpf(actual) - exact
-                max_abs = max(max_abs, float(abs(difference)))
+                max_abs = _worst(max_abs, float(abs(difference)))
                 if exact != 0:  # in mpmath: an exact 1e-348 is 0.0 as a float
-                    max_rel = max(max_rel, float(abs(difference) / abs(exact)))
+                    max_rel = _worst(max_rel, float(abs(difference) / abs(exact)))
                 tolerance = atol + rtol * abs(exact)  # in mpmath: exact may exceed float64
                 if not (math.isfinite(actual) and abs(difference) <= tolerance):
                     failures.append(
@@ -211,8 +227,14 @@ def _compare(
         rtol,
         atol,
         tuple(failures),
-        tuple(not_judged),
+        tuple(e for e in not_judged if e not in (unresolved or ())),
+        unresolved=tuple(e for e in not_judged if e in (unresolved or ())),
     )
+
+
+def _worst(largest: float, error: float) -> float:
+    """The larger error, where NaN is the worst (``max`` would drop it)."""
+    return largest if math.isnan(largest) or error <= largest else error
 
 
 def _as_dict(
@@ -302,9 +324,43 @@ def _finite_difference_comparison(
         for (i, j), index in indices(mask.shape)
         if mask[i, j]
     }
-    return _compare(
-        FINITE_DIFFERENCES, point, _as_dict(grads_w, grads_b), FD_RTOL, FD_ATOL, flagged
-    )
+    values = _as_dict(grads_w, grads_b)
+    judged = _compare(FINITE_DIFFERENCES, point, values, FD_RTOL, FD_ATOL, flagged)
+    if judged.ok:
+        return judged
+
+    def halved(entry: tuple[int, int, tuple[int, ...]]) -> float:
+        return central_difference(loss, weights, biases, entry, DEFAULT_RELATIVE_STEP / 2)
+
+    unresolved = _unresolved(point, values, judged, halved)
+    if unresolved and UNRESOLVED not in notes:
+        notes.append(UNRESOLVED)
+    return _compare(FINITE_DIFFERENCES, point, values, FD_RTOL, FD_ATOL, flagged, unresolved)
+
+
+def _unresolved(
+    point: PointData,
+    values: dict[str, np.ndarray],
+    judged: Comparison,
+    halved: Callable[[tuple[int, int, tuple[int, ...]]], float],
+) -> set[str]:
+    """The failing entries of ``judged`` whose quotient float64 does not resolve: not finite
+    at the step or at half of it, or moving by more than half the tolerance between them.
+    (A wrong loss gradient moves little; truncation error moves by 3/4 of itself.)"""
+    failing = {f.entry: f for f in judged.failures}
+    unresolved = set()
+    for key, array in values.items():
+        for (i, j), index in indices(array.shape):
+            entry = notation.entry_name(f"d{key}", index)
+            if entry not in failing:
+                continue
+            group = 0 if key.startswith("W") else 1
+            coarse, fine = float(array[i, j]), halved((group, int(key[1:]) - 1, (i, j)))
+            tolerance = float(failing[entry].tolerance)
+            finite = math.isfinite(coarse) and math.isfinite(fine)
+            if not finite or abs(coarse - fine) > tolerance / 2:
+                unresolved.add(entry)
+    return unresolved
 
 
 def _dict_arguments(point: PointData) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
@@ -334,7 +390,7 @@ def _dict_convention(
     ]
 
 
-def _isolated_gradients(prepared: Prepared, isolated: Isolated) -> list[dict[str, np.ndarray]]:
+def isolated_gradients(prepared: Prepared, isolated: Isolated) -> ChildResult:
     """The user's backprop at every point, run in one child process (:mod:`..isolation`)."""
     points = []
     for point in prepared.points:
@@ -350,7 +406,7 @@ def _isolated_gradients(prepared: Prepared, isolated: Isolated) -> list[dict[str
         )
     payload = {"target": isolated.target, "dicts_only": False, "points": points}
     who = f"--backprop {isolated.target}"
-    return run_child("backprop", payload, who, isolated.timeout).results
+    return run_child("backprop", payload, who, isolated.timeout)
 
 
 def user_gradients(
@@ -359,7 +415,7 @@ def user_gradients(
     """The user's backprop at every point, in either convention, keyed ``"W1"``, ``"b1"``, ...;
     its errors name the point. An :class:`~..isolation.Isolated` target runs in a child."""
     if isinstance(backprop, Isolated):
-        return _isolated_gradients(prepared, backprop)
+        return isolated_gradients(prepared, backprop).results
     gradients = []
     dicts = takes_params(backprop)
     for point in prepared.points:

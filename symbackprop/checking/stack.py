@@ -24,7 +24,7 @@ from ..chain import Adjoints, reverse
 from ..errors import UserBackpropError
 from ..finite_differences import central_differences
 from ..graph import LayerGraph, build_graph
-from ..isolation import Isolated, run_child
+from ..isolation import ChildResult, Isolated, run_child
 from ..layers import LAYERS, PoolMax
 from ..numeric import _printer
 from ..scalars import scalar_functions, scalar_ready
@@ -415,10 +415,13 @@ def user_arrays(spec: StackSpec, point: StackPoint) -> tuple[np.ndarray, np.ndar
 
 def stack_user_comparisons(
     prepared: StackCheck, backprop: Backprop | Isolated, rtol: float, atol: float
-) -> list[Comparison]:
-    """The user's ``backprop(params, x, y) -> grads`` at every point."""
+) -> tuple[list[Comparison], str | None]:
+    """The user's ``backprop(params, x, y) -> grads`` at every point, and the name of an
+    :class:`~..isolation.Isolated` one."""
+    name = None
     if isinstance(backprop, Isolated):
-        every = _isolated_gradients(prepared, backprop)
+        found = _isolated_gradients(prepared, backprop)
+        every, name = found.results, found.name
     else:
         every = []
         for point in prepared.points:
@@ -429,13 +432,14 @@ def stack_user_comparisons(
             except UserBackpropError as exc:
                 raise UserBackpropError(f"at {point_phrase(point.label)}: {exc}") from None
             every.append(grads)
-    return [
+    comparisons = [
         compare(USER, point, {f"d{k}": v for k, v in grads.items()}, rtol, atol)
         for point, grads in zip(prepared.points, every, strict=True)
     ]
+    return comparisons, name
 
 
-def _isolated_gradients(prepared: StackCheck, isolated: Isolated) -> list[dict[str, np.ndarray]]:
+def _isolated_gradients(prepared: StackCheck, isolated: Isolated) -> ChildResult:
     """The user's ``backprop(params, x, y)`` at every point, in one child process."""
     points = [
         {
@@ -447,7 +451,7 @@ def _isolated_gradients(prepared: StackCheck, isolated: Isolated) -> list[dict[s
     ]
     payload = {"target": isolated.target, "dicts_only": True, "points": points}
     who = f"--backprop {isolated.target}"
-    return run_child("backprop", payload, who, isolated.timeout).results
+    return run_child("backprop", payload, who, isolated.timeout)
 
 
 def check_stack(
@@ -465,7 +469,9 @@ def check_stack(
     prepared = prepare_stack(spec, random_points, seed, convention)
     comparisons, notes = stack_comparisons(prepared, rtol, atol, convention)
     if backprop is not None:
-        comparisons += stack_user_comparisons(prepared, backprop, rtol, atol)
+        mine, name = stack_user_comparisons(prepared, backprop, rtol, atol)
+        comparisons += mine
+        settings = settings if name is None else {**settings, "backprop": name}
     comparisons.sort(key=lambda c: ORDER.index(c.name))
     return CheckReport(
         ok=all(c.ok for c in comparisons),
