@@ -104,3 +104,33 @@ def test_a_correct_network_with_huge_biases_exits_0(
     path.write_text(SPEC.format(w="0.1", b="10000", b2="10000.5"))
     assert main(["check", str(path), "--random-points", "1"]) == 0
     assert "not judged: float64 cannot resolve them" in capsys.readouterr().out
+
+
+SATURATED = """
+[network]
+layers = [2, 2, 1]
+activations = ["softplus", "sigmoid"]
+loss = "binary_cross_entropy"
+
+[parameters]
+W1 = [[0.1, 0.2], [0.3, 0.4]]
+b1 = [{b}, -0.2]
+W2 = [[0.7, 0.8]]
+b2 = [{b}]
+
+[data]
+x = [1.0, 0.5]
+y = [0]
+"""
+
+
+@pytest.mark.parametrize("bias", ["1e6", "1e7"])
+def test_check_evaluates_what_derive_evaluates(bias: str) -> None:
+    """log(1 - sigma(z)) at z ~ 1e6 cancels ~434000 digits: the closed forms still settle."""
+    spec = parse_spec(SATURATED.format(b=bias), source="saturated.toml")
+    derivation = derive(spec)
+    report = check(spec, random_points=1)
+    assert report.ok, report.failure_table()
+    point = prepare(derivation, 1, 0, 1e-7, 1e-9).points[0]
+    loss = derivation.values.forward["loss"][0]
+    assert f"{float(point.exact['loss'][0][0]):.6e}" == f"{float(derivation.decimal(loss)):.6e}"

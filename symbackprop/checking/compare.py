@@ -25,6 +25,7 @@ from ..finite_differences import (
     central_difference,
     central_differences,
     kink_mask,
+    perturbation,
 )
 from ..isolation import ChildResult, Isolated, run_child
 from ..numeric import NumericNetwork, lambdify_network, random_points
@@ -44,11 +45,13 @@ USER = "exact vs user backprop"
 FINITE_DIFFERENCES = "exact vs finite differences"
 DOCUMENTED = "documented vs exact"
 DOCUMENTED_POINT = "documented point"
+EPSILON = float(np.finfo(np.float64).eps)
 #: Why an unresolved finite difference is not judged (a report note).
 UNRESOLVED = (
     "finite differences that float64 cannot resolve are not judged: a quotient that is not "
-    "finite, or that moves by more than half its tolerance when the step is halved (huge "
-    "parameters make the step large, or the loss round off)"
+    "finite, that moves by more than half its tolerance when the step is halved, or whose "
+    "rounding error 4 eps |loss| / step exceeds half of it (huge parameters make the step "
+    "large, or the loss round off)"
 )
 #: The order of comparisons in reports.
 ORDER = [LAMBDIFIED, REFERENCE, USER, FINITE_DIFFERENCES, DOCUMENTED]
@@ -329,8 +332,17 @@ def _finite_difference_comparison(
     if judged.ok:
         return judged
 
-    def halved(entry: tuple[int, int, tuple[int, ...]]) -> float:
-        return central_difference(loss, weights, biases, entry, DEFAULT_RELATIVE_STEP / 2)
+    at = abs(loss(weights, biases))
+
+    def halved(entry: tuple[int, int, tuple[int, ...]]) -> tuple[float, float]:
+        """The quotient at half the step, and the rounding error of the one at the step."""
+        group, layer, index = entry
+        theta = float((weights if group == 0 else biases or [])[layer][index])
+        lo, hi = perturbation(theta)
+        rounding = 4 * EPSILON * at / (hi - lo) if math.isfinite(at) else math.inf
+        return central_difference(
+            loss, weights, biases, entry, DEFAULT_RELATIVE_STEP / 2
+        ), rounding
 
     unresolved = _unresolved(point, values, judged, halved)
     if unresolved and UNRESOLVED not in notes:
@@ -342,11 +354,12 @@ def _unresolved(
     point: PointData,
     values: dict[str, np.ndarray],
     judged: Comparison,
-    halved: Callable[[tuple[int, int, tuple[int, ...]]], float],
+    halved: Callable[[tuple[int, int, tuple[int, ...]]], tuple[float, float]],
 ) -> set[str]:
     """The failing entries of ``judged`` whose quotient float64 does not resolve: not finite
-    at the step or at half of it, or moving by more than half the tolerance between them.
-    (A wrong loss gradient moves little; truncation error moves by 3/4 of itself.)"""
+    at the step or at half of it, moving by more than half the tolerance between them (a wrong
+    loss gradient moves little; truncation error moves by 3/4 of itself), or with a rounding
+    error 4 eps |loss| / step over half the tolerance."""
     failing = {f.entry: f for f in judged.failures}
     unresolved = set()
     for key, array in values.items():
@@ -355,10 +368,11 @@ def _unresolved(
             if entry not in failing:
                 continue
             group = 0 if key.startswith("W") else 1
-            coarse, fine = float(array[i, j]), halved((group, int(key[1:]) - 1, (i, j)))
-            tolerance = float(failing[entry].tolerance)
+            coarse = float(array[i, j])
+            fine, rounding = halved((group, int(key[1:]) - 1, (i, j)))
+            half = float(failing[entry].tolerance) / 2
             finite = math.isfinite(coarse) and math.isfinite(fine)
-            if not finite or abs(coarse - fine) > tolerance / 2:
+            if not finite or abs(coarse - fine) > half or rounding > half:
                 unresolved.add(entry)
     return unresolved
 
