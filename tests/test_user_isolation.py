@@ -303,3 +303,32 @@ def test_the_pytest_helpers_isolate_module_level_functions(
     with pytest.raises(AssertionError, match=r"relu_forward/exits_backward: the process"):
         assert_layer_matches("relu", user_layers.relu_forward, user_layers.exits_backward)
     assert assert_layer_matches("relu", user_layers.relu_forward, user_layers.relu_backward).ok
+
+
+def test_ctrl_c_while_the_users_code_runs_is_130_and_ends_the_child(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    started = tmp_path / "started"
+    module = tmp_path / "endless.py"
+    module.write_text(
+        "import os\n"
+        "def backprop(weights, biases, x, y):\n"
+        f"    open({str(started)!r}, 'w').write(str(os.getpid()))\n"
+        "    while True:\n"
+        "        pass\n"
+    )
+    command = [sys.executable, "-m", "symbackprop", "check", "--random-points", "0"]
+    command += ["--backprop", f"{module}:backprop"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (started.exists() and started.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    child = int(started.read_text())
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert (process.returncode, out, err) == (130, "", "symbackprop: interrupted\n")
+    with pytest.raises(ProcessLookupError):
+        os.kill(child, 0)
