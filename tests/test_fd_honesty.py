@@ -134,3 +134,14 @@ def test_check_evaluates_what_derive_evaluates(bias: str) -> None:
     point = prepare(derivation, 1, 0, 1e-7, 1e-9).points[0]
     loss = derivation.values.forward["loss"][0]
     assert f"{float(point.exact['loss'][0][0]):.6e}" == f"{float(derivation.decimal(loss)):.6e}"
+
+
+def test_a_stack_with_huge_biases_does_not_fail_its_finite_differences() -> None:
+    from symbackprop.builtin import example_text
+
+    text = example_text("cnn").replace("b2 = [0.05, -0.05, 0.0]", "b2 = [1e4, 10000.5, 10000.25]")
+    assert "10000.5" in text
+    report = check(parse_spec(text, source="cnn-big.toml"), random_points=0)
+    fd = _documented_fd(report)
+    assert fd.ok and fd.unresolved, fd
+    assert "not judged: float64 cannot resolve them" in report.to_text()

@@ -332,17 +332,14 @@ def _finite_difference_comparison(
     if judged.ok:
         return judged
 
-    at = abs(loss(weights, biases))
+    at = loss(weights, biases)
 
     def halved(entry: tuple[int, int, tuple[int, ...]]) -> tuple[float, float]:
         """The quotient at half the step, and the rounding error of the one at the step."""
         group, layer, index = entry
         theta = float((weights if group == 0 else biases or [])[layer][index])
-        lo, hi = perturbation(theta)
-        rounding = 4 * EPSILON * at / (hi - lo) if math.isfinite(at) else math.inf
-        return central_difference(
-            loss, weights, biases, entry, DEFAULT_RELATIVE_STEP / 2
-        ), rounding
+        fine = central_difference(loss, weights, biases, entry, DEFAULT_RELATIVE_STEP / 2)
+        return fine, rounding_error(at, theta)
 
     unresolved = _unresolved(point, values, judged, halved)
     if unresolved and UNRESOLVED not in notes:
@@ -368,13 +365,25 @@ def _unresolved(
             if entry not in failing:
                 continue
             group = 0 if key.startswith("W") else 1
-            coarse = float(array[i, j])
             fine, rounding = halved((group, int(key[1:]) - 1, (i, j)))
-            half = float(failing[entry].tolerance) / 2
-            finite = math.isfinite(coarse) and math.isfinite(fine)
-            if not finite or abs(coarse - fine) > half or rounding > half:
+            if not resolved(float(array[i, j]), fine, rounding, failing[entry].tolerance):
                 unresolved.add(entry)
     return unresolved
+
+
+def resolved(coarse: float, fine: float, rounding: float, tolerance: Real) -> bool:
+    """Whether float64 resolves a failing difference quotient (see :data:`UNRESOLVED`):
+    ``coarse`` and ``fine`` at the step and half of it, ``rounding`` the error bound of
+    ``coarse``."""
+    half = float(tolerance) / 2
+    finite = math.isfinite(coarse) and math.isfinite(fine)
+    return finite and abs(coarse - fine) <= half and rounding <= half
+
+
+def rounding_error(loss: float, theta: float) -> float:
+    """The rounding error bound 4 eps |loss| / (theta+ - theta-) of a difference quotient."""
+    lo, hi = perturbation(theta)
+    return 4 * EPSILON * abs(loss) / (hi - lo) if math.isfinite(loss) else math.inf
 
 
 def _dict_arguments(point: PointData) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:

@@ -22,7 +22,7 @@ from .. import notation, reference_layers
 from ..activations import LeakyReLU, ReLU
 from ..chain import Adjoints, reverse
 from ..errors import UserBackpropError
-from ..finite_differences import central_differences
+from ..finite_differences import DEFAULT_RELATIVE_STEP, central_difference, central_differences
 from ..graph import LayerGraph, build_graph
 from ..isolation import ChildResult, Isolated, run_child
 from ..layers import LAYERS, PoolMax
@@ -38,10 +38,13 @@ from .compare import (
     LAMBDIFIED,
     ORDER,
     REFERENCE,
+    UNRESOLVED,
     USER,
     Comparison,
     EntryFailure,
     point_phrase,
+    resolved,
+    rounding_error,
 )
 from .precision import GUARD, PRECISION, number_text, real
 from .report import CheckReport
@@ -296,7 +299,8 @@ def stack_comparisons(
         "reduction": spec.loss.reduction,
         **{k: v for k, v in spec.loss.options},
     }
-    comparisons, notes = [], []
+    comparisons: list[Comparison] = []
+    notes: list[str] = []
     with np.errstate(all="ignore"):
         for point in check.points:
             values = _assign(check.graph, point.parameters, point.x, point.y, float)
@@ -315,15 +319,7 @@ def stack_comparisons(
                 compare(REFERENCE, point, {f"d{k}": v for k, v in grads.items()}, rtol, atol)
             )
         for point in check.points:
-            comparisons.append(
-                compare(
-                    FINITE_DIFFERENCES,
-                    point,
-                    _differences(layers, point, loss_options),
-                    FD_RTOL,
-                    FD_ATOL,
-                )
-            )
+            comparisons.append(_finite_differences(layers, point, loss_options, notes))
     for point in check.points:
         if point.ties:
             notes.append(
@@ -336,24 +332,49 @@ def stack_comparisons(
     return comparisons, notes
 
 
-def _differences(
-    layers: list[dict[str, Any]], point: StackPoint, options: dict[str, Any]
-) -> dict[str, np.ndarray]:
+def _finite_differences(
+    layers: list[dict[str, Any]], point: StackPoint, options: dict[str, Any], notes: list[str]
+) -> Comparison:
+    """Central differences of the reference loss; those float64 cannot resolve are not judged."""
     keys = list(point.parameters)
+    weights = [point.parameters[k] for k in keys]
 
     def loss(weights: list[np.ndarray], biases: Any) -> float:
         return reference_layers.loss(
             layers, dict(zip(keys, weights, strict=True)), point.x, point.y, **options
         )
 
-    grads, _ = central_differences(loss, [point.parameters[k] for k in keys], None)
-    return {f"d{k}": g for k, g in zip(keys, grads, strict=True)}
+    grads, _ = central_differences(loss, weights, None)
+    values = {f"d{k}": g for k, g in zip(keys, grads, strict=True)}
+    judged = compare(FINITE_DIFFERENCES, point, values, FD_RTOL, FD_ATOL)
+    if judged.ok:
+        return judged
+    failing, at, unresolved = {f.entry: f for f in judged.failures}, loss(weights, None), set()
+    for k, key in enumerate(keys):
+        for index in np.ndindex(*weights[k].shape):
+            entry = notation.entry_name(f"d{key}", index)
+            if entry in failing:
+                step = DEFAULT_RELATIVE_STEP / 2
+                fine = central_difference(loss, weights, None, (0, k, index), step)
+                rounding = rounding_error(at, float(weights[k][index]))
+                coarse = float(values[f"d{key}"][index])
+                if not resolved(coarse, fine, rounding, failing[entry].tolerance):
+                    unresolved.add(entry)
+    if unresolved and UNRESOLVED not in notes:
+        notes.append(UNRESOLVED)
+    return compare(FINITE_DIFFERENCES, point, values, FD_RTOL, FD_ATOL, frozenset(unresolved))
 
 
 def compare(
-    name: str, point: StackPoint, values: dict[str, np.ndarray], rtol: float, atol: float
+    name: str,
+    point: StackPoint,
+    values: dict[str, np.ndarray],
+    rtol: float,
+    atol: float,
+    unresolved: frozenset[str] = frozenset(),
 ) -> Comparison:
-    """Float64 ``values`` (keyed dW1, ...) against the exact numbers, entry by entry."""
+    """Float64 ``values`` (keyed dW1, ...) against the exact numbers, entry by entry; the
+    ``unresolved`` finite differences are not judged."""
     failures: list[EntryFailure] = []
     max_abs = max_rel = 0.0
     entries = 0
@@ -363,7 +384,7 @@ def compare(
             for index in np.ndindex(*numbers.shape):
                 entries += 1
                 entry = notation.entry_name(key, index)
-                if entry in point.not_judged:
+                if entry in point.not_judged or entry in unresolved:
                     not_judged.append(entry)
                     continue
                 exact, actual = +numbers[index], float(values[key][index])
@@ -394,7 +415,8 @@ def compare(
         rtol,
         atol,
         tuple(failures),
-        tuple(not_judged),
+        tuple(e for e in not_judged if e not in unresolved),
+        unresolved=tuple(e for e in not_judged if e in unresolved),
     )
 
 
