@@ -145,3 +145,11 @@ def test_a_stack_with_huge_biases_does_not_fail_its_finite_differences() -> None
     fd = _documented_fd(report)
     assert fd.ok and fd.unresolved, fd
     assert "not judged: float64 cannot resolve them" in report.to_text()
+
+
+def test_the_diagnosis_says_what_was_not_judged() -> None:
+    report = check(_spec(w="1e308"), random_points=0)
+    assert (
+        "17 finite-difference entries were not judged: float64 cannot resolve them there "
+        "(see the note)." in report.diagnosis
+    )
