@@ -202,6 +202,16 @@ def load_backprop(target: str) -> Backprop:
     return found
 
 
+def _plain(value: list[Any] | tuple[Any, ...], name: str) -> tuple[Any, ...]:
+    """A returned list or tuple as a plain tuple (a subclass's __len__ or __iter__ may raise)."""
+    try:
+        return tuple(value)
+    except Exception as exc:
+        raise UserBackpropError(
+            f"your backprop returned {name} that cannot be read: {type(exc).__name__}: {exc}"
+        ) from None
+
+
 def _sequence(value: Any, name: str, length: int) -> list[Any]:
     if not isinstance(value, list | tuple):
         raise UserBackpropError(
@@ -282,6 +292,8 @@ def call_backprop(
         if not caught(exc):
             raise
         raise _raised("your backprop", exc) from None
+    if isinstance(result, list | tuple):
+        result = _plain(result, "its result")
     if not isinstance(result, list | tuple) or len(result) != 2:
         got = (
             f"{len(result)} values" if isinstance(result, list | tuple) else type(result).__name__
@@ -297,7 +309,8 @@ def call_backprop(
         )
     ]
     if biases is None:
-        if result[1] is not None and not (isinstance(result[1], list | tuple) and not result[1]):
+        rest = _plain(result[1], "grads_b") if isinstance(result[1], list | tuple) else result[1]
+        if rest is not None and not (isinstance(rest, tuple) and not rest):
             raise UserBackpropError(
                 "your backprop returned bias gradients for a network without biases; "
                 "expected None or []"
@@ -344,6 +357,12 @@ def call_dict_backprop(
             f"your backprop returned {type(result).__name__}; expected a dict of gradients "
             f"keyed {expected}"
         )
+    try:
+        result = dict(result)  # a Mapping's keys() or __getitem__ may raise
+    except Exception as exc:
+        raise UserBackpropError(
+            f"your backprop returned a dict that cannot be read: {type(exc).__name__}: {exc}"
+        ) from None
     if set(result) != set(params):
         raise UserBackpropError(
             f"your backprop returned gradients keyed {', '.join(map(str, result)) or 'nothing'}; "

@@ -332,3 +332,33 @@ def test_ctrl_c_while_the_users_code_runs_is_130_and_ends_the_child(tmp_path: Pa
     assert (process.returncode, out, err) == (130, "", "symbackprop: interrupted\n")
     with pytest.raises(ProcessLookupError):
         os.kill(child, 0)
+
+
+def test_unreadable_results_in_process_are_user_errors() -> None:
+    """A library caller's own function (no child): still an error naming the result."""
+    from collections.abc import Mapping
+
+    import numpy as np
+
+    from symbackprop.errors import UserBackpropError
+    from symbackprop.userbackprop import call_backprop, call_dict_backprop
+
+    class BadTuple(tuple):  # type: ignore[type-arg]
+        def __iter__(self):  # type: ignore[no-untyped-def]
+            raise RuntimeError("no iter")
+
+    class BadDict(Mapping):  # type: ignore[type-arg]
+        def __getitem__(self, key):  # type: ignore[no-untyped-def]
+            raise RuntimeError("no item")
+
+        def __iter__(self):  # type: ignore[no-untyped-def]
+            return iter(["W1"])
+
+        def __len__(self) -> int:
+            return 1
+
+    w, x = [np.ones((1, 2))], np.ones((2, 1))
+    with pytest.raises(UserBackpropError, match="its result that cannot be read: RuntimeError"):
+        call_backprop(lambda *a: BadTuple((1, 2)), w, None, x, np.ones((1, 1)))
+    with pytest.raises(UserBackpropError, match="a dict that cannot be read: RuntimeError"):
+        call_dict_backprop(lambda *a: BadDict(), {"W1": w[0]}, x[:, 0], np.ones(1))
