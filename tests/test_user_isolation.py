@@ -362,3 +362,14 @@ def test_unreadable_results_in_process_are_user_errors() -> None:
         call_backprop(lambda *a: BadTuple((1, 2)), w, None, x, np.ones((1, 1)))
     with pytest.raises(UserBackpropError, match="a dict that cannot be read: RuntimeError"):
         call_dict_backprop(lambda *a: BadDict(), {"W1": w[0]}, x[:, 0], np.ones(1))
+
+
+def test_an_unreadable_layer_result_in_process_is_a_user_error() -> None:
+    from symbackprop.layercheck.user import LayerFunctionError, pair
+
+    class BadTuple(tuple):  # type: ignore[type-arg]
+        def __iter__(self):  # type: ignore[no-untyped-def]
+            raise RuntimeError("no iter")
+
+    with pytest.raises(LayerFunctionError, match="BadTuple that cannot be read: RuntimeError"):
+        pair(BadTuple((1, 2)), "relu_forward", "(out, cache)")

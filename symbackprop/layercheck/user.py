@@ -127,8 +127,21 @@ def call(function: Function, label: str, args: tuple[Any, ...]) -> Any:
         ) from None
 
 
+def _plain(result: Any, label: str) -> Any:
+    """A returned list or tuple as a plain tuple (a subclass's __len__ or __iter__ may raise)."""
+    if not isinstance(result, tuple | list):
+        return result
+    try:
+        return tuple(result)
+    except Exception as exc:
+        raise LayerFunctionError(
+            f"{label} returned a {type(result).__name__} that cannot be read: {_described(exc)}"
+        ) from None
+
+
 def pair(result: Any, label: str, names: str) -> tuple[Any, Any]:
     """A returned ``(a, b)``; anything else is an error naming ``names``."""
+    result = _plain(result, label)
     if not isinstance(result, tuple | list) or len(result) != 2:
         got = (
             f"{len(result)} values" if isinstance(result, tuple | list) else type(result).__name__
@@ -139,6 +152,7 @@ def pair(result: Any, label: str, names: str) -> tuple[Any, Any]:
 
 def gradients(result: Any, label: str, names: tuple[str, ...]) -> list[Any]:
     """The backward's returned gradients: a tuple of ``len(names)``, or one bare array."""
+    result = _plain(result, label)
     if len(names) == 1 and not isinstance(result, tuple | list):
         return [result]
     if not isinstance(result, tuple | list) or len(result) != len(names):
