@@ -59,3 +59,35 @@ def _cut(text: str) -> str:
     from .quoting import quoted
 
     return quoted(text)
+
+
+def seconds(maximum: float) -> Callable[[str], float]:
+    """An argparse type: a time limit in seconds, > 0 and <= ``maximum``."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and 0 < value <= maximum):
+            raise argparse.ArgumentTypeError(
+                f"expected a number of seconds > 0 and <= {maximum:g}, got {_cut(text)}"
+            )
+        return value
+
+    return parse
+
+
+def timeout_option(parser: argparse.ArgumentParser, flag: str) -> None:
+    """Add ``--timeout SECONDS``: the time limit of the user's code named by ``flag``."""
+    from .isolation import MAX_TIMEOUT, TIMEOUT
+
+    parser.add_argument(
+        "--timeout",
+        type=seconds(MAX_TIMEOUT),
+        default=TIMEOUT,
+        metavar="SECONDS",
+        help=f"the time limit of your code of {flag}, which runs in a child process: its "
+        f"import and its calls at every point (default: {TIMEOUT:g}, at most {MAX_TIMEOUT:g}); "
+        "running past it, exiting or crashing is an error (exit status 2)",
+    )

@@ -48,6 +48,7 @@ from .checking.compare import (
     USER,
     Comparison,
     EntryFailure,
+    isolated_gradients,
     prepare,
     user_comparisons,
     user_gradients,
@@ -70,9 +71,10 @@ from .derivation import Derivation, Options, derive
 from .errors import SymbackpropError
 from .exact import evaluate
 from .finite_differences import DEFAULT_RELATIVE_STEP
+from .isolation import MAX_TIMEOUT, TIMEOUT, Isolated
 from .spec import NetworkSpec, load_spec
 from .stack_spec import StackSpec
-from .userbackprop import Backprop, load_backprop
+from .userbackprop import Backprop, function_name, parse_target, target_name
 
 __all__ = [
     "ATOL",
@@ -112,6 +114,7 @@ def check(
     relu_prime_at_zero: Rational | str | float = Rational(0),
     rtol: float = RTOL,
     atol: float = ATOL,
+    timeout: float = TIMEOUT,
 ) -> CheckReport:
     """Compare the exact gradients of ``spec`` with every oracle, at the documented point and at
     ``random_points`` random points.
@@ -119,12 +122,14 @@ def check(
     Args:
         spec: a spec, a derivation, a TOML path or a built-in example name.
         backprop: the user's ``backprop(weights, biases, x, y) -> (grads_W, grads_b)``, or a
-            ``path.py:function`` / ``package.module:function`` target to import (which runs it).
+            ``path.py:function`` / ``package.module:function`` target, imported and called at
+            every point in one child process (:mod:`symbackprop.isolation`).
         random_points: how many random points besides the documented one (reproducible).
         seed: the random seed of those points.
         relu_prime_at_zero: the value of ReLU'(0): 0, 1/2 or 1.
         rtol: relative tolerance of float64 gradients against the exact values.
         atol: absolute tolerance of float64 gradients against the exact values.
+        timeout: the time limit, in seconds, of a ``backprop`` target's child process.
 
     Returns:
         The report; ``report.ok`` is true when every comparison holds.
@@ -132,7 +137,8 @@ def check(
     Raises:
         SpecError: the spec is invalid.
         UserBackpropError: the user's backprop cannot be loaded, raises, or returns the wrong
-            shapes, list lengths, NaN or inf.
+            shapes, list lengths, NaN or inf; its process exits, crashes or runs past
+            ``timeout``.
 
     Example:
         >>> report = check("seed-notebook", random_points=0)
@@ -140,15 +146,21 @@ def check(
         (False, ['dW2[0,1]', 'dW2[0,2]'])
     """
     convention = _convention(random_points, rtol, atol, relu_prime_at_zero)
+    function = _user_function(backprop, timeout)
     if isinstance(spec, str | Path):
         spec = load_spec(spec)
     if isinstance(spec, StackSpec):
-        return _check_stack(spec, backprop, random_points, seed, convention, rtol, atol)
+        return _check_stack(spec, function, random_points, seed, convention, rtol, atol)
     derivation = _derivation(spec, convention)
-    function = load_backprop(backprop) if isinstance(backprop, str) else backprop
     prepared = prepare(derivation, random_points, seed, rtol, atol)
     comparisons = list(prepared.comparisons)
-    user = None if function is None else user_gradients(prepared, function)
+    name = _function_name(function)
+    if isinstance(function, Isolated):
+        found = isolated_gradients(prepared, function)
+        user: list[dict[str, Any]] | None = found.results
+        name = found.name
+    else:
+        user = None if function is None else user_gradients(prepared, function)
     if user is not None:
         comparisons += user_comparisons(prepared, user, rtol, atol)
     documented = diagnose_documented(derivation, prepared.points[0].exact)
@@ -164,6 +176,7 @@ def check(
         rtol=rtol,
         atol=atol,
     )
+    settings["backprop"] = name
     report = CheckReport(
         ok=all(c.ok for c in comparisons),
         comparisons=tuple(comparisons),
@@ -178,16 +191,25 @@ def check(
     return replace(report, diagnosis=tuple(diagnosis(report)))
 
 
+def _user_function(backprop: Backprop | str | None, timeout: float) -> Backprop | Isolated | None:
+    """A target string as an :class:`Isolated` child job (its syntax checked now)."""
+    if not isinstance(backprop, str):
+        return backprop
+    if not 0 < timeout <= MAX_TIMEOUT:
+        raise SymbackpropError(f"timeout must be > 0 and <= {MAX_TIMEOUT:g} s; got {timeout}")
+    parse_target(backprop)
+    return Isolated(backprop, timeout)
+
+
 def _check_stack(
     spec: StackSpec,
-    backprop: Backprop | str | None,
+    function: Backprop | Isolated | None,
     random_points: int,
     seed: int,
     convention: Rational,
     rtol: float,
     atol: float,
 ) -> CheckReport:
-    function = load_backprop(backprop) if isinstance(backprop, str) else backprop
     settings = _base_settings(
         function,
         random_points=random_points,
@@ -241,7 +263,7 @@ def _derivation(spec: NetworkSpec | Derivation, convention: Rational) -> Derivat
         return derive(spec, Options(relu_prime_at_zero=convention))
 
 
-def _base_settings(function: Backprop | None, **given: Any) -> dict[str, Any]:
+def _base_settings(function: Backprop | Isolated | None, **given: Any) -> dict[str, Any]:
     """The ``given`` arguments of :func:`check`, then finite differences and backprop."""
     return {
         **given,
@@ -252,7 +274,9 @@ def _base_settings(function: Backprop | None, **given: Any) -> dict[str, Any]:
     }
 
 
-def _settings(derivation: Derivation, function: Backprop | None, **given: Any) -> dict[str, Any]:
+def _settings(
+    derivation: Derivation, function: Backprop | Isolated | None, **given: Any
+) -> dict[str, Any]:
     """:func:`_base_settings`, then the spec's training step."""
     settings = _base_settings(function, **given)
     training = derivation.spec.training
@@ -290,12 +314,13 @@ def _updated(derivation: Derivation) -> tuple[tuple[str, str, str], ...]:
     return tuple(rows)
 
 
-def _function_name(function: Backprop | None) -> str | None:
+def _function_name(function: Backprop | Isolated | None) -> str | None:
+    """The user's function as reports name it (a target's until its child names it)."""
     if function is None:
         return None
-    module = getattr(function, "__module__", None) or ""
-    name = getattr(function, "__qualname__", None) or repr(function)
-    return f"{module}.{name}" if module and not module.startswith("_symbackprop_user") else name
+    if isinstance(function, Isolated):
+        return target_name(function.target)
+    return function_name(function)
 
 
 def _title(derivation: Derivation) -> str:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from . import layercheck_command
 from ._version import __version__
-from .arguments import non_negative, positive, tolerance
+from .arguments import non_negative, positive, timeout_option, tolerance
 from .builtin import example_names, example_text
 from .defaults import (
     ATOL,
@@ -218,6 +218,7 @@ def _check_parser(commands: argparse._SubParsersAction) -> None:
         "lists with biases as columns and one sample per column, for MLPs. A function of three "
         "positional parameters is taken to be the first",
     )
+    timeout_option(parser, "--backprop")
     parser.add_argument(
         "--relu-prime-at-zero",
         choices=KINKS,
@@ -260,6 +261,7 @@ def _check(args: argparse.Namespace) -> int:
         relu_prime_at_zero=KINK_CONVENTIONS[args.relu_prime_at_zero],
         rtol=args.rtol,
         atol=args.atol,
+        timeout=args.timeout,
     )
     _emit(getattr(report, REPORT_FORMATS[args.format])(), args.output)
     if args.save_failing is not None:

@@ -28,6 +28,7 @@ DEFAULT_RELATIVE_STEP: float = float(np.finfo(np.float64).eps ** (1.0 / 3.0))
 
 __all__ = [
     "DEFAULT_RELATIVE_STEP",
+    "central_difference",
     "central_differences",
     "kink_mask",
     "perturbation",
@@ -124,6 +125,32 @@ def central_differences(
         return (upper - lower) / (hi - lo)
 
     return _over_entries(weights, biases, step, quotient, np.float64)
+
+
+def central_difference(
+    loss_fn: LossFunction,
+    weights: Sequence[ArrayLike],
+    biases: Sequence[ArrayLike] | None,
+    entry: tuple[int, int, tuple[int, ...]],
+    step: float | None = None,
+) -> float:
+    """The central difference of one entry, ``(group, layer, index)``: group 0 the weights, 1
+    the biases. A caller compares two steps to see whether float64 resolves the quotient.
+
+    Example:
+        >>> loss = lambda w, b: float(w[0][0, 0] ** 3)
+        >>> central_difference(loss, [[[1.0]]], None, (0, 0, (0, 0)), step=0.5)
+        3.25
+    """
+    params = _copy(weights, biases)
+    group, layer, index = entry
+    array = (params[0] if group == 0 else params[1] or [])[layer]
+    lo, hi = perturbation(float(array[index]), step)
+    array[index] = hi
+    upper = loss_fn(*params)
+    array[index] = lo
+    lower = loss_fn(*params)
+    return (upper - lower) / (hi - lo)
 
 
 def _crosses(base: Sequence[Array], plus: Sequence[Array], minus: Sequence[Array]) -> bool:

@@ -9,7 +9,7 @@ import argparse
 import sys
 from typing import Any
 
-from .arguments import non_negative, tolerance
+from .arguments import non_negative, timeout_option, tolerance
 from .defaults import MAX_RANDOM_POINTS, MAX_SEED, MAX_TOLERANCE
 from .files import write_stdout
 
@@ -67,29 +67,25 @@ def add_parser(commands: Any) -> None:
             help=f"{name}: pass when |value - exact| <= atol + rtol |exact|, from 0 to "
             f"{MAX_TOLERANCE:g} (default: {default:g})",
         )
+    timeout_option(parser, "--module")
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``check-layer``; print the report; 0 ok, 1 a mismatch (bad input raises)."""
     from .errors import SymbackpropError
+    from .isolation import Isolated
     from .layercheck.check import Functions, check_functions
     from .layercheck.kinds import lookup
-    from .layercheck.user import LayerFunctionError, find, load_module
+    from .layercheck.user import LayerFunctionError
 
     kind = lookup(args.kind)
     try:
-        module = load_module(args.module)
         forward = args.forward or kind.forward
         backward = None if kind.loss else (args.backward or kind.backward)
         if kind.loss and args.backward:
             raise LayerFunctionError(f"check-layer {kind.name}: a loss has no --backward")
-        functions = Functions(
-            find(module, args.module, forward),
-            None if backward is None else find(module, args.module, backward),
-            forward,
-            backward,
-            args.module,
-        )
+        isolated = Isolated(args.module, args.timeout)
+        functions = Functions(None, None, forward, backward, args.module, isolated)
         report = check_functions(
             kind.name, functions, args.shape, args.random_points, args.seed, args.rtol, args.atol
         )

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from .check import DOCUMENTED_POINT, USER, CheckReport, check
 from .derivation import Derivation
 from .errors import UserBackpropError
+from .isolation import TIMEOUT, Isolated, importable
 from .spec import NetworkSpec
 from .stack_spec import StackSpec
 from .userbackprop import Backprop
@@ -40,7 +41,12 @@ def assert_backprop_matches(
             grads_b)`` (MLPs); see :mod:`symbackprop.userbackprop`.
         spec: a spec, a derivation, a TOML path or a built-in example name.
         **kwargs: passed to :func:`symbackprop.check.check` (``random_points``, ``seed``,
-            ``relu_prime_at_zero``, ``rtol``, ``atol``).
+            ``relu_prime_at_zero``, ``rtol``, ``atol``, ``timeout``).
+
+    A module-level function is imported again and called in a child process with a time limit
+    (:mod:`symbackprop.isolation`), so that an ``os._exit``, a crash or an endless loop fails
+    the assertion instead of ending or hanging the test run; a lambda or a closure runs in this
+    process.
 
     Returns:
         The check report, when every entry of your backprop matches.
@@ -55,8 +61,10 @@ def assert_backprop_matches(
         AssertionError: your backprop does not match the exact gradients of seed ...
     """
     __tracebackhide__ = True  # pytest shows the per-entry table, not this function
+    found = importable(backprop)
+    target = backprop if found is None else f"{found[0]}:{found[1]}"
     try:
-        report = check(spec, backprop=backprop, **kwargs)
+        report = check(spec, backprop=target, **kwargs)
     except UserBackpropError as exc:
         raise AssertionError(f"your backprop failed: {exc}") from None
     mine = [c for c in report.comparisons if c.name == USER]
@@ -90,7 +98,9 @@ def assert_layer_matches(
         forward: ``out, cache = forward(...)``, or ``loss, dx = forward(x, y)`` for a loss.
         backward: ``dx, ... = backward(dout, cache)``; None for a loss.
         **options: passed to :func:`symbackprop.layercheck.check_layer` (``shape``,
-            ``random_points``, ``seed``, ``rtol``, ``atol``).
+            ``random_points``, ``seed``, ``rtol``, ``atol``), and ``timeout``: module-level
+            functions of one module run in a child process, as in
+            :func:`assert_backprop_matches`.
 
     Returns:
         The report, when every entry matches.
@@ -106,8 +116,11 @@ def assert_layer_matches(
     from .layercheck import check_layer
     from .layercheck.user import LayerFunctionError
 
+    timeout = options.pop("timeout", TIMEOUT)
     try:
-        report = check_layer(kind, forward, backward, **options)
+        report = _isolated_layer(kind, forward, backward, timeout, options)
+        if report is None:
+            report = check_layer(kind, forward, backward, **options)
     except LayerFunctionError as exc:
         raise AssertionError(f"{exc}\n{exc.traceback}".rstrip()) from None
     if report.ok:
@@ -117,4 +130,37 @@ def assert_layer_matches(
         f"{report.title} does not match the exact values\n"
         + report.failure_table()
         + (f"\n{likely}" if likely else "")
+    )
+
+
+def _isolated_layer(
+    kind: str,
+    forward: Callable[..., Any],
+    backward: Callable[..., Any] | None,
+    timeout: float,
+    options: dict[str, Any],
+) -> LayerReport | None:
+    """:func:`check_layer` in a child process, if both functions are importable from one
+    module; None otherwise."""
+    from .layercheck.check import RANDOM_POINTS, Functions, check_functions
+    from .layercheck.kinds import lookup
+
+    found = [importable(f) for f in (forward, backward) if f is not None]
+    modules = {f[0] for f in found if f is not None}
+    if None in found or len(modules) != 1 or (backward is None) != lookup(kind).loss:
+        return None  # in-process (check_layer also raises the TypeErrors of bad arguments)
+    if not set(options) <= {"shape", "random_points", "seed", "rtol", "atol"}:
+        return None
+    names = [f[1] for f in found if f is not None]
+    backward_name = names[1] if backward is not None else None
+    functions = Functions(
+        None, None, names[0], backward_name, "", Isolated(modules.pop(), timeout)
+    )
+    return check_functions(
+        kind,
+        functions,
+        options.get("shape"),
+        options.get("random_points", RANDOM_POINTS),
+        options.get("seed", 0),
+        **{k: options[k] for k in ("rtol", "atol") if options.get(k) is not None},
     )

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import importlib.util
+import inspect
 import sys
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -64,6 +65,22 @@ def _raised(what: str, exc: BaseException) -> UserBackpropError:
     return UserBackpropError(f"{what} raised {type(exc).__name__}\n{user_traceback(exc)}")
 
 
+def _forget(folder: str) -> None:
+    """Take ``folder`` off ``sys.path`` again, if the user's code has not done it already."""
+    with contextlib.suppress(ValueError):
+        sys.path.remove(folder)
+
+
+#: Whether this process is the child of :mod:`symbackprop.child`, which no Ctrl-C reaches.
+IN_CHILD = [False]
+
+
+def caught(exc: BaseException) -> bool:
+    """Whether an exception of the user's code is the user's error: anything, in the child
+    process; anything but KeyboardInterrupt (a real Ctrl-C, likely) in ours."""
+    return IN_CHILD[0] or not isinstance(exc, KeyboardInterrupt)
+
+
 def _from_file(path: Path, target: str) -> ModuleType:
     if not path.is_file():
         raise UserBackpropError(f"--backprop {target}: no such file: {path}")
@@ -77,11 +94,13 @@ def _from_file(path: Path, target: str) -> ModuleType:
     try:
         with contextlib.redirect_stdout(sys.stderr):
             spec.loader.exec_module(module)
-    except (Exception, SystemExit) as exc:
+    except BaseException as exc:
         sys.modules.pop(name, None)
+        if not caught(exc):
+            raise
         raise _raised(f"--backprop {target}: importing {path}", exc) from None
     finally:
-        sys.path.remove(str(path.resolve().parent))
+        _forget(str(path.resolve().parent))
     return module
 
 
@@ -97,10 +116,59 @@ def _from_module(name: str, target: str) -> ModuleType:
                 "(expected path/to/file.py:function or package.module:function)"
             ) from None
         raise _raised(f"--backprop {target}: importing {name}", exc) from None
-    except (Exception, SystemExit) as exc:
+    except BaseException as exc:
+        if not caught(exc):
+            raise
         raise _raised(f"--backprop {target}: importing {name}", exc) from None
     finally:
-        sys.path.remove(str(Path.cwd()))
+        _forget(str(Path.cwd()))
+
+
+def parse_target(target: str) -> tuple[str, str, bool]:
+    """``(module or file, function, is_file)`` of ``target``, checked without importing it.
+
+    Raises:
+        UserBackpropError: a malformed target, or a file target whose file does not exist.
+    """
+    where, sep, function = target.rpartition(":")
+    is_file = where.endswith(".py") or "/" in where or "\\" in where
+    dotted = all(part.isidentifier() for part in where.split("."))  # no relative imports
+    if not sep or not where or not function.isidentifier() or not (is_file or dotted):
+        raise UserBackpropError(
+            f"--backprop {target}: expected path/to/file.py:function or package.module:function"
+        )
+    if is_file and not Path(where).is_file():
+        raise UserBackpropError(f"--backprop {target}: no such file: {Path(where)}")
+    return where, function, is_file
+
+
+def target_name(target: str) -> str:
+    """How a report names the function of ``target``: ``backprop`` or ``package.module.f``."""
+    where, function, is_file = parse_target(target)
+    return function if is_file else f"{where}.{function}"
+
+
+def function_name(function: Backprop) -> str:
+    """``module.qualname`` of ``function``; the qualname alone for a file's function."""
+    module = getattr(function, "__module__", None) or ""
+    name = getattr(function, "__qualname__", None) or repr(function)
+    return f"{module}.{name}" if module and not module.startswith("_symbackprop_user") else name
+
+
+def takes_params(backprop: Backprop) -> bool:
+    """Whether ``backprop`` is ``backprop(params, x, y)`` (dicts) rather than the notebook's
+    ``backprop(weights, biases, x, y)`` (lists): three positional parameters."""
+    try:
+        parameters = inspect.signature(backprop).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    kinds = [p.kind for p in parameters]
+    positional = [k for k in kinds if k in (_POSITIONAL, _POSITIONAL_OR_KEYWORD)]
+    return len(positional) == 3 and inspect.Parameter.VAR_POSITIONAL not in kinds
+
+
+_POSITIONAL = inspect.Parameter.POSITIONAL_ONLY
+_POSITIONAL_OR_KEYWORD = inspect.Parameter.POSITIONAL_OR_KEYWORD
 
 
 def load_backprop(target: str) -> Backprop:
@@ -122,13 +190,7 @@ def load_backprop(target: str) -> Backprop:
         >>> load_backprop("symbackprop.reference:notebook_backprop").__name__
         'notebook_backprop'
     """
-    where, sep, function = target.rpartition(":")
-    is_file = where.endswith(".py") or "/" in where or "\\" in where
-    dotted = all(part.isidentifier() for part in where.split("."))  # no relative imports
-    if not sep or not where or not function.isidentifier() or not (is_file or dotted):
-        raise UserBackpropError(
-            f"--backprop {target}: expected path/to/file.py:function or package.module:function"
-        )
+    where, function, is_file = parse_target(target)
     module = _from_file(Path(where), target) if is_file else _from_module(where, target)
     found = getattr(module, function, None)
     if found is None:
@@ -140,31 +202,49 @@ def load_backprop(target: str) -> Backprop:
     return found
 
 
+def _plain(value: list[Any] | tuple[Any, ...], name: str) -> tuple[Any, ...]:
+    """A returned list or tuple as a plain tuple (a subclass's __len__ or __iter__ may raise)."""
+    try:
+        return tuple(value)
+    except Exception as exc:
+        raise UserBackpropError(
+            f"your backprop returned {name} that cannot be read: {type(exc).__name__}: {exc}"
+        ) from None
+
+
 def _sequence(value: Any, name: str, length: int) -> list[Any]:
     if not isinstance(value, list | tuple):
         raise UserBackpropError(
             f"your backprop returned {name} as {type(value).__name__}; "
             f"expected a list of {length} arrays"
         )
+    try:
+        value = list(value)
+    except Exception as exc:  # a list subclass whose __len__ or __iter__ raises
+        raise UserBackpropError(
+            f"your backprop returned {name} that cannot be read: {type(exc).__name__}: {exc}"
+        ) from None
     if len(value) != length:
         raise UserBackpropError(
             f"your backprop returned {len(value)} arrays in {name}; expected {length} "
             f"(one per layer)"
         )
-    return list(value)
+    return value
 
 
 def _array(value: Any, label: str, shape: tuple[int, ...]) -> Array:
-    if np.iscomplexobj(value):
+    try:
+        complex_ = np.iscomplexobj(value)
+        array = None if complex_ else np.asarray(value, dtype=np.float64)
+    except Exception as exc:  # whatever the user's __array__, __float__ or __len__ raise
+        raise UserBackpropError(
+            f"your backprop returned {label} that is not a numeric array: "
+            f"{type(exc).__name__}: {exc}"
+        ) from None
+    if array is None:
         raise UserBackpropError(
             f"your backprop returned complex numbers in {label}; expected real gradients"
         )
-    try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise UserBackpropError(
-            f"your backprop returned {label} that is not a numeric array: {exc}"
-        ) from None
     if array.shape != shape:
         raise UserBackpropError(
             f"your backprop returned {label} of shape {array.shape}; expected {shape}"
@@ -208,8 +288,12 @@ def call_backprop(
     try:
         with contextlib.redirect_stdout(sys.stderr):  # keep standard output for the report
             result = backprop(*args)
-    except (Exception, SystemExit) as exc:
+    except BaseException as exc:
+        if not caught(exc):
+            raise
         raise _raised("your backprop", exc) from None
+    if isinstance(result, list | tuple):
+        result = _plain(result, "its result")
     if not isinstance(result, list | tuple) or len(result) != 2:
         got = (
             f"{len(result)} values" if isinstance(result, list | tuple) else type(result).__name__
@@ -225,7 +309,8 @@ def call_backprop(
         )
     ]
     if biases is None:
-        if result[1] is not None and not (isinstance(result[1], list | tuple) and not result[1]):
+        rest = _plain(result[1], "grads_b") if isinstance(result[1], list | tuple) else result[1]
+        if rest is not None and not (isinstance(rest, tuple) and not rest):
             raise UserBackpropError(
                 "your backprop returned bias gradients for a network without biases; "
                 "expected None or []"
@@ -262,7 +347,9 @@ def call_dict_backprop(
     try:
         with contextlib.redirect_stdout(sys.stderr):  # keep standard output for the report
             result = backprop(copies, np.array(x, dtype=np.float64), np.array(y, dtype=np.float64))
-    except (Exception, SystemExit) as exc:
+    except BaseException as exc:
+        if not caught(exc):
+            raise
         raise _raised("your backprop", exc) from None
     expected = ", ".join(params)
     if not isinstance(result, Mapping):
@@ -270,6 +357,12 @@ def call_dict_backprop(
             f"your backprop returned {type(result).__name__}; expected a dict of gradients "
             f"keyed {expected}"
         )
+    try:
+        result = dict(result)  # a Mapping's keys() or __getitem__ may raise
+    except Exception as exc:
+        raise UserBackpropError(
+            f"your backprop returned a dict that cannot be read: {type(exc).__name__}: {exc}"
+        ) from None
     if set(result) != set(params):
         raise UserBackpropError(
             f"your backprop returned gradients keyed {', '.join(map(str, result)) or 'nothing'}; "

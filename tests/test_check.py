@@ -400,8 +400,7 @@ def test_no_numpy_warnings_from_the_oracles() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         report = check(parse_spec(HUGE, "huge.toml"), random_points=1)
-    assert {c.name for c in report.comparisons if not c.ok} == {
-        LAMBDIFIED,
-        REFERENCE,
-        FINITE_DIFFERENCES,
-    }
+    assert {c.name for c in report.comparisons if not c.ok} == {LAMBDIFIED, REFERENCE}
+    # finite differences of inf are not judged: float64 cannot resolve them
+    fd = [c for c in report.comparisons if c.name == FINITE_DIFFERENCES]
+    assert fd[0].point == DOCUMENTED_POINT and fd[0].unresolved == ("dW1[0]", "db1[0]")

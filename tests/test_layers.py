@@ -470,7 +470,8 @@ def test_the_users_backprop_for_a_stack(
     if failing is None:
         assert status == 2
         assert captured.err == (
-            "symbackprop: error: at the documented point: your backprop returned list; "
+            f"symbackprop: error: --backprop {path}:backprop: at the documented point: your "
+            "backprop returned list; "
             "expected a dict of gradients keyed W1, b1, W2, b2\n"
         )
         return

@@ -9,9 +9,8 @@ backprop (:mod:`symbackprop.userbackprop`), if one is given.
 
 from __future__ import annotations
 
-import inspect
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,11 +20,18 @@ import numpy as np
 from .. import notation, reference
 from ..derivation import Derivation
 from ..errors import UserBackpropError
-from ..finite_differences import central_differences, kink_mask
+from ..finite_differences import (
+    DEFAULT_RELATIVE_STEP,
+    central_difference,
+    central_differences,
+    kink_mask,
+    perturbation,
+)
+from ..isolation import ChildResult, Isolated, run_child
 from ..numeric import NumericNetwork, lambdify_network, random_points
 from ..progress import progress
 from ..spec import NetworkSpec
-from ..userbackprop import Backprop, call_backprop, call_dict_backprop
+from ..userbackprop import Backprop, call_backprop, call_dict_backprop, takes_params
 from .exact_tables import PointData, indices, point_data
 from .precision import PRECISION, Real, number_text, real, sci
 
@@ -39,6 +45,14 @@ USER = "exact vs user backprop"
 FINITE_DIFFERENCES = "exact vs finite differences"
 DOCUMENTED = "documented vs exact"
 DOCUMENTED_POINT = "documented point"
+EPSILON = float(np.finfo(np.float64).eps)
+#: Why an unresolved finite difference is not judged (a report note).
+UNRESOLVED = (
+    "finite differences that float64 cannot resolve are not judged: a quotient that is not "
+    "finite, that moves by more than half its tolerance when the step is halved, or whose "
+    "rounding error 4 eps |loss| / step exceeds half of it (huge parameters make the step "
+    "large, or the loss round off)"
+)
 #: The order of comparisons in reports.
 ORDER = [LAMBDIFIED, REFERENCE, USER, FINITE_DIFFERENCES, DOCUMENTED]
 
@@ -71,7 +85,8 @@ class Comparison:
     """One oracle against the exact values at one point.
 
     ``flagged`` lists entries that were not judged (a finite difference across a kink, or an
-    entry that depends on the ReLU'(0) convention at an exact kink); ``skipped`` says why the
+    entry that depends on the ReLU'(0) convention at an exact kink), ``unresolved`` the finite
+    differences not judged because float64 cannot resolve them; ``skipped`` says why the
     whole comparison could not be made, e.g. an activation the reference backprop lacks.
     """
 
@@ -85,6 +100,8 @@ class Comparison:
     failures: tuple[EntryFailure, ...] = ()
     flagged: tuple[str, ...] = ()
     skipped: str | None = None
+    #: Finite differences that float64 cannot resolve there (see :data:`UNRESOLVED`): not judged.
+    unresolved: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -167,10 +184,12 @@ def _compare(
     rtol: float,
     atol: float,
     flagged: set[str] | None = None,
+    unresolved: set[str] | None = None,
 ) -> Comparison:
-    """Compare float64 ``values`` (keyed W1, b1, ...) with the exact numbers, entry by entry."""
+    """Compare float64 ``values`` (keyed W1, b1, ...) with the exact numbers, entry by entry;
+    ``flagged`` and ``unresolved`` entries are not judged."""
     failures: list[EntryFailure] = []
-    skipped = set(point.convention_dependent) | (flagged or set())
+    skipped = set(point.convention_dependent) | (flagged or set()) | (unresolved or set())
     max_abs = max_rel = 0.0
     entries = 0
     not_judged = []
@@ -186,9 +205,9 @@ def _compare(
                 exact = numbers[i][j]
                 actual = float(array[i, j])
                 difference = mpmath.mpf(actual) - exact
-                max_abs = max(max_abs, float(abs(difference)))
+                max_abs = _worst(max_abs, float(abs(difference)))
                 if exact != 0:  # in mpmath: an exact 1e-348 is 0.0 as a float
-                    max_rel = max(max_rel, float(abs(difference) / abs(exact)))
+                    max_rel = _worst(max_rel, float(abs(difference) / abs(exact)))
                 tolerance = atol + rtol * abs(exact)  # in mpmath: exact may exceed float64
                 if not (math.isfinite(actual) and abs(difference) <= tolerance):
                     failures.append(
@@ -211,8 +230,14 @@ def _compare(
         rtol,
         atol,
         tuple(failures),
-        tuple(not_judged),
+        tuple(e for e in not_judged if e not in (unresolved or ())),
+        unresolved=tuple(e for e in not_judged if e in (unresolved or ())),
     )
+
+
+def _worst(largest: float, error: float) -> float:
+    """The larger error, where NaN is the worst (``max`` would drop it)."""
+    return largest if math.isnan(largest) or error <= largest else error
 
 
 def _as_dict(
@@ -302,40 +327,84 @@ def _finite_difference_comparison(
         for (i, j), index in indices(mask.shape)
         if mask[i, j]
     }
-    return _compare(
-        FINITE_DIFFERENCES, point, _as_dict(grads_w, grads_b), FD_RTOL, FD_ATOL, flagged
-    )
+    values = _as_dict(grads_w, grads_b)
+    judged = _compare(FINITE_DIFFERENCES, point, values, FD_RTOL, FD_ATOL, flagged)
+    if judged.ok:
+        return judged
+
+    at = loss(weights, biases)
+
+    def halved(entry: tuple[int, int, tuple[int, ...]]) -> tuple[float, float]:
+        """The quotient at half the step, and the rounding error of the one at the step."""
+        group, layer, index = entry
+        theta = float((weights if group == 0 else biases or [])[layer][index])
+        fine = central_difference(loss, weights, biases, entry, DEFAULT_RELATIVE_STEP / 2)
+        return fine, rounding_error(at, theta)
+
+    unresolved = _unresolved(point, values, judged, halved)
+    if unresolved and UNRESOLVED not in notes:
+        notes.append(UNRESOLVED)
+    return _compare(FINITE_DIFFERENCES, point, values, FD_RTOL, FD_ATOL, flagged, unresolved)
 
 
-def takes_params(backprop: Backprop) -> bool:
-    """Whether ``backprop`` is ``backprop(params, x, y)`` (dicts) rather than the notebook's
-    ``backprop(weights, biases, x, y)`` (lists): three positional parameters."""
-    try:
-        parameters = inspect.signature(backprop).parameters.values()
-    except (TypeError, ValueError):
-        return False
-    kinds = [p.kind for p in parameters]
-    positional = [k for k in kinds if k in (_POSITIONAL, _POSITIONAL_OR_KEYWORD)]
-    return len(positional) == 3 and inspect.Parameter.VAR_POSITIONAL not in kinds
+def _unresolved(
+    point: PointData,
+    values: dict[str, np.ndarray],
+    judged: Comparison,
+    halved: Callable[[tuple[int, int, tuple[int, ...]]], tuple[float, float]],
+) -> set[str]:
+    """The failing entries of ``judged`` whose quotient float64 does not resolve: not finite
+    at the step or at half of it, moving by more than half the tolerance between them (a wrong
+    loss gradient moves little; truncation error moves by 3/4 of itself), or with a rounding
+    error 4 eps |loss| / step over half the tolerance."""
+    failing = {f.entry: f for f in judged.failures}
+    unresolved = set()
+    for key, array in values.items():
+        for (i, j), index in indices(array.shape):
+            entry = notation.entry_name(f"d{key}", index)
+            if entry not in failing:
+                continue
+            group = 0 if key.startswith("W") else 1
+            fine, rounding = halved((group, int(key[1:]) - 1, (i, j)))
+            if not resolved(float(array[i, j]), fine, rounding, failing[entry].tolerance):
+                unresolved.add(entry)
+    return unresolved
 
 
-_POSITIONAL = inspect.Parameter.POSITIONAL_ONLY
-_POSITIONAL_OR_KEYWORD = inspect.Parameter.POSITIONAL_OR_KEYWORD
+def resolved(coarse: float, fine: float, rounding: float, tolerance: Real) -> bool:
+    """Whether float64 resolves a failing difference quotient (see :data:`UNRESOLVED`):
+    ``coarse`` and ``fine`` at the step and half of it, ``rounding`` the error bound of
+    ``coarse``."""
+    half = float(tolerance) / 2
+    finite = math.isfinite(coarse) and math.isfinite(fine)
+    return finite and abs(coarse - fine) <= half and rounding <= half
 
 
-def _dict_convention(
-    backprop: Backprop, point: PointData
-) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
-    """Call a ``backprop(params, x, y)`` on an MLP: flat biases, one sample per row."""
+def rounding_error(loss: float, theta: float) -> float:
+    """The rounding error bound 4 eps |loss| / (theta+ - theta-) of a difference quotient."""
+    lo, hi = perturbation(theta)
+    return 4 * EPSILON * abs(loss) / (hi - lo) if math.isfinite(loss) else math.inf
+
+
+def _dict_arguments(point: PointData) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """An MLP's ``(params, x, y)`` for ``backprop(params, x, y)``: flat biases, one sample per
+    row."""
     p = point.arrays
     params = {}
     for l, w in enumerate(p.weights):
         params[notation.parameter_key("W", l)] = w
         if p.biases is not None:
             params[notation.parameter_key("b", l)] = p.biases[l].ravel()
-    batched = point.spec.batched
-    x, y = (p.x.T, p.y.T) if batched else (p.x[:, 0], p.y[:, 0])
-    grads = call_dict_backprop(backprop, params, x, y)
+    x, y = (p.x.T, p.y.T) if point.spec.batched else (p.x[:, 0], p.y[:, 0])
+    return params, x, y
+
+
+def _dict_convention(
+    backprop: Backprop, point: PointData
+) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
+    """Call a ``backprop(params, x, y)`` on an MLP (:func:`_dict_arguments`)."""
+    p = point.arrays
+    grads = call_dict_backprop(backprop, *_dict_arguments(point))
     grads_w = [grads[notation.parameter_key("W", l)] for l in range(len(p.weights))]
     if p.biases is None:
         return grads_w, None
@@ -344,9 +413,32 @@ def _dict_convention(
     ]
 
 
-def user_gradients(prepared: Prepared, backprop: Backprop) -> list[dict[str, np.ndarray]]:
+def isolated_gradients(prepared: Prepared, isolated: Isolated) -> ChildResult:
+    """The user's backprop at every point, run in one child process (:mod:`..isolation`)."""
+    points = []
+    for point in prepared.points:
+        p = point.arrays
+        shapes = {notation.parameter_key("b", l): b.shape for l, b in enumerate(p.biases or [])}
+        points.append(
+            {
+                "phrase": point_phrase(point.label),
+                "lists": (p.weights, p.biases, p.x, p.y),
+                "dicts": _dict_arguments(point),
+                "shapes": shapes,
+            }
+        )
+    payload = {"target": isolated.target, "dicts_only": False, "points": points}
+    who = f"--backprop {isolated.target}"
+    return run_child("backprop", payload, who, isolated.timeout)
+
+
+def user_gradients(
+    prepared: Prepared, backprop: Backprop | Isolated
+) -> list[dict[str, np.ndarray]]:
     """The user's backprop at every point, in either convention, keyed ``"W1"``, ``"b1"``, ...;
-    its errors name the point."""
+    its errors name the point. An :class:`~..isolation.Isolated` target runs in a child."""
+    if isinstance(backprop, Isolated):
+        return isolated_gradients(prepared, backprop).results
     gradients = []
     dicts = takes_params(backprop)
     for point in prepared.points:

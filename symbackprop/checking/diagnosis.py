@@ -36,6 +36,12 @@ def diagnosis(report: CheckReport) -> list[str]:
         count = report.settings.get("random_points", 0)
         where = "at the documented point" + (f" and at {count} random points" if count else "")
         lines.append(_agreeing(agree, where))
+    unresolved = sum(len(c.unresolved) for c in groups.get(FINITE_DIFFERENCES, []))
+    if unresolved:
+        lines.append(
+            f"{unresolved} finite-difference entries were not judged: float64 cannot resolve "
+            "them there (see the note)."
+        )
     lines += [_disagreeing(name, groups[name]) for name in disagree]
     if documented is not None and documented.failures and REFERENCE in agree:
         lines.append(

@@ -8,16 +8,17 @@ adds what the comparisons need: the float64 arrays, and which entries depend on 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TypeAlias
 
 import mpmath
-from sympy import Expr, ImmutableMatrix, Rational, Symbol
+from sympy import Expr, Float, ImmutableMatrix, Rational, Symbol
 
 from .. import notation
 from ..derivation import KINK_CONVENTIONS, Derivation
 from ..errors import SymbackpropError
+from ..exact import DecimalError, ExactValues, decimal, evaluate
 from ..gradients import Gradients
 from ..network import SymbolicNetwork
 from ..numeric import Point, load_point
@@ -46,6 +47,7 @@ def exact_numbers(
     gradients: Gradients,
     convention: Rational,
     override: Mapping[Symbol, Expr] | None = None,
+    closed_forms: Callable[[], ExactValues] | None = None,
 ) -> Table:
     """The exact values of ``network.spec`` to :data:`PRECISION` significant digits.
 
@@ -59,7 +61,10 @@ def exact_numbers(
     log of it infinite), so the values are computed at :data:`PRECISION` + :data:`GUARD` digits
     and at twice that, and the precision doubles until two results agree to :data:`PRECISION`
     digits (a value below 10^-(precision - GUARD) times the largest value counts as settled
-    when both results are that small, as an exact zero computed from rounded terms is).
+    when both results are that small, as an exact zero computed from rounded terms is). Where
+    that fails at :data:`MAX_PRECISION` digits (log(1 - sigma(10^6)) cancels 434295 digits),
+    the values come from ``closed_forms``, the exact values ``derive`` prints, if given: each
+    closed form is settled as ``derive``'s decimals are (:func:`symbackprop.exact.decimal`).
 
     Args:
         network: the symbolic network (its spec gives the point).
@@ -67,6 +72,7 @@ def exact_numbers(
         convention: ReLU'(0).
         override: values to substitute for some forward symbols before the backward pass
             (e.g. a rounded ŷ).
+        closed_forms: the exact values of this point and convention (``Derivation.values``).
 
     Returns:
         ``{"z1": ..., "a1": ..., "yhat": ..., "loss": ..., "dW1": ..., "db1": ...}``, each a
@@ -81,12 +87,44 @@ def exact_numbers(
         if coarse is not None and fine is not None and _agree(coarse, fine, precision // 2):
             return fine
         coarse, precision = fine or coarse, 2 * precision
+    if coarse is None and closed_forms is not None and override is None:
+        coarse = _closed_form_numbers(closed_forms())
     if coarse is None:
         raise SymbackpropError(
             f"cannot evaluate the exact values at the documented point: some value is not a "
             f"finite number even at {MAX_PRECISION} digits"
         )
     return coarse
+
+
+def _closed_form_numbers(values: ExactValues) -> Table | None:
+    """The exact closed forms to :data:`PRECISION` + :data:`GUARD` digits by SymPy's evalf; None
+    if one is not a finite number."""
+    table: Table = {}
+    matrices = [*values.forward.items(), *((f"d{k}", m) for k, m in values.gradients.items())]
+    for key, matrix in matrices:
+        rows: list[list[Number]] = []
+        for i in range(matrix.rows):
+            row: list[Number] = []
+            for j in range(matrix.cols):
+                number = _settled(matrix[i, j])
+                if number is None:
+                    return None
+                row.append(number)
+            rows.append(row)
+        table[key] = rows
+    return table
+
+
+def _settled(value: Expr) -> Number | None:
+    """An exact value as a Rational, or a Float of :data:`PRECISION` + :data:`GUARD` correct
+    digits (certified as ``derive``'s decimals are); None if it cannot be settled."""
+    if isinstance(value, Rational):
+        return value
+    try:
+        return Float(decimal(value, PRECISION + GUARD), PRECISION + GUARD)
+    except (DecimalError, ValueError, TypeError):
+        return None
 
 
 def _numbers_at(
@@ -200,13 +238,23 @@ class PointData:
 def point_data(derivation: Derivation, label: str, spec: NetworkSpec) -> PointData:
     """The exact values of ``derivation`` at the point of ``spec``, named ``label``."""
     network = replace(derivation.network, spec=spec)
-    exact = exact_numbers(network, derivation.gradients, derivation.options.relu_prime_at_zero)
+    convention = derivation.options.relu_prime_at_zero
+    documented = spec is derivation.spec and derivation.values.convention == convention
+    closed_forms = (lambda: derivation.values) if documented else None
+    exact = exact_numbers(network, derivation.gradients, convention, closed_forms=closed_forms)
     gradients = {k: v for k, v in exact.items() if k.startswith("d")}
     with mpmath.workdps(PRECISION):
         numbers = {k: [[mp(v) for v in row] for row in m] for k, m in gradients.items()}
     on_kink = any(v == 0 for k in exact if k.startswith("z") for row in exact[k] for v in row)
     dependent = _convention_dependent(derivation, network, numbers) if on_kink else frozenset()
     return PointData(label, spec, load_point(spec), exact, numbers, dependent)
+
+
+def _closed_forms(
+    network: SymbolicNetwork, gradients: Gradients, convention: Rational
+) -> Callable[[], ExactValues]:
+    """The exact values of ``network`` under ``convention``, computed when asked for."""
+    return lambda: evaluate(network, gradients, convention)
 
 
 def _convention_dependent(
@@ -219,7 +267,12 @@ def _convention_dependent(
         for other in KINK_CONVENTIONS.values():
             if other == convention:
                 continue
-            alternative = exact_numbers(network, derivation.gradients, other)
+            alternative = exact_numbers(
+                network,
+                derivation.gradients,
+                other,
+                closed_forms=_closed_forms(network, derivation.gradients, other),
+            )
             for key, rows in numbers.items():
                 for (i, j), index in indices((len(rows), len(rows[0]))):
                     if abs(mp(alternative[key][i][j]) - rows[i][j]) > mpmath.mpf(10) ** -40:

@@ -73,10 +73,15 @@ class CheckReport:
         return _failure_table([c for c in self.comparisons if names is None or c.name in names])
 
 
+def _largest(errors: list[float]) -> float:
+    """The largest error, NaN if any is NaN (``max`` would drop it)."""
+    return math.nan if any(math.isnan(e) for e in errors) else max(errors, default=0.0)
+
+
 def _aggregate(comparisons: list[Comparison]) -> tuple[int, float, float, int, int, int]:
     entries = sum(c.entries for c in comparisons)
-    max_abs = max((c.max_abs_error for c in comparisons), default=0.0)
-    max_rel = max((c.max_rel_error for c in comparisons), default=0.0)
+    max_abs = _largest([c.max_abs_error for c in comparisons])
+    max_rel = _largest([c.max_rel_error for c in comparisons])
     failing_points = sum(1 for c in comparisons if not c.ok)
     failing_entries = sum(len(c.failures) for c in comparisons)
     flagged = sum(len(c.flagged) for c in comparisons)
@@ -92,9 +97,11 @@ def _verdict(comparisons: list[Comparison], several: bool) -> str:
         text = f"FAIL: {failing} of {entries} entries{where}"
     else:
         text = "ok"
-    if flagged:
-        text += f" ({flagged} not judged: kink)"
-    return text
+    reasons = [f"{flagged} not judged: kink"] if flagged else []
+    unresolved = sum(len(c.unresolved) for c in comparisons)
+    if unresolved:
+        reasons.append(f"{unresolved} not judged: float64 cannot resolve them")
+    return text + (f" ({'; '.join(reasons)})" if reasons else "")
 
 
 def _table(groups: list[list[Comparison]], several: bool) -> list[str]:
@@ -343,6 +350,7 @@ def _comparison_json(c: Comparison) -> dict[str, Any]:
         "atol": _number(c.atol),
         "failures": [_failure_json(f) for f in c.failures],
         "not_judged": list(c.flagged),
+        "not_resolved_in_float64": list(c.unresolved),
         "skipped": c.skipped,
     }
 

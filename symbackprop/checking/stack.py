@@ -22,8 +22,9 @@ from .. import notation, reference_layers
 from ..activations import LeakyReLU, ReLU
 from ..chain import Adjoints, reverse
 from ..errors import UserBackpropError
-from ..finite_differences import central_differences
+from ..finite_differences import DEFAULT_RELATIVE_STEP, central_difference, central_differences
 from ..graph import LayerGraph, build_graph
+from ..isolation import ChildResult, Isolated, run_child
 from ..layers import LAYERS, PoolMax
 from ..numeric import _printer
 from ..scalars import scalar_functions, scalar_ready
@@ -37,10 +38,13 @@ from .compare import (
     LAMBDIFIED,
     ORDER,
     REFERENCE,
+    UNRESOLVED,
     USER,
     Comparison,
     EntryFailure,
     point_phrase,
+    resolved,
+    rounding_error,
 )
 from .precision import GUARD, PRECISION, number_text, real
 from .report import CheckReport
@@ -295,7 +299,8 @@ def stack_comparisons(
         "reduction": spec.loss.reduction,
         **{k: v for k, v in spec.loss.options},
     }
-    comparisons, notes = [], []
+    comparisons: list[Comparison] = []
+    notes: list[str] = []
     with np.errstate(all="ignore"):
         for point in check.points:
             values = _assign(check.graph, point.parameters, point.x, point.y, float)
@@ -314,15 +319,7 @@ def stack_comparisons(
                 compare(REFERENCE, point, {f"d{k}": v for k, v in grads.items()}, rtol, atol)
             )
         for point in check.points:
-            comparisons.append(
-                compare(
-                    FINITE_DIFFERENCES,
-                    point,
-                    _differences(layers, point, loss_options),
-                    FD_RTOL,
-                    FD_ATOL,
-                )
-            )
+            comparisons.append(_finite_differences(layers, point, loss_options, notes))
     for point in check.points:
         if point.ties:
             notes.append(
@@ -335,24 +332,49 @@ def stack_comparisons(
     return comparisons, notes
 
 
-def _differences(
-    layers: list[dict[str, Any]], point: StackPoint, options: dict[str, Any]
-) -> dict[str, np.ndarray]:
+def _finite_differences(
+    layers: list[dict[str, Any]], point: StackPoint, options: dict[str, Any], notes: list[str]
+) -> Comparison:
+    """Central differences of the reference loss; those float64 cannot resolve are not judged."""
     keys = list(point.parameters)
+    weights = [point.parameters[k] for k in keys]
 
     def loss(weights: list[np.ndarray], biases: Any) -> float:
         return reference_layers.loss(
             layers, dict(zip(keys, weights, strict=True)), point.x, point.y, **options
         )
 
-    grads, _ = central_differences(loss, [point.parameters[k] for k in keys], None)
-    return {f"d{k}": g for k, g in zip(keys, grads, strict=True)}
+    grads, _ = central_differences(loss, weights, None)
+    values = {f"d{k}": g for k, g in zip(keys, grads, strict=True)}
+    judged = compare(FINITE_DIFFERENCES, point, values, FD_RTOL, FD_ATOL)
+    if judged.ok:
+        return judged
+    failing, at, unresolved = {f.entry: f for f in judged.failures}, loss(weights, None), set()
+    for k, key in enumerate(keys):
+        for index in np.ndindex(*weights[k].shape):
+            entry = notation.entry_name(f"d{key}", index)
+            if entry in failing:
+                step = DEFAULT_RELATIVE_STEP / 2
+                fine = central_difference(loss, weights, None, (0, k, index), step)
+                rounding = rounding_error(at, float(weights[k][index]))
+                coarse = float(values[f"d{key}"][index])
+                if not resolved(coarse, fine, rounding, failing[entry].tolerance):
+                    unresolved.add(entry)
+    if unresolved and UNRESOLVED not in notes:
+        notes.append(UNRESOLVED)
+    return compare(FINITE_DIFFERENCES, point, values, FD_RTOL, FD_ATOL, frozenset(unresolved))
 
 
 def compare(
-    name: str, point: StackPoint, values: dict[str, np.ndarray], rtol: float, atol: float
+    name: str,
+    point: StackPoint,
+    values: dict[str, np.ndarray],
+    rtol: float,
+    atol: float,
+    unresolved: frozenset[str] = frozenset(),
 ) -> Comparison:
-    """Float64 ``values`` (keyed dW1, ...) against the exact numbers, entry by entry."""
+    """Float64 ``values`` (keyed dW1, ...) against the exact numbers, entry by entry; the
+    ``unresolved`` finite differences are not judged."""
     failures: list[EntryFailure] = []
     max_abs = max_rel = 0.0
     entries = 0
@@ -362,7 +384,7 @@ def compare(
             for index in np.ndindex(*numbers.shape):
                 entries += 1
                 entry = notation.entry_name(key, index)
-                if entry in point.not_judged:
+                if entry in point.not_judged or entry in unresolved:
                     not_judged.append(entry)
                     continue
                 exact, actual = +numbers[index], float(values[key][index])
@@ -393,7 +415,8 @@ def compare(
         rtol,
         atol,
         tuple(failures),
-        tuple(not_judged),
+        tuple(e for e in not_judged if e not in unresolved),
+        unresolved=tuple(e for e in not_judged if e in unresolved),
     )
 
 
@@ -413,20 +436,44 @@ def user_arrays(spec: StackSpec, point: StackPoint) -> tuple[np.ndarray, np.ndar
 
 
 def stack_user_comparisons(
-    prepared: StackCheck, backprop: Backprop, rtol: float, atol: float
-) -> list[Comparison]:
-    """The user's ``backprop(params, x, y) -> grads`` at every point."""
-    comparisons = []
-    for point in prepared.points:
-        x, y = user_arrays(prepared.spec, point)
-        try:
-            grads = call_dict_backprop(backprop, point.parameters, x, y)
-        except UserBackpropError as exc:
-            raise UserBackpropError(f"at {point_phrase(point.label)}: {exc}") from None
-        comparisons.append(
-            compare(USER, point, {f"d{k}": v for k, v in grads.items()}, rtol, atol)
-        )
-    return comparisons
+    prepared: StackCheck, backprop: Backprop | Isolated, rtol: float, atol: float
+) -> tuple[list[Comparison], str | None]:
+    """The user's ``backprop(params, x, y) -> grads`` at every point, and the name of an
+    :class:`~..isolation.Isolated` one."""
+    name = None
+    if isinstance(backprop, Isolated):
+        found = _isolated_gradients(prepared, backprop)
+        every, name = found.results, found.name
+    else:
+        every = []
+        for point in prepared.points:
+            try:
+                grads = call_dict_backprop(
+                    backprop, point.parameters, *user_arrays(prepared.spec, point)
+                )
+            except UserBackpropError as exc:
+                raise UserBackpropError(f"at {point_phrase(point.label)}: {exc}") from None
+            every.append(grads)
+    comparisons = [
+        compare(USER, point, {f"d{k}": v for k, v in grads.items()}, rtol, atol)
+        for point, grads in zip(prepared.points, every, strict=True)
+    ]
+    return comparisons, name
+
+
+def _isolated_gradients(prepared: StackCheck, isolated: Isolated) -> ChildResult:
+    """The user's ``backprop(params, x, y)`` at every point, in one child process."""
+    points = [
+        {
+            "phrase": point_phrase(point.label),
+            "dicts": (point.parameters, *user_arrays(prepared.spec, point)),
+            "shapes": {},
+        }
+        for point in prepared.points
+    ]
+    payload = {"target": isolated.target, "dicts_only": True, "points": points}
+    who = f"--backprop {isolated.target}"
+    return run_child("backprop", payload, who, isolated.timeout)
 
 
 def check_stack(
@@ -438,13 +485,15 @@ def check_stack(
     rtol: float,
     atol: float,
     settings: dict[str, Any],
-    backprop: Backprop | None = None,
+    backprop: Backprop | Isolated | None = None,
 ) -> CheckReport:
     """The check of a stack: every oracle at the documented point and the random points."""
     prepared = prepare_stack(spec, random_points, seed, convention)
     comparisons, notes = stack_comparisons(prepared, rtol, atol, convention)
     if backprop is not None:
-        comparisons += stack_user_comparisons(prepared, backprop, rtol, atol)
+        mine, name = stack_user_comparisons(prepared, backprop, rtol, atol)
+        comparisons += mine
+        settings = settings if name is None else {**settings, "backprop": name}
     comparisons.sort(key=lambda c: ORDER.index(c.name))
     return CheckReport(
         ok=all(c.ok for c in comparisons),

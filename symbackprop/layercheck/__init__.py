@@ -12,12 +12,30 @@ True
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
-from .check import RANDOM_POINTS, Functions, check_functions
-from .kinds import KINDS, Kind, lookup
-from .mistakes import LAYER_MISTAKES
-from .report import LayerReport
+if TYPE_CHECKING:
+    from .check import Functions
+    from .kinds import KINDS, Kind
+    from .mistakes import LAYER_MISTAKES
+    from .report import LayerReport
+
+#: Each public name and the module that defines it, imported on first use (PEP 562), so that the
+#: child process of :mod:`symbackprop.child` imports :mod:`.user` without SymPy.
+_LAZY = {
+    "Functions": "check",
+    "KINDS": "kinds",
+    "Kind": "kinds",
+    "LAYER_MISTAKES": "mistakes",
+    "LayerReport": "report",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f".{_LAZY[name]}", __name__), name)
 
 
 def check_layer(
@@ -26,7 +44,7 @@ def check_layer(
     backward: Callable[..., Any] | None = None,
     *,
     shape: str | Mapping[str, object] | None = None,
-    random_points: int = RANDOM_POINTS,
+    random_points: int | None = None,
     seed: int = 0,
     rtol: float | None = None,
     atol: float | None = None,
@@ -39,7 +57,7 @@ def check_layer(
         forward: ``out, cache = forward(x, ...)``, or ``loss, dx = forward(x, y)`` for a loss.
         backward: ``dx, ... = backward(dout, cache)``; None for a loss.
         shape: sizes over the kind's defaults, ``"N=4,D=2x3"`` or ``{"N": 4}``.
-        random_points: random points after the edge point.
+        random_points: random points after the edge point (default: ``check.RANDOM_POINTS``).
         seed: their seed.
         rtol, atol: pass when ``|value - exact| <= atol + rtol |exact|``.
 
@@ -50,6 +68,9 @@ def check_layer(
         SymbackpropError: an unknown kind or size; LayerFunctionError: a function raised or
             returned the wrong thing.
     """
+    from .check import RANDOM_POINTS, Functions, check_functions
+    from .kinds import lookup
+
     entry = lookup(kind)
     if (backward is None) != entry.loss:
         need = "no backward (a loss returns (loss, dx))" if entry.loss else "a backward function"
@@ -62,7 +83,8 @@ def check_layer(
         "",
     )
     tolerances = {k: v for k, v in (("rtol", rtol), ("atol", atol)) if v is not None}
-    return check_functions(kind, functions, shape, random_points, seed, **tolerances)
+    count = RANDOM_POINTS if random_points is None else random_points
+    return check_functions(kind, functions, shape, count, seed, **tolerances)
 
 
 __all__ = ["KINDS", "LAYER_MISTAKES", "Functions", "Kind", "LayerReport", "check_layer"]

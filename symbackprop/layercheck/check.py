@@ -16,6 +16,7 @@ import numpy as np
 from sympy import Rational
 
 from ..defaults import ATOL, RTOL
+from ..isolation import ChildError, Isolated, run_child
 from ..layers.base import tensor
 from . import user
 from .compare import ArrayResult, compare
@@ -33,17 +34,27 @@ RANDOM_POINTS = 5
 
 @dataclass(frozen=True)
 class Functions:
-    """The user's functions and how errors name them: ``affine_forward in layers.py``."""
+    """The user's functions and how errors name them: ``affine_forward in layers.py``.
 
-    forward: Callable[..., Any]
+    With ``isolated`` (the module's target), ``forward`` and ``backward`` are None: the module is
+    imported and the functions named ``forward_name`` and ``backward_name`` are called in one
+    child process (:mod:`symbackprop.isolation`)."""
+
+    forward: Callable[..., Any] | None
     backward: Callable[..., Any] | None
     forward_name: str
     backward_name: str | None
     where: str
+    isolated: Isolated | None = None
 
     def label(self, backward: bool, point: str) -> str:
         name = self.backward_name if backward else self.forward_name
         return f"{name} in {self.where} (at {point})" if self.where else f"{name} (at {point})"
+
+    def who(self) -> str:
+        """Both functions, for errors that are not about one call."""
+        names = "/".join(n for n in (self.forward_name, self.backward_name) if n)
+        return f"{names} in {self.where}" if self.where else names
 
 
 def _copies(point: Point) -> dict[str, np.ndarray]:
@@ -52,22 +63,19 @@ def _copies(point: Point) -> dict[str, np.ndarray]:
 
 def _run_loss(kind: Kind, f: Functions, sizes: Sizes, point: Point) -> dict[str, np.ndarray]:
     label = f.label(False, point.label)
+    assert f.forward is not None
     loss, dx = user.pair(
         user.call(f.forward, label, kind.arguments(_copies(point), sizes)), label, "(loss, dx)"
     )
-    value = user.array(loss, label, "loss")
-    if value.size != 1:
-        raise user.LayerFunctionError(
-            f"{label} returned a loss of shape {value.shape}; expected a number"
-        )
-    return {"loss": value.reshape(1), "dx": user.array(dx, label, "dx")}
+    return {"loss": user.array(loss, label, "loss"), "dx": user.array(dx, label, "dx")}
 
 
 def _run_layer(
     kind: Kind, f: Functions, sizes: Sizes, point: Point, exact: Exact
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """The user's arrays (``out``, ``dx``, ...) and any values read from the output."""
+) -> dict[str, np.ndarray]:
+    """The user's arrays: ``out``, ``dx``, ..."""
     label = f.label(False, point.label)
+    assert f.forward is not None and f.backward is not None
     result = user.call(f.forward, label, kind.arguments(_copies(point), sizes))
     out_value, cache = user.pair(result, label, "(out, cache)")
     out = user.array(out_value, label, "out")
@@ -75,8 +83,6 @@ def _run_layer(
         raise user.LayerFunctionError(
             f"{label} returned out of shape {out.shape}; expected {exact.output.shape}"
         )
-    observed = kind.observed(point.arrays, out) if kind.observed is not None else {}
-    assert f.backward is not None
     back = f.label(True, point.label)
     names = tuple(f"d{g}" for g in kind.gradients)
     returned = user.gradients(
@@ -84,7 +90,55 @@ def _run_layer(
     )
     arrays = {"out": out}
     arrays.update((n, user.array(g, back, n)) for n, g in zip(names, returned, strict=True))
-    return arrays, observed
+    return arrays
+
+
+def _isolated(
+    kind: Kind, f: Functions, sizes: Sizes, points: list[Point], exact: Exact
+) -> list[dict[str, np.ndarray]]:
+    """:func:`_run_loss` or :func:`_run_layer` at every point, in one child process."""
+    assert f.isolated is not None
+    calls = [
+        {
+            "labels": (f.label(False, p.label), f.label(True, p.label)),
+            "args": kind.arguments(_copies(p), sizes),
+            "dout": None if kind.loss else p.arrays["dout"].copy(),
+            "out_shape": exact.output.shape,
+            "names": tuple(f"d{g}" for g in kind.gradients),
+        }
+        for p in points
+    ]
+    payload = {
+        "module": f.isolated.target,
+        "forward": f.forward_name,
+        "backward": f.backward_name,
+        "points": calls,
+    }
+    try:
+        return run_child("layer", payload, f.who(), f.isolated.timeout).results
+    except ChildError as exc:
+        raise user.LayerFunctionError(str(exc), exc.traceback) from None
+
+
+def _user_arrays(
+    kind: Kind, f: Functions, sizes: Sizes, points: list[Point], exact: Exact
+) -> list[dict[str, np.ndarray]]:
+    """The user's arrays at every point (a loss's ``loss`` one number)."""
+    if f.isolated is not None:
+        every = _isolated(kind, f, sizes, points, exact)
+    elif kind.loss:
+        every = [_run_loss(kind, f, sizes, p) for p in points]
+    else:
+        every = [_run_layer(kind, f, sizes, p, exact) for p in points]
+    if kind.loss:
+        for point, arrays in zip(points, every, strict=True):
+            if arrays["loss"].size != 1:
+                raise user.LayerFunctionError(
+                    f"{f.label(False, point.label)} returned a loss of shape "
+                    f"{arrays['loss'].shape}; expected a number"
+                )
+            arrays["loss"] = arrays["loss"].reshape(1)
+    return every
 
 
 def _exact_at(
@@ -114,11 +168,12 @@ def check_functions(
     points = draw_points(kind, sizes, exact, random_points, seed)
     results: list[ArrayResult] = []
     cases, users = [], []
-    for point in points:
-        if kind.loss:
-            arrays, observed = _run_loss(kind, functions, sizes, point), dict[str, np.ndarray]()
-        else:
-            arrays, observed = _run_layer(kind, functions, sizes, point, exact)
+    for point, arrays in zip(
+        points, _user_arrays(kind, functions, sizes, points, exact), strict=True
+    ):
+        observed = {}
+        if not kind.loss and kind.observed is not None:
+            observed = kind.observed(point.arrays, arrays["out"])
         values, numbers = _exact_at(exact, point, observed)
         if kind.loss:
             numbers["loss"] = numbers.pop("out")

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UserBackpropError
-from ..userbackprop import user_traceback
+from ..userbackprop import caught, user_traceback
 
 Function = Callable[..., Any]
 
@@ -32,6 +32,11 @@ class LayerFunctionError(UserBackpropError):
     def __init__(self, message: str, traceback: str = "") -> None:
         super().__init__(message)
         self.traceback = traceback
+
+
+def _described(exc: BaseException) -> str:
+    """``ValueError: message``, or the bare type name of an exception without a message."""
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def _import_file(path: Path) -> ModuleType:
@@ -48,14 +53,17 @@ def _import_file(path: Path) -> ModuleType:
     try:
         with contextlib.redirect_stdout(sys.stderr):
             spec.loader.exec_module(module)
-    except (Exception, SystemExit) as exc:
+    except BaseException as exc:
         sys.modules.pop(name, None)
+        if not caught(exc):
+            raise
         raise LayerFunctionError(
-            f"--module {path}: importing it raised {type(exc).__name__}: {exc}",
+            f"--module {path}: importing it raised {_described(exc)}",
             user_traceback(exc),
         ) from None
     finally:
-        sys.path.remove(folder)
+        with contextlib.suppress(ValueError):  # unless the user's code removed it
+            sys.path.remove(folder)
     return module
 
 
@@ -73,13 +81,16 @@ def _import_module(name: str) -> ModuleType:
         raise LayerFunctionError(
             f"--module {name}: importing it raised ModuleNotFoundError: {exc}", user_traceback(exc)
         ) from None
-    except (Exception, SystemExit) as exc:
+    except BaseException as exc:
+        if not caught(exc):
+            raise
         raise LayerFunctionError(
-            f"--module {name}: importing it raised {type(exc).__name__}: {exc}",
+            f"--module {name}: importing it raised {_described(exc)}",
             user_traceback(exc),
         ) from None
     finally:
-        sys.path.remove(str(Path.cwd()))
+        with contextlib.suppress(ValueError):
+            sys.path.remove(str(Path.cwd()))
 
 
 def load_module(target: str) -> ModuleType:
@@ -108,14 +119,29 @@ def call(function: Function, label: str, args: tuple[Any, ...]) -> Any:
     try:
         with contextlib.redirect_stdout(sys.stderr):  # standard output is the report's
             return function(*args)
-    except (Exception, SystemExit) as exc:
+    except BaseException as exc:
+        if not caught(exc):
+            raise
         raise LayerFunctionError(
-            f"{label} raised {type(exc).__name__}: {exc}", user_traceback(exc)
+            f"{label} raised {_described(exc)}", user_traceback(exc)
+        ) from None
+
+
+def _plain(result: Any, label: str) -> Any:
+    """A returned list or tuple as a plain tuple (a subclass's __len__ or __iter__ may raise)."""
+    if not isinstance(result, tuple | list):
+        return result
+    try:
+        return tuple(result)
+    except Exception as exc:
+        raise LayerFunctionError(
+            f"{label} returned a {type(result).__name__} that cannot be read: {_described(exc)}"
         ) from None
 
 
 def pair(result: Any, label: str, names: str) -> tuple[Any, Any]:
     """A returned ``(a, b)``; anything else is an error naming ``names``."""
+    result = _plain(result, label)
     if not isinstance(result, tuple | list) or len(result) != 2:
         got = (
             f"{len(result)} values" if isinstance(result, tuple | list) else type(result).__name__
@@ -126,6 +152,7 @@ def pair(result: Any, label: str, names: str) -> tuple[Any, Any]:
 
 def gradients(result: Any, label: str, names: tuple[str, ...]) -> list[Any]:
     """The backward's returned gradients: a tuple of ``len(names)``, or one bare array."""
+    result = _plain(result, label)
     if len(names) == 1 and not isinstance(result, tuple | list):
         return [result]
     if not isinstance(result, tuple | list) or len(result) != len(names):
@@ -138,14 +165,15 @@ def gradients(result: Any, label: str, names: tuple[str, ...]) -> list[Any]:
 
 def array(value: Any, label: str, what: str) -> np.ndarray:
     """``value`` as a finite real float64 array; an error names ``what``."""
-    if np.iscomplexobj(value):
-        raise LayerFunctionError(f"{label} returned complex numbers in {what}")
     try:
-        result = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
+        complex_ = np.iscomplexobj(value)
+        result = None if complex_ else np.asarray(value, dtype=np.float64)
+    except Exception as exc:  # whatever the user's __array__, __float__ or __len__ raise
         raise LayerFunctionError(
-            f"{label} returned {what} that is not a numeric array: {exc}"
+            f"{label} returned {what} that is not a numeric array: {type(exc).__name__}: {exc}"
         ) from None
+    if result is None:
+        raise LayerFunctionError(f"{label} returned complex numbers in {what}")
     if not np.all(np.isfinite(result)):
         bad = "NaN" if np.any(np.isnan(result)) else "inf"
         raise LayerFunctionError(f"{label} returned {bad} in {what}")
