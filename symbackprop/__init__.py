@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .check import CheckReport, check
     from .derivation import Derivation, Options, derive
     from .spec import NetworkSpec, load_spec, parse_spec
+    from .spec_dict import spec_from_dict
 
 #: Each lazily imported public name and the module that defines it.
 _LAZY = {
@@ -34,6 +35,7 @@ _LAZY = {
     "NetworkSpec": "spec",
     "load_spec": "spec",
     "parse_spec": "spec",
+    "spec_from_dict": "spec_dict",
 }
 
 __all__ = [
@@ -48,6 +50,7 @@ __all__ = [
     "derive",
     "load_spec",
     "parse_spec",
+    "spec_from_dict",
 ]
 
 

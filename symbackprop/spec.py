@@ -26,7 +26,7 @@ from sympy import ImmutableMatrix, Integer, Rational
 from .activations import ACTIVATIONS, canonical_name
 from .builtin import example_names, example_text
 from .errors import SpecError
-from .losses import LOSSES, REDUCTIONS
+from .losses import LOSSES, REDUCTIONS, canonical_loss
 from .stack_spec import StackSpec, parse_stack
 
 Number: TypeAlias = Rational  # Integer is a Rational subclass
@@ -404,10 +404,11 @@ class _Validator:
             value = options.pop("name", None)
             if value is None:
                 raise self.fail(key, "expected a 'name' in the inline table")
-        if not isinstance(value, str) or value not in LOSSES:
+        if not isinstance(value, str) or canonical_loss(value) not in LOSSES:
             raise self.fail(
                 key, f"unknown loss {_format(value)}; expected one of: {', '.join(sorted(LOSSES))}"
             )
+        value = canonical_loss(value)
         entry = LOSSES[value]
         reduction = options.pop("reduction", "mean")
         if reduction not in REDUCTIONS:

@@ -91,13 +91,14 @@ class StackDerivation:
         """Render in a registered format that renders stacks."""
         return render(self, fmt, **kwargs)
 
-    def to_text(self) -> str:
-        """A terminal-readable summary."""
-        return self.to("text")
+    def to_text(self, **kwargs: Any) -> str:
+        """A terminal-readable summary (``sections``)."""
+        return self.to("text", **kwargs)
 
-    def to_json(self) -> str:
-        """Every intermediate, adjoint and gradient; gradients nested in their shapes."""
-        return self.to("json")
+    def to_json(self, **kwargs: Any) -> str:
+        """Every intermediate, adjoint and gradient; gradients nested in their shapes
+        (``sections``)."""
+        return self.to("json", **kwargs)
 
     def to_latex(self, **kwargs: Any) -> str:
         """LaTeX: a fragment, or ``standalone=True`` for pdflatex (``sections`` too)."""

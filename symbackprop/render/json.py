@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from sympy import ImmutableMatrix
@@ -11,9 +12,18 @@ from .._version import __version__
 from ..formats import Omitted, register
 from .common import code, forward_keys, kink_note, nested
 from .latex_printer import latex
+from .sections import UPDATED, resolve
 
 if TYPE_CHECKING:
     from ..derivation import Derivation
+
+
+#: The document's keys that belong to sections, and those sections.
+_SECTION_KEYS = {
+    "forward": ("forward", "loss"),
+    "gradients": ("gradients",),
+    "updated": (UPDATED,),
+}
 
 
 def _values(derivation: Derivation, matrix: ImmutableMatrix) -> dict[str, Any]:
@@ -52,11 +62,23 @@ def _updated(derivation: Derivation) -> dict[str, Any] | None:
 
 
 @register("json")
-def to_json(derivation: Derivation, expanded: bool = True) -> str:
-    """Render ``derivation`` as JSON: ``gradients.W1.exact`` holds SymPy ``str()`` forms."""
+def to_json(
+    derivation: Derivation, *, sections: str | Sequence[str] | None = None, expanded: bool = True
+) -> str:
+    """Render ``derivation`` as JSON: ``gradients.W1.exact`` holds SymPy ``str()`` forms.
+
+    Args:
+        derivation: What to render.
+        sections: Section names or a comma-separated string; default all. JSON has
+            ``forward`` (with ``loss``, the ``forward.loss`` key), ``gradients`` and ``updated``;
+            a section not chosen is left out of the document (``network``, ``conventions``,
+            ``kinks`` and ``notes`` are always there).
+        expanded: Include the expanded forms of the gradients.
+    """
+    chosen = resolve(sections)
     spec, values = derivation.spec, derivation.values
     gradients = {}
-    for key, matrix in values.gradients.items():
+    for key, matrix in values.gradients.items() if "gradients" in chosen else ():
         entry = _values(derivation, matrix)
         entry["compact"] = nested(derivation.compact[key])
         entry["compact_latex"] = nested(derivation.compact[key], latex)
@@ -91,9 +113,13 @@ def to_json(derivation: Derivation, expanded: bool = True) -> str:
         "forward": {
             key: _values(derivation, values.forward[key])
             for key in [*forward_keys(derivation), "loss"]
+            if (key == "loss" and "loss" in chosen) or (key != "loss" and "forward" in chosen)
         },
         "gradients": gradients,
         "training": _training(derivation),
         "updated": _updated(derivation),
     }
+    for key, names in _SECTION_KEYS.items():
+        if not any(name in chosen for name in names):
+            del document[key]
     return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

@@ -7,7 +7,7 @@ every entry, and gradients as nested lists in the parameter's shape.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -18,6 +18,7 @@ from ..formats import Omitted, register
 from ..layers import LAYERS
 from ..notation import entry_name
 from .common import code
+from .sections import resolve
 from .text import show
 
 if TYPE_CHECKING:
@@ -124,12 +125,27 @@ def notes(d: StackDerivation) -> list[str]:
     ]
 
 
+#: The text sections of a stack, by section name.
+_TEXT_SECTIONS = {
+    "notation": _layer_lines,
+    "forward": _forward_lines,
+    "backward": _backward_lines,
+    "gradients": _gradient_lines,
+}
+
+
 @register("text", stack=True)
-def stack_text(derivation: StackDerivation, expanded: bool = True) -> str:
-    """A stack for a terminal; ``expanded`` is accepted for the CLI and has no effect here."""
+def stack_text(
+    derivation: StackDerivation,
+    *,
+    sections: str | Sequence[str] | None = None,
+    expanded: bool = True,
+) -> str:
+    """A stack for a terminal: the ``notation`` (layers), ``forward``, ``backward`` and
+    ``gradients`` sections of ``sections`` (default all); ``expanded`` has no effect here."""
     from ..checking.stack import stack_title
 
-    d = derivation
+    d, chosen = derivation, resolve(sections)
     lines = [
         f"symbackprop derivation of {stack_title(d.spec)}",
         f"ReLU'(0) = {d.options.relu_prime_at_zero}; decimals to {d.options.digits} significant "
@@ -137,8 +153,9 @@ def stack_text(derivation: StackDerivation, expanded: bool = True) -> str:
         "",
         *[f"note: {n}" for n in notes(d)],
     ]
-    for section in (_layer_lines, _forward_lines, _backward_lines, _gradient_lines):
-        lines += [*section(d), ""]
+    for name, section in _TEXT_SECTIONS.items():
+        if name in chosen:
+            lines += [*section(d), ""]
     return "\n".join(lines)
 
 
@@ -182,9 +199,18 @@ def _layer_json(d: StackDerivation, layer: StackLayer) -> dict[str, Any]:
 
 
 @register("json", stack=True)
-def stack_json(derivation: StackDerivation, expanded: bool = True) -> str:
-    """A stack as JSON: every intermediate, adjoint and gradient, exactly and as decimals."""
-    d = derivation
+def stack_json(
+    derivation: StackDerivation,
+    *,
+    sections: str | Sequence[str] | None = None,
+    expanded: bool = True,
+) -> str:
+    """A stack as JSON: every intermediate, adjoint and gradient, exactly and as decimals.
+
+    ``sections`` (default all) leaves out the ``forward``, ``backward`` or ``gradients`` keys
+    of the sections not chosen.
+    """
+    d, chosen = derivation, resolve(sections)
     gradients = {}
     for key, compact in d.compact.items():
         exact = d.gradients[key]
@@ -221,6 +247,9 @@ def stack_json(derivation: StackDerivation, expanded: bool = True) -> str:
         },
         "gradients": gradients,
     }
+    for key in ("forward", "backward", "gradients"):
+        if key not in chosen:
+            del document[key]
     return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 

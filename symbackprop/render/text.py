@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from sympy import Derivative, Expr
@@ -11,6 +12,7 @@ from .. import notation
 from ..formats import Omitted, register
 from ..progress import progress
 from .common import entries, forward_keys, gradient_label, kink_note, title
+from .sections import UPDATED, resolve
 
 if TYPE_CHECKING:
     from ..derivation import Derivation
@@ -46,8 +48,19 @@ def show(expr: object) -> str:
 
 
 @register("text")
-def to_text(derivation: Derivation, expanded: bool = True) -> str:
-    """Render ``derivation`` for reading in a terminal."""
+def to_text(
+    derivation: Derivation, *, sections: str | Sequence[str] | None = None, expanded: bool = True
+) -> str:
+    """Render ``derivation`` for reading in a terminal.
+
+    Args:
+        derivation: What to render.
+        sections: Section names or a comma-separated string (see
+            :data:`~symbackprop.render.sections.SECTIONS`); default all. Text has ``forward``,
+            ``loss``, ``output-error``, ``gradients`` and ``updated``; the other names add nothing.
+        expanded: Include the expanded forms of the gradients.
+    """
+    chosen = resolve(sections)
     lines = [
         f"symbackprop derivation of {title(derivation)}",
         f"ReLU'(0) = {derivation.options.relu_prime_at_zero}; "
@@ -56,27 +69,39 @@ def to_text(derivation: Derivation, expanded: bool = True) -> str:
     ]
     note = kink_note(derivation)
     lines += [f"note: {note}", ""] if note else []
-    lines += ["Forward pass at the documented point"]
-    values = derivation.values
-    for key in [*forward_keys(derivation), "loss"]:
-        for index, value in entries(values.forward[key]):
+    keys = [*forward_keys(derivation)] if "forward" in chosen else []
+    keys += ["loss"] if "loss" in chosen else []
+    if keys:
+        lines += ["Forward pass at the documented point", *_forward(derivation, keys), ""]
+    if "output-error" in chosen:
+        lines += ["Output error"]
+        for error in derivation.gradients.output_errors[: derivation.network.output.size]:
+            for step in error.steps:
+                lines.append(f"  {show(step.lhs)} = {show(step.rhs)}    [{step.reason}]")
+        lines += [""]
+    if "gradients" in chosen:
+        lines += ["Gradients"]
+        gradients = [
+            (key, index, compact)
+            for key, matrix in derivation.compact.items()
+            for index, compact in entries(matrix)
+        ]
+        for key, index, compact in progress(gradients, "printing the gradients"):
+            lines += _entry(derivation, key, index, compact, expanded)
+        lines += [""]
+    if UPDATED in chosen:
+        lines += _updated(derivation)
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _forward(derivation: Derivation, keys: list[str]) -> list[str]:
+    lines = []
+    for key in keys:
+        for index, value in entries(derivation.values.forward[key]):
             name = key if key == "loss" else f"{key}[{','.join(map(str, index))}]"
             shown = show(derivation.exact_form(value))
             lines.append(f"  {name:<12} = {shown}  ≈ {derivation.decimal(value)}")
-    lines += ["", "Output error"]
-    for error in derivation.gradients.output_errors[: derivation.network.output.size]:
-        for step in error.steps:
-            lines.append(f"  {show(step.lhs)} = {show(step.rhs)}    [{step.reason}]")
-    lines += ["", "Gradients"]
-    gradients = [
-        (key, index, compact)
-        for key, matrix in derivation.compact.items()
-        for index, compact in entries(matrix)
-    ]
-    for key, index, compact in progress(gradients, "printing the gradients"):
-        lines += _entry(derivation, key, index, compact, expanded)
-    lines += _updated(derivation)
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def _updated(derivation: Derivation) -> list[str]:
@@ -85,7 +110,7 @@ def _updated(derivation: Derivation) -> list[str]:
     if training is None or updated is None:
         return []
     kept = "" if training.update_biases else "; biases not updated (update_biases = false)"
-    lines = ["", f"One gradient-descent step: theta - {training.learning_rate} dJ/dtheta{kept}"]
+    lines = [f"One gradient-descent step: theta - {training.learning_rate} dJ/dtheta{kept}"]
     for key, matrix in updated.items():
         for index, value in entries(matrix):
             name = notation.entry_name(key, index)
