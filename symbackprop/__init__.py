@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .derivation import Derivation, Options, derive
     from .spec import NetworkSpec, load_spec, parse_spec
     from .spec_dict import spec_from_dict
+    from .sympy_code import sympify_locals
 
 #: Each lazily imported public name and the module that defines it.
 _LAZY = {
@@ -36,6 +37,7 @@ _LAZY = {
     "load_spec": "spec",
     "parse_spec": "spec",
     "spec_from_dict": "spec_dict",
+    "sympify_locals": "sympy_code",
 }
 
 __all__ = [
@@ -51,6 +53,7 @@ __all__ = [
     "load_spec",
     "parse_spec",
     "spec_from_dict",
+    "sympify_locals",
 ]
 
 

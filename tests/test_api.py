@@ -327,3 +327,33 @@ def test_assertions_hide_their_own_frames(call: object) -> None:
     assert own, "the assertion's own frame is in the traceback"
     assert all(f.f_locals.get("__tracebackhide__") is True for f in own)
     assert sys.modules["symbackprop.testing"] is symbackprop.testing
+
+
+# ----------------------------------------------------------------------------- parseable JSON
+
+
+def test_json_sympy_fields_read_back_with_the_documented_locals(
+    seed: symbackprop.Derivation,
+) -> None:
+    document = json.loads(seed.to_json())
+    names = symbackprop.sympify_locals()
+    for key, entry in document["gradients"].items():
+        for i, row in enumerate(entry["compact_sympy"]):
+            for j, text in enumerate(row):
+                assert sympy.sympify(text, locals=names) == seed.compact[key][i, j]
+        for i, row in enumerate(entry["expanded_sympy"]):
+            for j, text in enumerate(row):
+                assert sympy.sympify(text, locals=names) == seed.expanded[key][i][j]
+
+
+def test_json_and_text_spell_the_compact_form_alike(seed: symbackprop.Derivation) -> None:
+    compact = json.loads(seed.to_json())["gradients"]["W1"]["compact"][0][0]
+    assert "ReLU'(z^(1)_1)" in compact and "ReLUPrime" not in compact
+    assert f"  compact:  {compact}\n" in seed.to_text()
+
+
+def test_stack_json_sympy_fields_read_back() -> None:
+    d = symbackprop.derive("cnn")
+    entry = json.loads(d.to_json())["gradients"]["W1"]
+    first = np.asarray(entry["compact_sympy"], dtype=object).ravel()[0]
+    assert sympy.sympify(first, locals=symbackprop.sympify_locals()) == d.compact["W1"].ravel()[0]

@@ -10,9 +10,11 @@ from sympy import ImmutableMatrix
 
 from .._version import __version__
 from ..formats import Omitted, register
+from ..sympy_code import sympy_code
 from .common import code, forward_keys, kink_note, nested
 from .latex_printer import latex
 from .sections import UPDATED, resolve
+from .text import show
 
 if TYPE_CHECKING:
     from ..derivation import Derivation
@@ -67,6 +69,11 @@ def to_json(
 ) -> str:
     """Render ``derivation`` as JSON: ``gradients.W1.exact`` holds SymPy ``str()`` forms.
 
+    ``compact`` and ``expanded`` are display strings, spelt as ``--format text`` spells them
+    (``a^(1)_2*(yhat_1 - y_1)``, ``ReLU'(z^(1)_1)``); ``compact_sympy`` and ``expanded_sympy``
+    beside them are the same forms as SymPy code that
+    ``sympify(text, locals=symbackprop.sympify_locals())`` reads back.
+
     Args:
         derivation: What to render.
         sections: Section names or a comma-separated string; default all. JSON has
@@ -80,17 +87,15 @@ def to_json(
     gradients = {}
     for key, matrix in values.gradients.items() if "gradients" in chosen else ():
         entry = _values(derivation, matrix)
-        entry["compact"] = nested(derivation.compact[key])
+        entry["compact"] = nested(derivation.compact[key], show)
         entry["compact_latex"] = nested(derivation.compact[key], latex)
+        entry["compact_sympy"] = nested(derivation.compact[key], sympy_code)
         if expanded:
-            entry["expanded"] = [
-                [None if isinstance(e, Omitted) else code(e) for e in row]
-                for row in derivation.expanded[key]
-            ]
-            entry["expanded_latex"] = [
-                [None if isinstance(e, Omitted) else latex(e) for e in row]
-                for row in derivation.expanded[key]
-            ]
+            for suffix, convert in (("", show), ("_latex", latex), ("_sympy", sympy_code)):
+                entry[f"expanded{suffix}"] = [
+                    [None if isinstance(e, Omitted) else convert(e) for e in row]
+                    for row in derivation.expanded[key]
+                ]
         gradients[key] = entry
     document = {
         "symbackprop": __version__,

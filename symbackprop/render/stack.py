@@ -17,6 +17,7 @@ from .._version import __version__
 from ..formats import Omitted, register
 from ..layers import LAYERS
 from ..notation import entry_name
+from ..sympy_code import sympy_code
 from .common import code
 from .sections import resolve
 from .text import show
@@ -217,6 +218,7 @@ def stack_json(
         gradients[key] = {
             "shape": list(compact.shape),
             "compact": _nested(compact, show),
+            "compact_sympy": _nested(compact, sympy_code),
             "exact": _nested(exact, lambda v: _entry(d, v)["exact"]),
             "decimal": _nested(exact, d.decimal),
         }
