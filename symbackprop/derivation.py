@@ -255,13 +255,33 @@ class Derivation:
         """An HTML fragment with MathML Core equations (``sections``, ``expanded``)."""
         return self.to("mathml", **kwargs)
 
+    def document(self) -> Document:
+        """The whole derivation for a notebook to display (a Jupyter cell ending in
+        ``d.document()``); displaying ``d`` itself shows a summary."""
+        return Document(self)
+
     def _repr_latex_(self) -> str:
-        """Jupyter (and nbconvert to PDF): the LaTeX fragment."""
-        return self.to_latex()
+        """Jupyter (and nbconvert to PDF): the summary in LaTeX."""
+        return view(self, "notebook-latex")
 
     def _repr_html_(self) -> str:
-        """Jupyter: the MathML fragment with its style."""
+        """Jupyter: the summary (architecture, loss, gradient matrices) as MathML."""
         return view(self, "notebook")
+
+
+@dataclass(frozen=True)
+class Document:
+    """A whole derivation, displayed in full by Jupyter (see :meth:`Derivation.document`)."""
+
+    derivation: Derivation
+
+    def _repr_html_(self) -> str:
+        """The whole derivation as a MathML fragment with its style."""
+        return view(self.derivation, "document")
+
+    def _repr_latex_(self) -> str:
+        """The whole derivation as a LaTeX fragment."""
+        return self.derivation.to_latex()
 
 
 @overload

@@ -357,3 +357,23 @@ def test_stack_json_sympy_fields_read_back() -> None:
     entry = json.loads(d.to_json())["gradients"]["W1"]
     first = np.asarray(entry["compact_sympy"], dtype=object).ravel()[0]
     assert sympy.sympify(first, locals=symbackprop.sympify_locals()) == d.compact["W1"].ravel()[0]
+
+
+# ----------------------------------------------------------------------------- notebooks
+
+
+def test_notebook_html_is_a_summary(seed: symbackprop.Derivation) -> None:
+    summary = seed._repr_html_()
+    full = seed.document()._repr_html_()
+    assert len(summary) < len(full) / 10
+    assert "2-3-2, relu -&gt; softmax, cross_entropy" in summary
+    for value in seed.values.gradients["W2"]:
+        assert f"<mn>{seed.decimal(abs(value))}</mn>" in summary  # every entry, computed
+    assert "Output error" not in summary and "Output error" in full
+    assert "d.document()" in summary
+
+
+def test_notebook_latex_is_a_summary(seed: symbackprop.Derivation) -> None:
+    summary = seed._repr_latex_()
+    assert r"\frac{\partial J}{\partial W^{(2)}}" in summary and "Output error" not in summary
+    assert seed.document()._repr_latex_() == seed.to_latex()
