@@ -377,3 +377,40 @@ def test_notebook_latex_is_a_summary(seed: symbackprop.Derivation) -> None:
     summary = seed._repr_latex_()
     assert r"\frac{\partial J}{\partial W^{(2)}}" in summary and "Output error" not in summary
     assert seed.document()._repr_latex_() == seed.to_latex()
+
+
+# ----------------------------------------------------------------------------- indexing, forms
+
+
+def test_text_states_the_indexing_rule_and_shows_both_names(seed: symbackprop.Derivation) -> None:
+    text = seed.to_text()
+    header = text.splitlines()[2]
+    assert header.startswith("indexing: names like dW2[0,1] and z1[0] are 0-based (NumPy)")
+    assert header.endswith("is 1-based: dW2[0,1] = dJ/dW^(2)_12")
+    assert "\ndW2[0,1] = dJ/dW^(2)_12\n  compact:  a^(1)_2*(yhat_1 - y_1)\n" in text
+    assert "\ndb1[2] = dJ/db^(1)_3\n" in text
+    assert "\n  z1[2] = z^(1)_3        = 9/10 = 0.9\n" in text
+
+
+def test_the_example_in_the_rule_is_an_entry_of_the_network() -> None:
+    d = symbackprop.derive("tests/specs/deep-tanh-batch.toml")
+    assert d.to_text().splitlines()[2].endswith("dW4[0,1] = dJ/dW^(4)_12")
+    assert "dW4[0,1] = dJ/dW^(4)_12\n" in d.to_text()
+
+
+def test_a_short_exact_decimal_is_written_as_itself(seed: symbackprop.Derivation) -> None:
+    assert seed.values.forward["z1"][0, 0] == sympy.Rational(3, 10)
+    text, document = seed.to_text(), json.loads(seed.to_json())
+    assert "= 3/10 = 0.3\n" in text and "0.300000000000" not in text
+    assert document["forward"]["z1"]["value"][0] == ["0.3"]
+    assert document["forward"]["z1"]["exact"][0] == ["3/10"]  # still exact for sympify
+    assert r"z^{(1)}_{1} &= 0.1 \cdot 1 + 0.2 \cdot 0.5 + 0.1 = 0.3" in seed.to_latex()
+    # a value that is not a short decimal keeps its exact form and its rounding
+    assert "yhat[0] = yhat_1       = 1/(1 + exp(27/50))  ≈ 0.368187582264\n" in text
+
+
+def test_values_of_one_kind_print_alike(seed: symbackprop.Derivation) -> None:
+    text, tex = seed.to_text(), seed.to_latex()
+    assert "1/(1 + exp(27/50))" in text and "1/(1 + exp(-27/50))" in text
+    assert r"\frac{1}{1 + e^{27 / 50}}" in tex and r"\frac{1}{1 + e^{- 27 / 50}}" in tex
+    assert r"e^{- 27 / 50} + 1" not in tex

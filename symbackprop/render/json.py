@@ -11,7 +11,7 @@ from sympy import ImmutableMatrix
 from .._version import __version__
 from ..formats import Omitted, register
 from ..sympy_code import sympy_code
-from .common import code, forward_keys, kink_note, nested
+from .common import code, forward_keys, indexing_rule, kink_note, nested, shown_value
 from .latex_printer import latex
 from .sections import UPDATED, resolve
 from .text import show
@@ -41,7 +41,7 @@ def _values(derivation: Derivation, matrix: ImmutableMatrix) -> dict[str, Any]:
     return {
         "exact": nested(matrix, shown(code)),
         "latex": nested(matrix, shown(latex)),
-        "value": nested(matrix, derivation.decimal),
+        "value": nested(matrix, lambda v: shown_value(derivation, v)[1]),
     }
 
 
@@ -112,6 +112,7 @@ def to_json(
         "conventions": {
             "relu_prime_at_zero": str(derivation.options.relu_prime_at_zero),
             "digits": derivation.options.digits,
+            "indexing": indexing_rule(derivation).removeprefix("indexing: "),
         },
         "kinks": list(values.kinks),
         "notes": [n for n in [kink_note(derivation)] if n],

@@ -11,7 +11,17 @@ from sympy.printing.str import StrPrinter
 from .. import notation
 from ..formats import Omitted, register
 from ..progress import progress
-from .common import entries, forward_keys, gradient_label, kink_note, title
+from .common import (
+    entries,
+    forward_keys,
+    forward_symbols,
+    gradient_label,
+    indexing_rule,
+    kink_note,
+    parameter_symbols,
+    shown_value,
+    title,
+)
 from .sections import UPDATED, resolve
 
 if TYPE_CHECKING:
@@ -65,6 +75,7 @@ def to_text(
         f"symbackprop derivation of {title(derivation)}",
         f"ReLU'(0) = {derivation.options.relu_prime_at_zero}; "
         f"decimals to {derivation.options.digits} significant digits",
+        indexing_rule(derivation),
         "",
     ]
     note = kink_note(derivation)
@@ -94,14 +105,29 @@ def to_text(
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
+def _value(derivation: Derivation, value: Expr) -> str:
+    """``3/10 = 0.3`` (a short exact decimal written as itself), ``0``, or ``exact  ≈ decimal``."""
+    shown = show(derivation.exact_form(value))
+    relation, decimal = shown_value(derivation, value)
+    if relation == "=":
+        return shown if shown == decimal else f"{shown} = {decimal}"
+    return f"{shown}  ≈ {decimal}"
+
+
 def _forward(derivation: Derivation, keys: list[str]) -> list[str]:
-    lines = []
+    """``z1[0] = z^(1)_1 = 3/10 = 0.3``: each value by both names, then its value."""
+    lines, symbols = [], forward_symbols(derivation)
     for key in keys:
         for index, value in entries(derivation.values.forward[key]):
-            name = key if key == "loss" else f"{key}[{','.join(map(str, index))}]"
-            shown = show(derivation.exact_form(value))
-            lines.append(f"  {name:<12} = {shown}  ≈ {derivation.decimal(value)}")
+            name = "loss = J" if key == "loss" else _both(key, index, symbols[key])
+            lines.append(f"  {name:<22} = {_value(derivation, value)}")
     return lines
+
+
+def _both(key: str, index: tuple[int, ...], symbols: object) -> str:
+    """``z1[0] = z^(1)_1``: the 0-based NumPy name and the 1-based math symbol."""
+    row, col = index[0], index[1] if len(index) > 1 else 0
+    return f"{notation.entry_name(key, index)} = {symbols[row, col]}"  # type: ignore[index]
 
 
 def _updated(derivation: Derivation) -> list[str]:
@@ -114,8 +140,7 @@ def _updated(derivation: Derivation) -> list[str]:
     for key, matrix in updated.items():
         for index, value in entries(matrix):
             name = notation.entry_name(key, index)
-            shown = show(derivation.exact_form(value))
-            lines.append(f"  {name:<12} = {shown}  ≈ {derivation.decimal(value)}")
+            lines.append(f"  {name:<12} = {_value(derivation, value)}")
     return lines
 
 
@@ -124,11 +149,12 @@ def _entry(
 ) -> list[str]:
     row, col = (index[0], index[1] if len(index) > 1 else 0)
     exact = derivation.values.gradients[key][row, col]
-    lines = [f"{gradient_label(key, index)}", f"  compact:  {show(compact)}"]
+    symbol = parameter_symbols(derivation)[key][row, col]
+    lines = [f"{gradient_label(key, index)} = dJ/d{symbol}", f"  compact:  {show(compact)}"]
     if expanded:
         lines.append(f"  expanded: {show(derivation.expanded[key][row][col])}")
     lines += [
         f"  exact:    {show(derivation.exact_form(exact))}",
-        f"  value:    {derivation.decimal(exact)}",
+        f"  value:    {shown_value(derivation, exact)[1]}",
     ]
     return lines
