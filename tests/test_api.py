@@ -414,3 +414,27 @@ def test_values_of_one_kind_print_alike(seed: symbackprop.Derivation) -> None:
     assert "1/(1 + exp(27/50))" in text and "1/(1 + exp(-27/50))" in text
     assert r"\frac{1}{1 + e^{27 / 50}}" in tex and r"\frac{1}{1 + e^{- 27 / 50}}" in tex
     assert r"e^{- 27 / 50} + 1" not in tex
+
+
+def test_stack_gradient_and_exact() -> None:
+    d = symbackprop.derive("cnn")
+    exact = d.gradients["W1"]
+    array = d.gradient("W1")
+    assert array.dtype == np.float64 and array.shape == exact.shape
+    first = (0,) * exact.ndim
+    assert d.exact("W1", *first) == exact[first]
+    assert array[first] == float(sympy.N(exact[first], 30))
+    with pytest.raises(SymbackpropError, match=r"^unknown gradient 'W9'"):
+        d.gradient("W9")
+    with pytest.raises(SymbackpropError, match=r"^W1: index \(0,\) is out of range"):
+        d.exact("W1", 0)
+
+
+def test_docstring_examples_of_the_new_modules() -> None:
+    import doctest
+
+    from symbackprop import point, spec_dict, sympy_code
+
+    for module in (spec_dict, point, sympy_code):
+        result = doctest.testmod(module)
+        assert result.attempted > 0 and result.failed == 0, module.__name__
