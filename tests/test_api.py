@@ -438,3 +438,12 @@ def test_docstring_examples_of_the_new_modules() -> None:
     for module in (spec_dict, point, sympy_code):
         result = doctest.testmod(module)
         assert result.attempted > 0 and result.failed == 0, module.__name__
+
+
+def test_stack_text_states_the_rule_and_writes_short_decimals() -> None:
+    text = symbackprop.derive("cnn").to_text()
+    assert text.splitlines()[2] == (
+        "indexing: names are 0-based (NumPy); the math is 1-based: dW1[0,0,0,0] = dJ/dW^(1)_1,1,1,1"
+    )
+    assert "\ndW1[0,0,0,0] = dJ/dW^(1)_1,1,1,1\n" in text
+    assert " = 3/5 = 0.6\n" in text and "0.600000000000" not in text

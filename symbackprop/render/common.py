@@ -13,6 +13,7 @@ from .. import notation
 
 if TYPE_CHECKING:
     from ..derivation import Derivation
+    from ..stack_derivation import StackDerivation
 
 
 def entries(matrix: ImmutableMatrix) -> Iterator[tuple[tuple[int, ...], Expr]]:
@@ -53,7 +54,7 @@ def exact_decimal(value: Expr) -> str | None:
     return text if len(text) <= 24 else None
 
 
-def shown_value(derivation: Derivation, value: Expr) -> tuple[str, str]:
+def shown_value(derivation: Derivation | StackDerivation, value: Expr) -> tuple[str, str]:
     """``("=", "0.3")`` for a short exact decimal (written as itself, as LaTeX writes it), else
     ``("≈", the decimal to the derivation's digits)``."""
     exact = exact_decimal(value)

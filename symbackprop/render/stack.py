@@ -18,7 +18,7 @@ from ..formats import Omitted, register
 from ..layers import LAYERS
 from ..notation import entry_name
 from ..sympy_code import sympy_code
-from .common import code
+from .common import code, shown_value
 from .sections import resolve
 from .text import show
 
@@ -68,7 +68,12 @@ def _summarised(symbols: tuple[Symbol, ...], limit: int) -> Iterator[Symbol | st
 
 
 def _value(d: StackDerivation, value: Expr) -> str:
-    return f"{d.exact_form(value)}  ≈ {d.decimal(value)}"
+    """``3/10 = 0.3`` (a short exact decimal written as itself), ``0``, or ``exact  ≈ decimal``."""
+    shown = str(d.exact_form(value))
+    relation, decimal = shown_value(d, value)
+    if relation == "=":
+        return shown if shown == decimal else f"{shown} = {decimal}"
+    return f"{shown}  ≈ {decimal}"
 
 
 def _forward_lines(d: StackDerivation) -> list[str]:
@@ -104,10 +109,10 @@ def _gradient_lines(d: StackDerivation) -> list[str]:
         for index in indices[:SHOWN_GRADIENT]:
             value = d.gradients[key][index]
             lines += [
-                f"d{key}[{','.join(map(str, index))}]",
+                f"d{key}[{','.join(map(str, index))}] = dJ/d{d.graph.parameters[key][index]}",
                 f"  compact:  {show(compact[index])}",
                 f"  exact:    {d.exact_form(value)}",
-                f"  value:    {d.decimal(value)}",
+                f"  value:    {shown_value(d, value)[1]}",
             ]
         if len(indices) > SHOWN_GRADIENT:
             lines.append(f"... {len(indices) - SHOWN_GRADIENT} more entries of d{key}")
@@ -124,6 +129,14 @@ def notes(d: StackDerivation) -> list[str]:
         "window or a pre-activation exactly 0); the gradient takes the first maximum in "
         f"row-major order and ReLU'(0) = {d.options.relu_prime_at_zero}"
     ]
+
+
+def _indexing_rule(d: StackDerivation) -> str:
+    """The rule of the two namings, with the example of the first gradient entry."""
+    key, symbols = next(iter(d.graph.parameters.items()))
+    index = (0,) * symbols.ndim
+    example = f"d{key}[{','.join(map(str, index))}] = dJ/d{symbols[index]}"
+    return f"indexing: names are 0-based (NumPy); the math is 1-based: {example}"
 
 
 #: The text sections of a stack, by section name.
@@ -151,6 +164,7 @@ def stack_text(
         f"symbackprop derivation of {stack_title(d.spec)}",
         f"ReLU'(0) = {d.options.relu_prime_at_zero}; decimals to {d.options.digits} significant "
         "digits",
+        _indexing_rule(d),
         "",
         *[f"note: {n}" for n in notes(d)],
     ]
@@ -164,7 +178,7 @@ def _entry(d: StackDerivation, value: Expr) -> dict[str, Any]:
     form = d.exact_form(value)
     return {
         "exact": None if isinstance(form, Omitted) else code(form),
-        "decimal": d.decimal(value),
+        "decimal": shown_value(d, value)[1],
     }
 
 
@@ -220,7 +234,7 @@ def stack_json(
             "compact": _nested(compact, show),
             "compact_sympy": _nested(compact, sympy_code),
             "exact": _nested(exact, lambda v: _entry(d, v)["exact"]),
-            "decimal": _nested(exact, d.decimal),
+            "decimal": _nested(exact, lambda v: shown_value(d, v)[1]),
         }
     document = {
         "symbackprop": __version__,
