@@ -137,10 +137,11 @@ def _updated(derivation: Derivation) -> list[str]:
         return []
     kept = "" if training.update_biases else "; biases not updated (update_biases = false)"
     lines = [f"One gradient-descent step: theta - {training.learning_rate} dJ/dtheta{kept}"]
+    symbols = parameter_symbols(derivation)
     for key, matrix in updated.items():
         for index, value in entries(matrix):
-            name = notation.entry_name(key, index)
-            lines.append(f"  {name:<12} = {_value(derivation, value)}")
+            name = _both(key, index, symbols[key])
+            lines.append(f"  {name:<22} = {_value(derivation, value)}")
     return lines
 
 
