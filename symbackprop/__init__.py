@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from .check import CheckReport, check
     from .derivation import Derivation, Options, derive
     from .spec import NetworkSpec, load_spec, parse_spec
+    from .spec_dict import spec_from_dict
+    from .sympy_code import sympify_locals
 
 #: Each lazily imported public name and the module that defines it.
 _LAZY = {
@@ -34,6 +36,8 @@ _LAZY = {
     "NetworkSpec": "spec",
     "load_spec": "spec",
     "parse_spec": "spec",
+    "spec_from_dict": "spec_dict",
+    "sympify_locals": "sympy_code",
 }
 
 __all__ = [
@@ -48,6 +52,8 @@ __all__ = [
     "derive",
     "load_spec",
     "parse_spec",
+    "spec_from_dict",
+    "sympify_locals",
 ]
 
 

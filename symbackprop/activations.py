@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from sympy import (
     Add,
@@ -37,7 +37,27 @@ from sympy import (
 from sympy.printing.printer import Printer
 
 
-class KinkFunction(Function):
+class NamedFunction(Function):
+    """A function printed by name (ReLU(z), sigma(z)) with an elementary definition.
+
+    SymPy's NumPy printer (``printmethod = "_numpycode"``) prints it as that definition, with
+    ReLU'(0) = 0, so a plain ``sympy.lambdify(symbols, expr, "numpy")`` works on every form a
+    derivation shows. The pipeline's own numeric code substitutes ``elementary(convention)``
+    first, unless ``native_numpy`` says the class prints NumPy code of its own.
+    """
+
+    #: True when ``_numpycode`` is the class's own NumPy code, kept by the numeric pipeline.
+    native_numpy: ClassVar[bool] = False
+
+    def elementary(self, convention: Expr) -> Expr:
+        """The definition in elementary functions, ReLU'(0) = ``convention`` at a kink."""
+        raise NotImplementedError
+
+    def _numpycode(self, printer: Printer) -> str:
+        return printer._print(self.elementary(S.Zero).rewrite(Piecewise))
+
+
+class KinkFunction(NamedFunction):
     """A derivative that is undefined at 0 (a kink); its value there is a convention."""
 
     def at_kink(self, convention: Expr) -> Expr:
@@ -78,7 +98,7 @@ class ReLUPrime(KinkFunction):
         return S.Zero
 
 
-class ReLU(Function):
+class ReLU(NamedFunction):
     """ReLU(z) = max(0, z)."""
 
     nargs = 1
@@ -119,7 +139,7 @@ class LeakyReLUPrime(KinkFunction):
         return self.args[1]
 
 
-class LeakyReLU(Function):
+class LeakyReLU(NamedFunction):
     """LeakyReLU(z; alpha) = z for z > 0, alpha z otherwise."""
 
     nargs = 2
@@ -142,7 +162,7 @@ class LeakyReLU(Function):
         return Piecewise((z, z > 0), (slope * z, True))
 
 
-class Sigmoid(Function):
+class Sigmoid(NamedFunction):
     """sigma(z) = 1 / (1 + exp(-z)), with sigma' = sigma (1 - sigma)."""
 
     nargs = 1
@@ -158,7 +178,7 @@ class Sigmoid(Function):
         return 1 / (1 + exp(-self.args[0]))
 
 
-class Softplus(Function):
+class Softplus(NamedFunction):
     """softplus(z) = log(1 + exp(z)), with softplus' = sigma."""
 
     nargs = 1
@@ -172,6 +192,8 @@ class Softplus(Function):
 
     def elementary(self, convention: Expr) -> Expr:
         return log(1 + exp(self.args[0]))
+
+    native_numpy = True
 
     def _numpycode(self, printer: Printer) -> str:
         """NumPy's ``logaddexp(0, z)``: the same function, without overflow for z > 709."""
@@ -272,16 +294,18 @@ def _softmax_in_outputs(
     return result
 
 
-elementwise("identity", lambda z: z, "linear", description="a = z")
+elementwise("identity", lambda z: z, "linear", "none", description="a = z")
 elementwise("relu", ReLU, has_kink=True, description="a = max(0, z)")
 elementwise(
     "leaky_relu",
     lambda z, slope: LeakyReLU(z, slope),
+    "leakyrelu",
+    "lrelu",
     options={"slope": Rational(1, 100)},
     has_kink=True,
     description="a = z for z > 0, slope*z otherwise",
 )
-elementwise("sigmoid", Sigmoid, description="a = 1/(1 + exp(-z))")
+elementwise("sigmoid", Sigmoid, "logistic", "sigma", description="a = 1/(1 + exp(-z))")
 elementwise("tanh", tanh, description="a = tanh(z)")
 elementwise("softplus", Softplus, description="a = log(1 + exp(z))")
 register(
@@ -296,5 +320,15 @@ register(
 
 
 def canonical_name(name: str) -> str:
-    """Resolve aliases: ``canonical_name("linear") == "identity"``."""
-    return ALIASES.get(name, name)
+    """Resolve case, spelling and aliases: ``canonical_name("Logistic") == "sigmoid"``.
+
+    Any case is accepted, and ``-`` or a space reads as ``_`` (``Leaky-ReLU`` is ``leaky_relu``).
+    """
+    key = normalize(name)
+    return ALIASES.get(key, key)
+
+
+def normalize(name: str) -> str:
+    """``name`` in lower case with ``-`` and spaces read as ``_``: ``normalize("Leaky ReLU")``
+    is ``leaky_relu``."""
+    return "_".join(name.strip().lower().replace("-", " ").split())

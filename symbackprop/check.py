@@ -28,6 +28,7 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
@@ -73,6 +74,7 @@ from .exact import evaluate
 from .finite_differences import DEFAULT_RELATIVE_STEP
 from .isolation import MAX_TIMEOUT, TIMEOUT, Isolated
 from .spec import NetworkSpec, load_spec
+from .spec_dict import spec_from_dict
 from .stack_spec import StackSpec
 from .userbackprop import Backprop, function_name, parse_target, target_name
 
@@ -106,7 +108,7 @@ __all__ = [
 
 
 def check(
-    spec: NetworkSpec | StackSpec | Derivation | str | Path = "seed",
+    spec: NetworkSpec | StackSpec | Derivation | Mapping[str, Any] | str | Path = "seed",
     *,
     backprop: Backprop | str | None = None,
     random_points: int = 8,
@@ -120,7 +122,8 @@ def check(
     ``random_points`` random points.
 
     Args:
-        spec: a spec, a derivation, a TOML path or a built-in example name.
+        spec: a spec, a derivation, a TOML path, a built-in example name, or a dict of the
+            TOML tables (see :func:`~symbackprop.spec_dict.spec_from_dict`).
         backprop: the user's ``backprop(weights, biases, x, y) -> (grads_W, grads_b)``, or a
             ``path.py:function`` / ``package.module:function`` target, imported and called at
             every point in one child process (:mod:`symbackprop.isolation`).
@@ -147,7 +150,9 @@ def check(
     """
     convention = _convention(random_points, rtol, atol, relu_prime_at_zero)
     function = _user_function(backprop, timeout)
-    if isinstance(spec, str | Path):
+    if isinstance(spec, Mapping):
+        spec = spec_from_dict(spec)
+    elif isinstance(spec, str | Path):
         spec = load_spec(spec)
     if isinstance(spec, StackSpec):
         return _check_stack(spec, function, random_points, seed, convention, rtol, atol)

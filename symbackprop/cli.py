@@ -118,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--sections",
         type=_sections,
         metavar="LIST",
-        help="comma-separated sections to render, for latex, markdown, html and mathml "
+        help="comma-separated sections to render, in every format "
         f"(default: all): {', '.join(resolve(None))}",
     )
     derive_parser.add_argument(

@@ -9,11 +9,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any, overload
 
+import numpy as np
 from sympy import Expr, ImmutableMatrix, Rational, Symbol
 
 from .defaults import EXACT_LIMIT, EXPAND_LIMIT, KINKS, MAX_DIGITS
@@ -23,7 +25,9 @@ from .formats import Omitted, render, view
 from .gradients import Gradients, gradients_of
 from .network import SymbolicNetwork, build_network
 from .notation import entry_name
+from .point import spec_at
 from .spec import NetworkSpec, load_spec
+from .spec_dict import spec_from_dict
 from .stack_derivation import StackDerivation, derive_stack
 from .stack_spec import StackSpec
 
@@ -148,17 +152,91 @@ class Derivation:
                         return prefix + (key if key == "loss" else entry_name(key, index))
         return "a value"
 
+    def exact(self, key: str, *index: int) -> Expr:
+        """One exact value at the documented point, indexed like NumPy (0-based).
+
+        Args:
+            key: a gradient (``W1``, ``b1``, ...) or a forward value (``z1``, ``a1``, ...,
+                ``yhat``, ``loss``).
+            *index: row and column; a bias or one sample's vector takes the row alone, the
+                loss none. ``exact("W2", 0, 1)`` is dJ/dW^(2)_12 in the 1-based math.
+
+        Raises:
+            SymbackpropError: an unknown key, or an index out of range.
+
+        Example:
+            >>> derive("seed").exact("W2", 0, 1)
+            3/(5*(1 + exp(27/50)))
+        """
+        matrix = self._table(key)
+        if len(index) < 2 and matrix.cols == 1:
+            index = (*index, 0) if index else (0, 0) if matrix.rows == 1 else index
+        if len(index) != 2 or not all(
+            0 <= i < n for i, n in zip(index, matrix.shape, strict=True)
+        ):
+            raise SymbackpropError(
+                f"{key}: index {tuple(index)} is out of range; its shape is {matrix.shape}"
+            )
+        return matrix[index]
+
+    def gradient(self, key: str, at: Mapping[str, Any] | None = None) -> np.ndarray:
+        """dJ/d``key`` as a float64 NumPy array in the parameter's shape (a bias is (n, 1)).
+
+        Each entry is the exact value rounded to float64 (through 20 correct digits).
+
+        Args:
+            key: ``W1``, ``b1``, ``W2``, ...
+            at: another point: parameters and data to replace, as for :meth:`at`.
+
+        Example:
+            >>> derive("seed").gradient("W2").round(6)
+            array([[ 0.110456,  0.220913,  0.331369],
+                   [-0.110456, -0.220913, -0.331369]])
+        """
+        if at is not None:
+            return self.at(**at).gradient(key)
+        if key not in self.values.gradients:
+            raise SymbackpropError(
+                f"unknown gradient '{key}'; expected one of: {', '.join(self.values.gradients)}"
+            )
+        matrix = self.values.gradients[key]
+        entries = [float(self.decimal(v, 20)) for v in matrix]
+        return np.array(entries, dtype=np.float64).reshape(matrix.shape)
+
+    def at(self, **values: Any) -> Derivation:
+        """The same network derived exactly at another point.
+
+        Args:
+            **values: ``W1=..., b1=..., x=..., y=...`` (any subset) in the spec's shapes:
+                NumPy arrays or nested lists of numbers; a float is read through its shortest
+                ``repr`` (0.1 is 1/10). The rest of the point is kept; ``[expected]`` is dropped.
+
+        Raises:
+            SpecError: an unknown key, or a value of the wrong shape or kind.
+
+        Example:
+            >>> derive("seed").at(x=[2, 0]).exact("W1", 0, 1)
+            0
+        """
+        return derive(spec_at(self.spec, values), self.options)
+
+    def _table(self, key: str) -> ImmutableMatrix:
+        tables = {**self.values.forward, **self.values.gradients}
+        if key not in tables:
+            raise SymbackpropError(f"unknown key '{key}'; expected one of: {', '.join(tables)}")
+        return tables[key]
+
     def to(self, fmt: str, **kwargs: Any) -> str:
         """Render in a registered format (see ``symbackprop.formats.FORMATS``)."""
         return render(self, fmt, **kwargs)
 
-    def to_text(self) -> str:
-        """A terminal-readable summary."""
-        return self.to("text")
+    def to_text(self, **kwargs: Any) -> str:
+        """A terminal-readable summary (``sections``, ``expanded``)."""
+        return self.to("text", **kwargs)
 
-    def to_json(self) -> str:
-        """A stable machine-readable document."""
-        return self.to("json")
+    def to_json(self, **kwargs: Any) -> str:
+        """A stable machine-readable document (``sections``, ``expanded``)."""
+        return self.to("json", **kwargs)
 
     def to_latex(self, **kwargs: Any) -> str:
         """LaTeX: a fragment needing amsmath and amssymb, or ``standalone=True`` for pdflatex.
@@ -179,13 +257,33 @@ class Derivation:
         """An HTML fragment with MathML Core equations (``sections``, ``expanded``)."""
         return self.to("mathml", **kwargs)
 
+    def document(self) -> Document:
+        """The whole derivation for a notebook to display (a Jupyter cell ending in
+        ``d.document()``); displaying ``d`` itself shows a summary."""
+        return Document(self)
+
     def _repr_latex_(self) -> str:
-        """Jupyter (and nbconvert to PDF): the LaTeX fragment."""
-        return self.to_latex()
+        """Jupyter (and nbconvert to PDF): the summary in LaTeX."""
+        return view(self, "notebook-latex")
 
     def _repr_html_(self) -> str:
-        """Jupyter: the MathML fragment with its style."""
+        """Jupyter: the summary (architecture, loss, gradient matrices) as MathML."""
         return view(self, "notebook")
+
+
+@dataclass(frozen=True)
+class Document:
+    """A whole derivation, displayed in full by Jupyter (see :meth:`Derivation.document`)."""
+
+    derivation: Derivation
+
+    def _repr_html_(self) -> str:
+        """The whole derivation as a MathML fragment with its style."""
+        return view(self.derivation, "document")
+
+    def _repr_latex_(self) -> str:
+        """The whole derivation as a LaTeX fragment."""
+        return self.derivation.to_latex()
 
 
 @overload
@@ -194,20 +292,20 @@ def derive(spec: NetworkSpec, options: Options | None = None, **kwargs: Any) -> 
 def derive(spec: StackSpec, options: Options | None = None, **kwargs: Any) -> StackDerivation: ...
 @overload
 def derive(
-    spec: str | Path = "seed", options: Options | None = None, **kwargs: Any
+    spec: Mapping[str, Any] | str | Path = "seed", options: Options | None = None, **kwargs: Any
 ) -> Derivation | StackDerivation: ...
 
 
 def derive(
-    spec: NetworkSpec | StackSpec | str | Path = "seed",
+    spec: NetworkSpec | StackSpec | Mapping[str, Any] | str | Path = "seed",
     options: Options | None = None,
     **kwargs: Any,
 ) -> Derivation | StackDerivation:
     """Derive every gradient of ``spec`` symbolically and evaluate it exactly.
 
     Args:
-        spec: a :class:`NetworkSpec` or ``StackSpec``, a path to a TOML spec, or a built-in
-            example name.
+        spec: a :class:`NetworkSpec` or ``StackSpec``, a path to a TOML spec, a built-in
+            example name, or a dict of the TOML tables (see :func:`spec_from_dict`).
         options: how to derive; keyword arguments build one (``relu_prime_at_zero=Rational(1, 2)``).
 
     Returns:
@@ -218,7 +316,9 @@ def derive(
     Raises:
         SpecError: the spec is invalid.
     """
-    if not isinstance(spec, NetworkSpec | StackSpec):
+    if isinstance(spec, Mapping):
+        spec = spec_from_dict(spec)
+    elif not isinstance(spec, NetworkSpec | StackSpec):
         spec = load_spec(spec)
     options = options or Options(**kwargs)
     if isinstance(spec, StackSpec):

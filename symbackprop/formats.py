@@ -21,7 +21,7 @@ Renderer = Callable[..., str]
 #: Each format of ``derive --format`` (and each view) with the modules of ``symbackprop.render``
 #: that register its renderers, for MLPs and for stacks of layers.
 MODULES: dict[str, tuple[str, ...]] = {
-    "html": ("html",),
+    "html": ("html", "summary"),
     "json": ("json", "stack"),
     "latex": ("latex",),
     "markdown": ("markdown",),

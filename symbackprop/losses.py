@@ -13,7 +13,7 @@ from typing import Any
 
 from sympy import Add, Eq, Expr, ImmutableMatrix, Integer, Rational, Symbol, collect, expand, log
 
-from .activations import ReLU
+from .activations import ReLU, normalize
 
 Vector = Sequence[Symbol]
 #: (derived expression, prediction symbol, targets) -> (expression, the assumption used) or None
@@ -34,15 +34,27 @@ class Loss:
 
 
 LOSSES: dict[str, Loss] = {}
+#: Other spellings of a loss name (after :func:`canonical_loss`'s case folding).
+LOSS_ALIASES: dict[str, str] = {}
 
 #: Options every loss takes: how the per-sample losses of a batch are combined.
 REDUCTIONS = ("mean", "sum")
 
 
-def register(loss: Loss) -> Loss:
-    """Add ``loss`` to the registry."""
+def register(loss: Loss, *aliases: str) -> Loss:
+    """Add ``loss`` (and any alias names) to the registry."""
     LOSSES[loss.name] = loss
+    LOSS_ALIASES.update(dict.fromkeys(aliases, loss.name))
     return loss
+
+
+def canonical_loss(name: str) -> str:
+    """Resolve case, spelling and aliases: ``canonical_loss("CE") == "cross_entropy"``.
+
+    Any case is accepted, and ``-`` or a space reads as ``_``.
+    """
+    key = normalize(name)
+    return LOSS_ALIASES.get(key, key)
 
 
 def _one_hot_target(y: ImmutableMatrix) -> str | None:
@@ -90,7 +102,13 @@ register(
         _one_hot_target,
         _targets_sum_to_one,
         description="J = -sum_k y_k log(yhat_k)",
-    )
+    ),
+    "ce",
+    "crossentropy",
+    "categorical_cross_entropy",
+    "categorical_crossentropy",
+    "softmax_cross_entropy",
+    "nll",
 )
 register(
     Loss(
@@ -99,7 +117,11 @@ register(
         ("sigmoid",),
         _binary_target,
         description="J = -sum_k [y_k log(yhat_k) + (1 - y_k) log(1 - yhat_k)]",
-    )
+    ),
+    "bce",
+    "binary_crossentropy",
+    "sigmoid_cross_entropy",
+    "log_loss",
 )
 register(
     Loss(
@@ -107,7 +129,10 @@ register(
         _squared_error,
         options={"half": True},
         description="J = c sum_k (yhat_k - y_k)^2, c = 1/2 when half = true",
-    )
+    ),
+    "mse",
+    "sse",
+    "squared_loss",
 )
 
 

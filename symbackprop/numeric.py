@@ -110,7 +110,7 @@ def elementary(expr: Expr, convention: Expr) -> Expr:
     Max(0, z)
     """
     return expr.replace(
-        lambda e: isinstance(e, NAMED_FUNCTIONS) and not hasattr(e, "_numpycode"),
+        lambda e: isinstance(e, NAMED_FUNCTIONS) and not e.native_numpy,
         lambda e: e.elementary(convention),
     )
 

@@ -46,7 +46,7 @@ def scalar_ready(expr: Expr, convention: Rational, numpy: bool) -> Expr:
             isinstance(e, Function)
             and hasattr(e, "elementary")
             and type(e).__name__ not in scalar
-            and not (numpy and hasattr(e, "_numpycode"))
+            and not (numpy and getattr(e, "native_numpy", False))
         )
 
     expr = expr.replace(named, lambda e: e.elementary(convention))

@@ -25,7 +25,7 @@ from sympy import ImmutableMatrix, Integer, Rational
 from .activations import ACTIVATIONS, canonical_name
 from .builtin import example_names, example_text
 from .errors import SpecError
-from .losses import LOSSES, REDUCTIONS
+from .losses import LOSSES, REDUCTIONS, canonical_loss
 from .quoting import NAME_LIMIT, one_line, quoted, shown
 from .reading import STDIN, read_spec_text
 from .stack_spec import StackSpec, parse_stack
@@ -377,10 +377,11 @@ class _Validator:
             value = options.pop("name", None)
             if value is None:
                 raise self.fail(key, "expected a 'name' in the inline table")
-        if not isinstance(value, str) or value not in LOSSES:
+        if not isinstance(value, str) or canonical_loss(value) not in LOSSES:
             raise self.fail(
                 key, f"unknown loss {_format(value)}; expected one of: {', '.join(sorted(LOSSES))}"
             )
+        value = canonical_loss(value)
         entry = LOSSES[value]
         reduction = options.pop("reduction", "mean")
         if reduction not in REDUCTIONS:

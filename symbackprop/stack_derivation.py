@@ -16,6 +16,7 @@ import numpy as np
 from sympy import Expr, Symbol
 
 from .chain import Adjoints, reverse
+from .errors import SymbackpropError
 from .exact import DecimalError, decimal
 from .formats import Omitted, render
 from .graph import LayerGraph, build_graph
@@ -69,6 +70,34 @@ class StackDerivation:
                 found.append(expr.args[0].name)
         return found
 
+    def exact(self, key: str, *index: int) -> Expr:
+        """The exact value of one gradient entry, indexed like NumPy: ``exact("W1", 0, 0, 1, 2)``.
+
+        Raises:
+            SymbackpropError: an unknown key, or an index that does not fit its shape.
+        """
+        array = self._gradient_array(key)
+        fits = len(index) == array.ndim
+        if not fits or not all(0 <= i < n for i, n in zip(index, array.shape, strict=True)):
+            raise SymbackpropError(
+                f"{key}: index {tuple(index)} is out of range; its shape is {array.shape}"
+            )
+        return array[index]
+
+    def gradient(self, key: str) -> np.ndarray:
+        """dJ/d``key`` as a float64 NumPy array in the parameter's shape, each entry the exact
+        value rounded to float64 (through 20 correct digits)."""
+        array = self._gradient_array(key)
+        values = [float(decimal(v, 20)) for v in array.ravel()]
+        return np.array(values, dtype=np.float64).reshape(array.shape)
+
+    def _gradient_array(self, key: str) -> np.ndarray:
+        if key not in self.gradients:
+            raise SymbackpropError(
+                f"unknown gradient '{key}'; expected one of: {', '.join(self.gradients)}"
+            )
+        return self.gradients[key]
+
     def adjoint_value(self, symbol: Symbol) -> Expr:
         """The exact value of dJ/d ``symbol`` at the documented point."""
         return self.values[self.adjoints.symbols[symbol]]
@@ -91,13 +120,14 @@ class StackDerivation:
         """Render in a registered format that renders stacks."""
         return render(self, fmt, **kwargs)
 
-    def to_text(self) -> str:
-        """A terminal-readable summary."""
-        return self.to("text")
+    def to_text(self, **kwargs: Any) -> str:
+        """A terminal-readable summary (``sections``)."""
+        return self.to("text", **kwargs)
 
-    def to_json(self) -> str:
-        """Every intermediate, adjoint and gradient; gradients nested in their shapes."""
-        return self.to("json")
+    def to_json(self, **kwargs: Any) -> str:
+        """Every intermediate, adjoint and gradient; gradients nested in their shapes
+        (``sections``)."""
+        return self.to("json", **kwargs)
 
     def to_latex(self, **kwargs: Any) -> str:
         """LaTeX: a fragment, or ``standalone=True`` for pdflatex (``sections`` too)."""

@@ -8,7 +8,7 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 def assert_backprop_matches(
     backprop: Backprop,
-    spec: NetworkSpec | StackSpec | Derivation | str | Path = "seed",
+    spec: NetworkSpec | StackSpec | Derivation | Mapping[str, Any] | str | Path = "seed",
     **kwargs: Any,
 ) -> CheckReport:
     """Assert that ``backprop`` gives the exact gradients of ``spec`` at the documented point and
@@ -39,7 +39,8 @@ def assert_backprop_matches(
         backprop: ``backprop(params, x, y) -> grads`` with dicts keyed like the spec (any
             network), or the notebook's ``backprop(weights, biases, x, y) -> (grads_W,
             grads_b)`` (MLPs); see :mod:`symbackprop.userbackprop`.
-        spec: a spec, a derivation, a TOML path or a built-in example name.
+        spec: a spec, a derivation, a TOML path, a built-in example name or a dict of the
+            TOML tables.
         **kwargs: passed to :func:`symbackprop.check.check` (``random_points``, ``seed``,
             ``relu_prime_at_zero``, ``rtol``, ``atol``, ``timeout``).
 

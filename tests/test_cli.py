@@ -25,7 +25,7 @@ def test_derive_text_shows_every_entry(capsys: pytest.CaptureFixture[str]) -> No
     status, out, err = run(["derive"], capsys)
     assert status == 0 and err == ""
     assert out.count("  compact:  ") == 17 and out.count("  value:    ") == 17  # 6 + 3 + 6 + 2
-    assert "dW2[0,1]\n  compact:  a^(1)_2*(yhat_1 - y_1)\n" in out
+    assert "dW2[0,1] = dJ/dW^(2)_12\n  compact:  a^(1)_2*(yhat_1 - y_1)\n" in out
     assert "  exact:    3/(5*(1 + exp(27/50)))\n  value:    0.220912549358\n" in out
     assert "dJ/dz^(2)_1 = yhat_1 - y_1    [one-hot target]" in out
 
@@ -38,7 +38,12 @@ def test_derive_json_digits_and_convention(capsys: pytest.CaptureFixture[str]) -
     document = json.loads(out)
     assert status == 0
     assert document["gradients"]["W2"]["value"][0] == ["0.1105", "0.2209", "0.3314"]
-    assert document["conventions"] == {"relu_prime_at_zero": "1/2", "digits": 4}
+    assert document["conventions"] == {
+        "relu_prime_at_zero": "1/2",
+        "digits": 4,
+        "indexing": "names like dW2[0,1] and z1[0] are 0-based (NumPy); the math, like W^(2)_12 "
+        "and z^(1)_1, is 1-based: dW2[0,1] = dJ/dW^(2)_12",
+    }
 
 
 def test_derive_reports_a_kink(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -489,7 +489,7 @@ def test_the_step_is_rendered_in_text_and_json() -> None:
     )
     text = d.to_text()
     assert "One gradient-descent step: theta - 1/2 dJ/dtheta; biases not updated" in text
-    assert "  W1[0,0]      = " in text
+    assert "  W1[0,0] = W^(1)_11     = " in text
     document = json.loads(d.to_json())
     assert document["training"] == {"learning_rate": "1/2", "update_biases": False}
     updated = document["updated"]

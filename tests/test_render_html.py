@@ -91,10 +91,14 @@ def test_mathml_format_is_a_fragment(seed_html: str) -> None:
     assert fragment in ANCHOR.sub("", seed_html)
 
 
-def test_jupyter_html_repr_has_its_style() -> None:
-    shown = derive("seed")._repr_html_()
-    assert shown.startswith("<style>\n") and '<div class="symbackprop">' in shown
-    assert "<script" not in shown
+@pytest.mark.parametrize("shown", ["summary", "document"])
+def test_jupyter_html_repr_has_its_style(shown: str) -> None:
+    d = derive("seed")
+    html = d._repr_html_() if shown == "summary" else d.document()._repr_html_()
+    assert html.startswith("<style>\n") and '<div class="symbackprop">' in html
+    assert "<script" not in html
+    for math in MATH.findall(html):
+        validate_core(math)
 
 
 @pytest.mark.parametrize("spec", SPECS.values(), ids=SPECS.keys())

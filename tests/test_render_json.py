@@ -55,7 +55,7 @@ def test_latex_values(document: dict[str, Any]) -> None:
     )
     assert document["forward"]["yhat"]["latex"] == [
         [r"\frac{1}{1 + e^{27 / 50}}"],
-        [r"\frac{1}{e^{- 27 / 50} + 1}"],
+        [r"\frac{1}{1 + e^{- 27 / 50}}"],  # the same form as yhat_1
     ]
 
 

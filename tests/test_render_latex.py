@@ -434,8 +434,8 @@ def test_output_is_byte_identical_across_hash_seeds() -> None:
 # --- API and CLI ---------------------------------------------------------------------------
 
 
-def test_jupyter_latex_repr_is_the_fragment(seed_latex: str) -> None:
-    assert derive("seed")._repr_latex_() == seed_latex
+def test_jupyter_latex_repr_of_the_document_is_the_fragment(seed_latex: str) -> None:
+    assert derive("seed").document()._repr_latex_() == seed_latex
 
 
 def test_cli_writes_a_standalone_document(tmp_path: Path) -> None:

@@ -10,12 +10,13 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from sympy import And, Expr, Function, Integer, Max, Piecewise, Rational, S
+from sympy import And, Expr, Integer, Max, Piecewise, Rational, S
 
+from ..activations import NamedFunction
 from .base import Config, Fields, LayerKind, Shape, Tensor, zeros
 
 
-class FirstMax(Function):
+class FirstMax(NamedFunction):
     """1 if ``args[k + 1]`` is the first maximum of ``args[1:]`` (row-major), else 0."""
 
     @classmethod
@@ -34,7 +35,7 @@ class FirstMax(Function):
         return Piecewise((S.One, And(*wins)), (S.Zero, True))
 
 
-class PoolMax(Function):
+class PoolMax(NamedFunction):
     """The maximum of a pooling window; d/d(entry k) is :class:`FirstMax`."""
 
     @classmethod

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, localcontext
 from typing import TYPE_CHECKING, Any
 
 from sympy import (
@@ -49,6 +48,7 @@ from ..activations import KinkFunction
 from ..exact import tidy
 from ..formats import Omitted
 from ..gradients import matrix_form, partials
+from .common import exact_decimal as _exact_decimal
 from .common import kink_note
 from .latex_printer import DecimalNumber, latex, printer
 from .layout import (
@@ -195,22 +195,6 @@ def _whole(stem: str, layer: int) -> Symbol:
 def _matrix(stem: str, layer: int | None, rows: int, cols: int) -> MatrixSymbol:
     name = stem if layer is None else f"{stem}^({layer + 1})"
     return MatrixSymbol(name, rows, cols)
-
-
-def _exact_decimal(value: Expr) -> str | None:
-    """The decimal a rational with a terminating expansion is exactly, e.g. ``"0.3"``; else None."""
-    if not value.is_Rational:
-        return None
-    q = int(value.q)
-    for prime in (2, 5):
-        while q % prime == 0:
-            q //= prime
-    if q != 1:
-        return None
-    with localcontext() as context:
-        context.prec = 60
-        text = format((Decimal(int(value.p)) / Decimal(int(value.q))).normalize(), "f")
-    return text if len(text) <= 24 else None
 
 
 def _span(numbers: tuple[int, int]) -> str:

@@ -86,7 +86,7 @@ def to_html(
     )
 
 
-@register("notebook", view=True)
-def notebook_html(derivation: Derivation) -> str:
-    """The HTML a Jupyter notebook shows: the MathML fragment with its style, no page."""
+@register("document", view=True)
+def document_html(derivation: Derivation) -> str:
+    """The whole derivation for a notebook: the MathML fragment with its style, no page."""
     return f"<style>\n{CSS}</style>\n{to_mathml(derivation)}"

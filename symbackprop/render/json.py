@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from sympy import ImmutableMatrix
 
 from .._version import __version__
 from ..formats import Omitted, register
-from .common import code, forward_keys, kink_note, nested
+from ..sympy_code import sympy_code
+from .common import code, forward_keys, indexing_rule, kink_note, nested, shown_value
 from .latex_printer import latex
+from .sections import UPDATED, resolve
+from .text import show
 
 if TYPE_CHECKING:
     from ..derivation import Derivation
+
+
+#: The document's keys that belong to sections, and those sections.
+_SECTION_KEYS = {
+    "forward": ("forward", "loss"),
+    "gradients": ("gradients",),
+    "updated": (UPDATED,),
+}
 
 
 def _values(derivation: Derivation, matrix: ImmutableMatrix) -> dict[str, Any]:
@@ -29,7 +41,7 @@ def _values(derivation: Derivation, matrix: ImmutableMatrix) -> dict[str, Any]:
     return {
         "exact": nested(matrix, shown(code)),
         "latex": nested(matrix, shown(latex)),
-        "value": nested(matrix, derivation.decimal),
+        "value": nested(matrix, lambda v: shown_value(derivation, v)[1]),
     }
 
 
@@ -52,23 +64,38 @@ def _updated(derivation: Derivation) -> dict[str, Any] | None:
 
 
 @register("json")
-def to_json(derivation: Derivation, expanded: bool = True) -> str:
-    """Render ``derivation`` as JSON: ``gradients.W1.exact`` holds SymPy ``str()`` forms."""
+def to_json(
+    derivation: Derivation, *, sections: str | Sequence[str] | None = None, expanded: bool = True
+) -> str:
+    """Render ``derivation`` as JSON: ``gradients.W1.exact`` holds SymPy ``str()`` forms.
+
+    ``compact`` and ``expanded`` are display strings, spelt as ``--format text`` spells them
+    (``a^(1)_2*(yhat_1 - y_1)``, ``ReLU'(z^(1)_1)``); ``compact_sympy`` and ``expanded_sympy``
+    beside them are the same forms as SymPy code that
+    ``sympify(text, locals=symbackprop.sympify_locals())`` reads back.
+
+    Args:
+        derivation: What to render.
+        sections: Section names or a comma-separated string; default all. JSON has
+            ``forward`` (with ``loss``, the ``forward.loss`` key), ``gradients`` and ``updated``;
+            a section not chosen is left out of the document (``network``, ``conventions``,
+            ``kinks`` and ``notes`` are always there).
+        expanded: Include the expanded forms of the gradients.
+    """
+    chosen = resolve(sections)
     spec, values = derivation.spec, derivation.values
     gradients = {}
-    for key, matrix in values.gradients.items():
+    for key, matrix in values.gradients.items() if "gradients" in chosen else ():
         entry = _values(derivation, matrix)
-        entry["compact"] = nested(derivation.compact[key])
+        entry["compact"] = nested(derivation.compact[key], show)
         entry["compact_latex"] = nested(derivation.compact[key], latex)
+        entry["compact_sympy"] = nested(derivation.compact[key], sympy_code)
         if expanded:
-            entry["expanded"] = [
-                [None if isinstance(e, Omitted) else code(e) for e in row]
-                for row in derivation.expanded[key]
-            ]
-            entry["expanded_latex"] = [
-                [None if isinstance(e, Omitted) else latex(e) for e in row]
-                for row in derivation.expanded[key]
-            ]
+            for suffix, convert in (("", show), ("_latex", latex), ("_sympy", sympy_code)):
+                entry[f"expanded{suffix}"] = [
+                    [None if isinstance(e, Omitted) else convert(e) for e in row]
+                    for row in derivation.expanded[key]
+                ]
         gradients[key] = entry
     document = {
         "symbackprop": __version__,
@@ -85,15 +112,20 @@ def to_json(derivation: Derivation, expanded: bool = True) -> str:
         "conventions": {
             "relu_prime_at_zero": str(derivation.options.relu_prime_at_zero),
             "digits": derivation.options.digits,
+            "indexing": indexing_rule(derivation).removeprefix("indexing: "),
         },
         "kinks": list(values.kinks),
         "notes": [n for n in [kink_note(derivation)] if n],
         "forward": {
             key: _values(derivation, values.forward[key])
             for key in [*forward_keys(derivation), "loss"]
+            if (key == "loss" and "loss" in chosen) or (key != "loss" and "forward" in chosen)
         },
         "gradients": gradients,
         "training": _training(derivation),
         "updated": _updated(derivation),
     }
+    for key, names in _SECTION_KEYS.items():
+        if not any(name in chosen for name in names):
+            del document[key]
     return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

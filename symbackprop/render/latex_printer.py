@@ -252,7 +252,13 @@ class DerivationPrinter(LatexPrinter):
         )
 
     def _print_Add(self, expr: Add, order: str | None = None) -> str:
-        """Terms in the printer's order, but starting with a positive term where there is one."""
+        """Terms in the printer's order, but starting with a positive term where there is one.
+
+        A sum of numbers keeps its own order, as the text format prints it, so that values of
+        one kind read alike: ``1 + e^{27/50}`` and ``1 + e^{-27/50}``, not ``e^{-27/50} + 1``.
+        """
+        if not expr.free_symbols and not expr.atoms(DecimalNumber):
+            order = "none"
         terms = list(self._as_ordered_terms(expr, order=order))
         if is_negative(terms[0]):
             positive = next((t for t in terms if not is_negative(t)), None)

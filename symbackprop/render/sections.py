@@ -16,8 +16,11 @@ It is included when all of :data:`SECTIONS` are, or when named explicitly.
 """
 
 
-def resolve(sections: Iterable[str] | None) -> tuple[str, ...]:
+def resolve(sections: str | Iterable[str] | None) -> tuple[str, ...]:
     """Check section names and put them in document order; ``None`` means all.
+
+    ``sections`` is one name, a comma-separated string of names (as ``--sections`` takes) or
+    an iterable of names.
 
     Raises:
         SymbackpropError: An unknown section name.
@@ -25,11 +28,15 @@ def resolve(sections: Iterable[str] | None) -> tuple[str, ...]:
     Example:
         >>> resolve(["gradients", "loss"])
         ('loss', 'gradients')
+        >>> resolve("gradients,loss")
+        ('loss', 'gradients')
     """
     known = (*SECTIONS, UPDATED)
     if sections is None:
         return known
-    chosen = list(sections)
+    if isinstance(sections, str):
+        sections = sections.split(",")
+    chosen = [name.strip() for name in sections if name.strip()]
     for name in chosen:
         if name not in known:
             raise SymbackpropError(

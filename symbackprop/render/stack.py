@@ -7,7 +7,7 @@ every entry, and gradients as nested lists in the parameter's shape.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -17,7 +17,9 @@ from .._version import __version__
 from ..formats import Omitted, register
 from ..layers import LAYERS
 from ..notation import entry_name
-from .common import code
+from ..sympy_code import sympy_code
+from .common import code, shown_value
+from .sections import resolve
 from .text import show
 
 if TYPE_CHECKING:
@@ -66,7 +68,12 @@ def _summarised(symbols: tuple[Symbol, ...], limit: int) -> Iterator[Symbol | st
 
 
 def _value(d: StackDerivation, value: Expr) -> str:
-    return f"{d.exact_form(value)}  ≈ {d.decimal(value)}"
+    """``3/10 = 0.3`` (a short exact decimal written as itself), ``0``, or ``exact  ≈ decimal``."""
+    shown = str(d.exact_form(value))
+    relation, decimal = shown_value(d, value)
+    if relation == "=":
+        return shown if shown == decimal else f"{shown} = {decimal}"
+    return f"{shown}  ≈ {decimal}"
 
 
 def _forward_lines(d: StackDerivation) -> list[str]:
@@ -102,10 +109,10 @@ def _gradient_lines(d: StackDerivation) -> list[str]:
         for index in indices[:SHOWN_GRADIENT]:
             value = d.gradients[key][index]
             lines += [
-                f"d{key}[{','.join(map(str, index))}]",
+                f"d{key}[{','.join(map(str, index))}] = dJ/d{d.graph.parameters[key][index]}",
                 f"  compact:  {show(compact[index])}",
                 f"  exact:    {d.exact_form(value)}",
-                f"  value:    {d.decimal(value)}",
+                f"  value:    {shown_value(d, value)[1]}",
             ]
         if len(indices) > SHOWN_GRADIENT:
             lines.append(f"... {len(indices) - SHOWN_GRADIENT} more entries of d{key}")
@@ -124,21 +131,46 @@ def notes(d: StackDerivation) -> list[str]:
     ]
 
 
+def _indexing_rule(d: StackDerivation) -> str:
+    """The rule of the two namings, with the example of the first gradient entry."""
+    key, symbols = next(iter(d.graph.parameters.items()))
+    index = (0,) * symbols.ndim
+    example = f"d{key}[{','.join(map(str, index))}] = dJ/d{symbols[index]}"
+    return f"indexing: names are 0-based (NumPy); the math is 1-based: {example}"
+
+
+#: The text sections of a stack, by section name.
+_TEXT_SECTIONS = {
+    "notation": _layer_lines,
+    "forward": _forward_lines,
+    "backward": _backward_lines,
+    "gradients": _gradient_lines,
+}
+
+
 @register("text", stack=True)
-def stack_text(derivation: StackDerivation, expanded: bool = True) -> str:
-    """A stack for a terminal; ``expanded`` is accepted for the CLI and has no effect here."""
+def stack_text(
+    derivation: StackDerivation,
+    *,
+    sections: str | Sequence[str] | None = None,
+    expanded: bool = True,
+) -> str:
+    """A stack for a terminal: the ``notation`` (layers), ``forward``, ``backward`` and
+    ``gradients`` sections of ``sections`` (default all); ``expanded`` has no effect here."""
     from ..checking.stack import stack_title
 
-    d = derivation
+    d, chosen = derivation, resolve(sections)
     lines = [
         f"symbackprop derivation of {stack_title(d.spec)}",
         f"ReLU'(0) = {d.options.relu_prime_at_zero}; decimals to {d.options.digits} significant "
         "digits",
+        _indexing_rule(d),
         "",
         *[f"note: {n}" for n in notes(d)],
     ]
-    for section in (_layer_lines, _forward_lines, _backward_lines, _gradient_lines):
-        lines += [*section(d), ""]
+    for name, section in _TEXT_SECTIONS.items():
+        if name in chosen:
+            lines += [*section(d), ""]
     return "\n".join(lines)
 
 
@@ -146,7 +178,7 @@ def _entry(d: StackDerivation, value: Expr) -> dict[str, Any]:
     form = d.exact_form(value)
     return {
         "exact": None if isinstance(form, Omitted) else code(form),
-        "decimal": d.decimal(value),
+        "decimal": shown_value(d, value)[1],
     }
 
 
@@ -182,17 +214,27 @@ def _layer_json(d: StackDerivation, layer: StackLayer) -> dict[str, Any]:
 
 
 @register("json", stack=True)
-def stack_json(derivation: StackDerivation, expanded: bool = True) -> str:
-    """A stack as JSON: every intermediate, adjoint and gradient, exactly and as decimals."""
-    d = derivation
+def stack_json(
+    derivation: StackDerivation,
+    *,
+    sections: str | Sequence[str] | None = None,
+    expanded: bool = True,
+) -> str:
+    """A stack as JSON: every intermediate, adjoint and gradient, exactly and as decimals.
+
+    ``sections`` (default all) leaves out the ``forward``, ``backward`` or ``gradients`` keys
+    of the sections not chosen.
+    """
+    d, chosen = derivation, resolve(sections)
     gradients = {}
     for key, compact in d.compact.items():
         exact = d.gradients[key]
         gradients[key] = {
             "shape": list(compact.shape),
             "compact": _nested(compact, show),
+            "compact_sympy": _nested(compact, sympy_code),
             "exact": _nested(exact, lambda v: _entry(d, v)["exact"]),
-            "decimal": _nested(exact, d.decimal),
+            "decimal": _nested(exact, lambda v: shown_value(d, v)[1]),
         }
     document = {
         "symbackprop": __version__,
@@ -221,6 +263,9 @@ def stack_json(derivation: StackDerivation, expanded: bool = True) -> str:
         },
         "gradients": gradients,
     }
+    for key in ("forward", "backward", "gradients"):
+        if key not in chosen:
+            del document[key]
     return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 

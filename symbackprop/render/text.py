@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from sympy import Derivative, Expr
@@ -10,7 +11,18 @@ from sympy.printing.str import StrPrinter
 from .. import notation
 from ..formats import Omitted, register
 from ..progress import progress
-from .common import entries, forward_keys, gradient_label, kink_note, title
+from .common import (
+    entries,
+    forward_keys,
+    forward_symbols,
+    gradient_label,
+    indexing_rule,
+    kink_note,
+    parameter_symbols,
+    shown_value,
+    title,
+)
+from .sections import UPDATED, resolve
 
 if TYPE_CHECKING:
     from ..derivation import Derivation
@@ -46,37 +58,76 @@ def show(expr: object) -> str:
 
 
 @register("text")
-def to_text(derivation: Derivation, expanded: bool = True) -> str:
-    """Render ``derivation`` for reading in a terminal."""
+def to_text(
+    derivation: Derivation, *, sections: str | Sequence[str] | None = None, expanded: bool = True
+) -> str:
+    """Render ``derivation`` for reading in a terminal.
+
+    Args:
+        derivation: What to render.
+        sections: Section names or a comma-separated string (see
+            :data:`~symbackprop.render.sections.SECTIONS`); default all. Text has ``forward``,
+            ``loss``, ``output-error``, ``gradients`` and ``updated``; the other names add nothing.
+        expanded: Include the expanded forms of the gradients.
+    """
+    chosen = resolve(sections)
     lines = [
         f"symbackprop derivation of {title(derivation)}",
         f"ReLU'(0) = {derivation.options.relu_prime_at_zero}; "
         f"decimals to {derivation.options.digits} significant digits",
+        indexing_rule(derivation),
         "",
     ]
     note = kink_note(derivation)
     lines += [f"note: {note}", ""] if note else []
-    lines += ["Forward pass at the documented point"]
-    values = derivation.values
-    for key in [*forward_keys(derivation), "loss"]:
-        for index, value in entries(values.forward[key]):
-            name = key if key == "loss" else f"{key}[{','.join(map(str, index))}]"
-            shown = show(derivation.exact_form(value))
-            lines.append(f"  {name:<12} = {shown}  ≈ {derivation.decimal(value)}")
-    lines += ["", "Output error"]
-    for error in derivation.gradients.output_errors[: derivation.network.output.size]:
-        for step in error.steps:
-            lines.append(f"  {show(step.lhs)} = {show(step.rhs)}    [{step.reason}]")
-    lines += ["", "Gradients"]
-    gradients = [
-        (key, index, compact)
-        for key, matrix in derivation.compact.items()
-        for index, compact in entries(matrix)
-    ]
-    for key, index, compact in progress(gradients, "printing the gradients"):
-        lines += _entry(derivation, key, index, compact, expanded)
-    lines += _updated(derivation)
-    return "\n".join(lines) + "\n"
+    keys = [*forward_keys(derivation)] if "forward" in chosen else []
+    keys += ["loss"] if "loss" in chosen else []
+    if keys:
+        lines += ["Forward pass at the documented point", *_forward(derivation, keys), ""]
+    if "output-error" in chosen:
+        lines += ["Output error"]
+        for error in derivation.gradients.output_errors[: derivation.network.output.size]:
+            for step in error.steps:
+                lines.append(f"  {show(step.lhs)} = {show(step.rhs)}    [{step.reason}]")
+        lines += [""]
+    if "gradients" in chosen:
+        lines += ["Gradients"]
+        gradients = [
+            (key, index, compact)
+            for key, matrix in derivation.compact.items()
+            for index, compact in entries(matrix)
+        ]
+        for key, index, compact in progress(gradients, "printing the gradients"):
+            lines += _entry(derivation, key, index, compact, expanded)
+        lines += [""]
+    if UPDATED in chosen:
+        lines += _updated(derivation)
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _value(derivation: Derivation, value: Expr) -> str:
+    """``3/10 = 0.3`` (a short exact decimal written as itself), ``0``, or ``exact  ≈ decimal``."""
+    shown = show(derivation.exact_form(value))
+    relation, decimal = shown_value(derivation, value)
+    if relation == "=":
+        return shown if shown == decimal else f"{shown} = {decimal}"
+    return f"{shown}  ≈ {decimal}"
+
+
+def _forward(derivation: Derivation, keys: list[str]) -> list[str]:
+    """``z1[0] = z^(1)_1 = 3/10 = 0.3``: each value by both names, then its value."""
+    lines, symbols = [], forward_symbols(derivation)
+    for key in keys:
+        for index, value in entries(derivation.values.forward[key]):
+            name = "loss = J" if key == "loss" else _both(key, index, symbols[key])
+            lines.append(f"  {name:<22} = {_value(derivation, value)}")
+    return lines
+
+
+def _both(key: str, index: tuple[int, ...], symbols: object) -> str:
+    """``z1[0] = z^(1)_1``: the 0-based NumPy name and the 1-based math symbol."""
+    row, col = index[0], index[1] if len(index) > 1 else 0
+    return f"{notation.entry_name(key, index)} = {symbols[row, col]}"  # type: ignore[index]
 
 
 def _updated(derivation: Derivation) -> list[str]:
@@ -85,12 +136,12 @@ def _updated(derivation: Derivation) -> list[str]:
     if training is None or updated is None:
         return []
     kept = "" if training.update_biases else "; biases not updated (update_biases = false)"
-    lines = ["", f"One gradient-descent step: theta - {training.learning_rate} dJ/dtheta{kept}"]
+    lines = [f"One gradient-descent step: theta - {training.learning_rate} dJ/dtheta{kept}"]
+    symbols = parameter_symbols(derivation)
     for key, matrix in updated.items():
         for index, value in entries(matrix):
-            name = notation.entry_name(key, index)
-            shown = show(derivation.exact_form(value))
-            lines.append(f"  {name:<12} = {shown}  ≈ {derivation.decimal(value)}")
+            name = _both(key, index, symbols[key])
+            lines.append(f"  {name:<22} = {_value(derivation, value)}")
     return lines
 
 
@@ -99,11 +150,12 @@ def _entry(
 ) -> list[str]:
     row, col = (index[0], index[1] if len(index) > 1 else 0)
     exact = derivation.values.gradients[key][row, col]
-    lines = [f"{gradient_label(key, index)}", f"  compact:  {show(compact)}"]
+    symbol = parameter_symbols(derivation)[key][row, col]
+    lines = [f"{gradient_label(key, index)} = dJ/d{symbol}", f"  compact:  {show(compact)}"]
     if expanded:
         lines.append(f"  expanded: {show(derivation.expanded[key][row][col])}")
     lines += [
         f"  exact:    {show(derivation.exact_form(exact))}",
-        f"  value:    {derivation.decimal(exact)}",
+        f"  value:    {shown_value(derivation, exact)[1]}",
     ]
     return lines
