@@ -112,6 +112,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with --format latex: a complete document for pdflatex instead of a fragment",
     )
+    derive_parser.add_argument(
+        "--picture",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="open with the picture of the network (symbackprop draw), for latex, markdown, "
+        "html and mathml (default: yes, except in a LaTeX fragment, which then needs "
+        "\\usepackage{tikz})",
+    )
     _check_parser(commands)
     layercheck_command.add_parser(commands)
     picture_command.add_parser(commands)
@@ -136,6 +144,8 @@ def _render_options(args: argparse.Namespace, renderer: Renderer) -> dict[str, o
         options["sections"] = args.sections
     if args.standalone:
         options["standalone"] = True
+    if args.picture is not None:
+        options["picture"] = args.picture
     accepted = inspect.signature(renderer).parameters
     for name in options:
         if name not in accepted:

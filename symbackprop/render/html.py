@@ -31,6 +31,8 @@ CSS = f"""\
 .symbackprop h2, .symbackprop h3 {{ font-weight: normal; margin: 1.2em 0 0.4em; }}
 .symbackprop h2 {{ font-size: 1.45em; border-bottom: 1px solid #ccc; }}
 .symbackprop h3 {{ font-size: 1.2em; }}
+.symbackprop .picture {{ overflow-x: auto; margin: 0.6em 0; }}
+.symbackprop .picture svg {{ display: block; max-width: 100%; height: auto; }}
 """
 
 PAGE_CSS = """\
@@ -44,7 +46,11 @@ h1 { font-family: "Latin Modern Roman", "STIX Two Text", Georgia, serif; font-we
 @register("html", stack=True)
 @register("html")
 def to_html(
-    derivation: Derivation, *, sections: Sequence[str] | None = None, expanded: bool = True
+    derivation: Derivation,
+    *,
+    sections: Sequence[str] | None = None,
+    expanded: bool = True,
+    picture: bool | None = None,
 ) -> str:
     """Render ``derivation`` as a complete HTML page.
 
@@ -52,12 +58,14 @@ def to_html(
         derivation: What to render.
         sections: Section names (:data:`~symbackprop.render.blocks.SECTIONS`); default all.
         expanded: Include the expanded forms of the gradients.
+        picture: Open with the network's picture (inline SVG); default: when all sections
+            are shown.
 
     Returns:
         The page, UTF-8 text ending in a newline.
     """
     heading = html.escape(title(derivation))
-    body = to_mathml(derivation, sections=sections, expanded=expanded)
+    body = to_mathml(derivation, sections=sections, expanded=expanded, picture=picture)
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'

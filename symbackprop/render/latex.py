@@ -13,12 +13,13 @@ from .._version import __version__
 from ..formats import register
 from .blocks import Equation, Heading, Paragraph, resolve
 from .content import content, heading
+from .figure import Figure, figure_latex, wants_picture
 from .latex_printer import latex_text
 
 if TYPE_CHECKING:
     from ..derivation import Derivation
 
-__all__ = ["PREAMBLE", "to_latex"]
+__all__ = ["PICTURE_PACKAGES", "PREAMBLE", "to_latex"]
 
 PREAMBLE = r"""\documentclass[11pt,a4paper]{article}
 \usepackage[margin=2.5cm]{geometry}
@@ -28,6 +29,8 @@ PREAMBLE = r"""\documentclass[11pt,a4paper]{article}
 \setlength{\parskip}{0.6\baselineskip}
 \setlength{\emergencystretch}{3em}
 """
+#: The preamble's addition when the document opens with the network's picture.
+PICTURE_PACKAGES = "\\usepackage{tikz}\n"
 
 
 @register("latex", stack=True)
@@ -38,6 +41,7 @@ def to_latex(
     sections: Sequence[str] | None = None,
     expanded: bool = True,
     standalone: bool = False,
+    picture: bool | None = None,
 ) -> str:
     """Render ``derivation`` as LaTeX.
 
@@ -47,19 +51,21 @@ def to_latex(
         expanded: Include the expanded forms of the gradients.
         standalone: A complete document for pdflatex instead of a fragment. The fragment needs
             ``amsmath`` and ``amssymb`` only.
+        picture: Open with the network's picture in TikZ (then the fragment needs ``tikz``
+            too); default: in a standalone document of all sections.
 
     Returns:
         The LaTeX source, ending in a newline.
     """
-    parts = []
-    for block in content(derivation, sections=resolve(sections), expanded=expanded):
-        parts.append(_block_latex(block))
-    body = "\n\n".join(parts) + "\n"
+    drawn = wants_picture(picture, sections, default=standalone)
+    shown = content(derivation, sections=resolve(sections), expanded=expanded, picture=drawn)
+    body = "\n\n".join(map(_block_latex, shown)) + "\n"
     if not standalone:
         return body
     title = latex_text(heading(derivation))
     return (
         PREAMBLE
+        + (PICTURE_PACKAGES if drawn else "")
         + f"\\title{{{title}}}\n\\author{{symbackprop {__version__}}}\n\\date{{}}\n\n"
         + "\\begin{document}\n\\maketitle\n\n"
         + body
@@ -68,6 +74,8 @@ def to_latex(
 
 
 def _block_latex(block: Any) -> str:
+    if isinstance(block, Figure):
+        return figure_latex(block)
     if isinstance(block, Heading):
         command = {1: "section", 2: "subsection"}.get(block.level, "subsubsection")
         return f"\\{command}*{{{latex_text(block.text)}}}"

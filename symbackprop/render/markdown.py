@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from ..formats import register
 from .blocks import Block, Equation, Heading, Paragraph, resolve
 from .content import content, heading
+from .figure import Figure, figure_html, wants_picture
 
 if TYPE_CHECKING:
     from ..derivation import Derivation
@@ -26,8 +27,10 @@ def markdown_text(text: str) -> str:
     return _SPECIAL.sub(r"\\\1", text)
 
 
-def block_markdown(block: Block) -> str:
+def block_markdown(block: Block | Figure) -> str:
     """One block as Markdown; a level-1 heading is ``##`` under the document's ``#`` title."""
+    if isinstance(block, Figure):
+        return figure_html(block)
     if isinstance(block, Heading):
         return f"{'#' * (block.level + 1)} {markdown_text(block.text)}"
     if isinstance(block, Paragraph):
@@ -42,7 +45,11 @@ def block_markdown(block: Block) -> str:
 @register("markdown", stack=True)
 @register("markdown")
 def to_markdown(
-    derivation: Derivation, *, sections: Sequence[str] | None = None, expanded: bool = True
+    derivation: Derivation,
+    *,
+    sections: Sequence[str] | None = None,
+    expanded: bool = True,
+    picture: bool | None = None,
 ) -> str:
     """Render ``derivation`` as MyST-compatible Markdown.
 
@@ -50,10 +57,17 @@ def to_markdown(
         derivation: What to render.
         sections: Section names (:data:`~symbackprop.render.blocks.SECTIONS`); default all.
         expanded: Include the expanded forms of the gradients.
+        picture: Open with the network's picture (inline SVG, an HTML block); default: when
+            all sections are shown.
 
     Returns:
         The Markdown document, starting with a ``#`` title and ending in a newline.
     """
-    shown = content(derivation, sections=resolve(sections), expanded=expanded)
+    shown = content(
+        derivation,
+        sections=resolve(sections),
+        expanded=expanded,
+        picture=wants_picture(picture, sections),
+    )
     parts = [f"# {markdown_text(heading(derivation))}", *map(block_markdown, shown)]
     return "\n\n".join(parts) + "\n"

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from ..formats import register
 from .blocks import Block, Equation, Heading, Paragraph, resolve
 from .content import content
+from .figure import Figure, figure_html, wants_picture
 from .mathml import MATHML_NAMESPACE, latex_to_mathml, validate_core
 
 if TYPE_CHECKING:
@@ -53,8 +54,10 @@ def equation_mathml(latex: str, *, display: bool = True, label: str = "equation"
     return repaired
 
 
-def block_html(block: Block) -> str:
+def block_html(block: Block | Figure) -> str:
     """One block as HTML with MathML: a level-1 heading is ``<h2>`` (the page title is h1)."""
+    if isinstance(block, Figure):
+        return figure_html(block)
     if isinstance(block, Heading):
         level = block.level + 1
         return f"<h{level}>{html.escape(block.text)}</h{level}>"
@@ -75,7 +78,11 @@ def block_html(block: Block) -> str:
 @register("mathml", stack=True)
 @register("mathml")
 def to_mathml(
-    derivation: Derivation, *, sections: Sequence[str] | None = None, expanded: bool = True
+    derivation: Derivation,
+    *,
+    sections: Sequence[str] | None = None,
+    expanded: bool = True,
+    picture: bool | None = None,
 ) -> str:
     """Render ``derivation`` as an HTML fragment with MathML Core equations.
 
@@ -83,6 +90,8 @@ def to_mathml(
         derivation: What to render.
         sections: Section names (:data:`~symbackprop.render.blocks.SECTIONS`); default all.
         expanded: Include the expanded forms of the gradients.
+        picture: Open with the network's picture (inline SVG); default: when all sections
+            are shown.
 
     Returns:
         ``<div class="symbackprop">...</div>`` and a newline; no scripts, no styles.
@@ -90,6 +99,11 @@ def to_mathml(
     Raises:
         MathMLError: An equation cannot be converted; the message names it.
     """
-    shown = content(derivation, sections=resolve(sections), expanded=expanded)
+    shown = content(
+        derivation,
+        sections=resolve(sections),
+        expanded=expanded,
+        picture=wants_picture(picture, sections),
+    )
     body = "\n".join(block_html(block) for block in shown)
     return f'<div class="symbackprop">\n{body}\n</div>\n'
