@@ -120,6 +120,17 @@ def build_parser() -> argparse.ArgumentParser:
         "html and mathml (default: yes, except in a LaTeX fragment, which then needs "
         "\\usepackage{tikz})",
     )
+    derive_parser.add_argument(
+        "--handout",
+        action="store_true",
+        help="a short handout to print instead of the full derivation: the picture, notation, "
+        "forward pass as matrices, output error step by step, one worked entry per layer, every "
+        "gradient as a matrix and the update (a complete document in latex)",
+    )
+    derive_parser.add_argument("--title", help="the document's title (latex, markdown, html)")
+    derive_parser.add_argument(
+        "--author", help="the document's author line (latex, markdown, html; default: none)"
+    )
     _check_parser(commands)
     layercheck_command.add_parser(commands)
     picture_command.add_parser(commands)
@@ -146,6 +157,13 @@ def _render_options(args: argparse.Namespace, renderer: Renderer) -> dict[str, o
         options["standalone"] = True
     if args.picture is not None:
         options["picture"] = args.picture
+    if args.handout:
+        if args.sections is not None:
+            raise SymbackpropError("--sections cannot be used with --handout")
+        options["handout"] = True
+    for name in ("title", "author"):
+        if getattr(args, name) is not None:
+            options[name] = getattr(args, name)
     accepted = inspect.signature(renderer).parameters
     for name in options:
         if name not in accepted:

@@ -169,3 +169,17 @@ def test_draw_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[
     with pytest.raises(SystemExit) as exit_info:
         main(["draw", "--gradients", "--gradients-only"])
     assert exit_info.value.code == 2
+
+
+def test_draw_is_identical_across_hash_seeds() -> None:
+    outputs = set()
+    for seed in ("0", "4242"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run(
+            [sys.executable, "-m", "symbackprop", "draw", "--gradients"],
+            capture_output=True,
+            check=True,
+            env=env,
+        )
+        outputs.add(done.stdout)
+    assert len(outputs) == 1

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..formats import register
-from .content import heading as title
+from .content import heading as title_of
 from .mathml_format import to_mathml
 
 if TYPE_CHECKING:
@@ -31,6 +31,8 @@ CSS = f"""\
 .symbackprop h2, .symbackprop h3 {{ font-weight: normal; margin: 1.2em 0 0.4em; }}
 .symbackprop h2 {{ font-size: 1.45em; border-bottom: 1px solid #ccc; }}
 .symbackprop h3 {{ font-size: 1.2em; }}
+.symbackprop h2, .symbackprop h3, .symbackprop p:has(+ .equation) {{ break-after: avoid; }}
+.symbackprop .equation, .symbackprop .picture {{ break-inside: avoid; }}
 .symbackprop .picture {{ overflow-x: auto; margin: 0.6em 0; }}
 .symbackprop .picture svg {{ display: block; max-width: 100%; height: auto; }}
 """
@@ -51,6 +53,9 @@ def to_html(
     sections: Sequence[str] | None = None,
     expanded: bool = True,
     picture: bool | None = None,
+    handout: bool = False,
+    title: str | None = None,
+    author: str | None = None,
 ) -> str:
     """Render ``derivation`` as a complete HTML page.
 
@@ -60,17 +65,24 @@ def to_html(
         expanded: Include the expanded forms of the gradients.
         picture: Open with the network's picture (inline SVG); default: when all sections
             are shown.
+        handout: The short handout (:mod:`.handout`) instead.
+        title: The page's ``<title>`` and heading (default: what the derivation is of).
+        author: A line under the heading, and the page's author.
 
     Returns:
         The page, UTF-8 text ending in a newline.
     """
-    heading = html.escape(title(derivation))
-    body = to_mathml(derivation, sections=sections, expanded=expanded, picture=picture)
+    heading = html.escape(title_of(derivation, title))
+    body = to_mathml(
+        derivation, sections=sections, expanded=expanded, picture=picture, handout=handout
+    )
+    meta = f'<meta name="author" content="{html.escape(author)}">\n' if author else ""
+    byline = f'<p class="author">{html.escape(author)}</p>\n' if author else ""
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{heading}</title>\n<style>\n{PAGE_CSS}{CSS}</style>\n</head>\n<body>\n"
-        f"<h1>{heading}</h1>\n{body}</body>\n</html>\n"
+        f"{meta}<title>{heading}</title>\n<style>\n{PAGE_CSS}{CSS}</style>\n</head>\n<body>\n"
+        f"<h1>{heading}</h1>\n{byline}{body}</body>\n</html>\n"
     )
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from .._version import __version__
 from ..formats import register
 from .blocks import Equation, Heading, Paragraph, resolve
 from .content import content, heading
@@ -29,6 +28,8 @@ PREAMBLE = r"""\documentclass[11pt,a4paper]{article}
 \setlength{\parskip}{0.6\baselineskip}
 \setlength{\emergencystretch}{3em}
 """
+#: The handout's preamble: the same with a smaller font and margins, to print on few pages.
+HANDOUT_PREAMBLE = PREAMBLE.replace("11pt", "10pt").replace("2.5cm", "2cm")
 #: The preamble's addition when the document opens with the network's picture.
 PICTURE_PACKAGES = "\\usepackage{tikz}\n"
 
@@ -42,6 +43,9 @@ def to_latex(
     expanded: bool = True,
     standalone: bool = False,
     picture: bool | None = None,
+    handout: bool = False,
+    title: str | None = None,
+    author: str | None = None,
 ) -> str:
     """Render ``derivation`` as LaTeX.
 
@@ -53,24 +57,42 @@ def to_latex(
             ``amsmath`` and ``amssymb`` only.
         picture: Open with the network's picture in TikZ (then the fragment needs ``tikz``
             too); default: in a standalone document of all sections.
+        handout: The short handout (:mod:`.handout`) as a standalone document.
+        title: The document's title (default: what the derivation is of).
+        author: The document's author line (default: none).
 
     Returns:
         The LaTeX source, ending in a newline.
     """
-    drawn = wants_picture(picture, sections, default=standalone)
-    shown = content(derivation, sections=resolve(sections), expanded=expanded, picture=drawn)
-    body = "\n\n".join(map(_block_latex, shown)) + "\n"
+    standalone = standalone or handout
+    drawn = handout or wants_picture(picture, sections, default=standalone)
+    shown = content(
+        derivation, sections=resolve(sections), expanded=expanded, picture=drawn, handout=handout
+    )
+    body = _join(shown) + "\n"
     if not standalone:
         return body
-    title = latex_text(heading(derivation))
+    head = latex_text(heading(derivation, title))
     return (
-        PREAMBLE
+        (HANDOUT_PREAMBLE if handout else PREAMBLE)
         + (PICTURE_PACKAGES if drawn else "")
-        + f"\\title{{{title}}}\n\\author{{symbackprop {__version__}}}\n\\date{{}}\n\n"
+        + f"\\title{{{head}}}\n\\author{{{latex_text(author or '')}}}\n\\date{{}}\n\n"
         + "\\begin{document}\n\\maketitle\n\n"
         + body
         + "\n\\end{document}\n"
     )
+
+
+def _join(shown: Sequence[Any]) -> str:
+    """The blocks' LaTeX, a paragraph and the display after it in one paragraph (so that a
+    lead-in such as "As matrices:" never ends a page: TeX's predisplay penalty forbids it)."""
+    parts: list[str] = []
+    for previous, block in zip([None, *shown], shown, strict=False):
+        if parts:
+            keep = isinstance(previous, Paragraph) and isinstance(block, Equation)
+            parts.append("\n" if keep else "\n\n")
+        parts.append(_block_latex(block))
+    return "".join(parts)
 
 
 def _block_latex(block: Any) -> str:

@@ -50,6 +50,9 @@ def to_markdown(
     sections: Sequence[str] | None = None,
     expanded: bool = True,
     picture: bool | None = None,
+    handout: bool = False,
+    title: str | None = None,
+    author: str | None = None,
 ) -> str:
     """Render ``derivation`` as MyST-compatible Markdown.
 
@@ -59,6 +62,9 @@ def to_markdown(
         expanded: Include the expanded forms of the gradients.
         picture: Open with the network's picture (inline SVG, an HTML block); default: when
             all sections are shown.
+        handout: The short handout (:mod:`.handout`) instead.
+        title: The ``#`` title (default: what the derivation is of).
+        author: A line under the title.
 
     Returns:
         The Markdown document, starting with a ``#`` title and ending in a newline.
@@ -68,6 +74,10 @@ def to_markdown(
         sections=resolve(sections),
         expanded=expanded,
         picture=wants_picture(picture, sections),
+        handout=handout,
     )
-    parts = [f"# {markdown_text(heading(derivation))}", *map(block_markdown, shown)]
+    parts = [f"# {markdown_text(heading(derivation, title))}"]
+    if author:
+        parts.append(markdown_text(author))
+    parts += map(block_markdown, shown)
     return "\n\n".join(parts) + "\n"

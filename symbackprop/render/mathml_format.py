@@ -83,6 +83,7 @@ def to_mathml(
     sections: Sequence[str] | None = None,
     expanded: bool = True,
     picture: bool | None = None,
+    handout: bool = False,
 ) -> str:
     """Render ``derivation`` as an HTML fragment with MathML Core equations.
 
@@ -92,6 +93,7 @@ def to_mathml(
         expanded: Include the expanded forms of the gradients.
         picture: Open with the network's picture (inline SVG); default: when all sections
             are shown.
+        handout: The short handout (:mod:`.handout`) instead.
 
     Returns:
         ``<div class="symbackprop">...</div>`` and a newline; no scripts, no styles.
@@ -104,6 +106,7 @@ def to_mathml(
         sections=resolve(sections),
         expanded=expanded,
         picture=wants_picture(picture, sections),
+        handout=handout,
     )
     body = "\n".join(block_html(block) for block in shown)
     return f'<div class="symbackprop">\n{body}\n</div>\n'
