@@ -20,12 +20,14 @@ import pytest
 
 from symbackprop import derive as _derive
 from symbackprop.cli import main
+from symbackprop.errors import SymbackpropError
 from symbackprop.picture import draw
 from symbackprop.picture.build import diagram
 from symbackprop.picture.layout import Box, layout
 
 SPECS = Path(__file__).parent / "specs"
 NET_3542 = SPECS / "net-3-5-4-2.toml"
+EXAMPLES = Path(__file__).parent.parent / "examples"
 
 
 @functools.cache
@@ -123,6 +125,10 @@ def test_stack_layers_are_boxes_with_shapes() -> None:
     assert lines[0] == ["input", "1×6×6"]
     assert lines[1] == ["conv2d, relu", "1×6×6 → 2×4×4", "20 parameters"]  # 2*1*3*3 + 2
     assert lines[-1] == ["dense, softmax", "8 → 3", "27 parameters"]  # 3*8 + 3
+    norm = diagram(derive(EXAMPLES / "alexkode-batch-normalization.toml"))
+    assert norm.columns[1].box[-1].plain == "4 parameters"  # gamma1 and beta1, 2 each
+    with pytest.raises(SymbackpropError, match=r"^example 'cnn': gradient labels are not drawn"):
+        diagram(derive("cnn"), "both")
 
 
 def test_svg_is_deterministic_and_has_one_text_per_label() -> None:
@@ -153,9 +159,9 @@ def test_draw_pdf(tmp_path: Path) -> None:
         if os.environ.get("SYMBACKPROP_REQUIRE_LATEX") == "1":
             pytest.fail("pdflatex is not installed, but SYMBACKPROP_REQUIRE_LATEX=1")
         pytest.skip("pdflatex is not installed")
-    for spec in ("seed", "cnn"):
-        target = tmp_path / f"{spec}.pdf"
-        assert main(["draw", spec, "--gradients", "-o", str(target)]) == 0
+    for argv in (["seed", "--gradients"], ["cnn"]):
+        target = tmp_path / f"{argv[0]}.pdf"
+        assert main(["draw", *argv, "-o", str(target)]) == 0
         assert target.read_bytes().startswith(b"%PDF")
 
 

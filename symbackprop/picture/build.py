@@ -65,6 +65,11 @@ def diagram(derivation: Any, gradients: str = "weights") -> Diagram:
             f"unknown gradient labels '{gradients}'; expected one of: {', '.join(GRADIENT_MODES)}"
         )
     if getattr(derivation, "kind", "") == "stack":
+        if gradients != "weights":
+            raise SymbackpropError(
+                f"{derivation.spec.source}: gradient labels are not drawn for [[layers]] stacks "
+                "with convolution or pooling yet (their picture has no edge labels)"
+            )
         return _stack_diagram(derivation)
     return _mlp_diagram(derivation, gradients)
 
@@ -189,7 +194,7 @@ def _stack_diagram(derivation: Any) -> Diagram:
         if layer.number is not None:
             count = sum(
                 prod(spec.parameters[key].shape)
-                for key in (f"W{layer.number}", f"b{layer.number}")
+                for key in layer.parameter_keys.values()
                 if key in spec.parameters
             )
             lines.append(f"{count} parameters")
