@@ -159,8 +159,9 @@ def test_draw_pdf(tmp_path: Path) -> None:
         if os.environ.get("SYMBACKPROP_REQUIRE_LATEX") == "1":
             pytest.fail("pdflatex is not installed, but SYMBACKPROP_REQUIRE_LATEX=1")
         pytest.skip("pdflatex is not installed")
-    for argv in (["seed", "--gradients"], ["cnn"]):
-        target = tmp_path / f"{argv[0]}.pdf"
+    leaky = str(SPECS / "leaky-relu-label.toml")  # leaky_relu: an underscore in TeX
+    for name, argv in (("seed", ["seed", "--gradients"]), ("cnn", ["cnn"]), ("leaky", [leaky])):
+        target = tmp_path / f"{name}.pdf"
         assert main(["draw", *argv, "-o", str(target)]) == 0
         assert target.read_bytes().startswith(b"%PDF")
 

@@ -133,11 +133,12 @@ def _layer_column(derivation: Any, l: int, mode: str) -> Column:
     last = l == len(spec.weights) - 1
     sup, tex_sup = _layer_name(l + 1)
     activation = spec.activations[l].name
+    tex_activation = activation.replace("_", r"\_")
     name, tex_name = ("ŷ", r"\hat{y}") if last else (f"a{sup}", f"a{tex_sup}")
     header = (
         Text(
             f"{name} = {activation}(z{sup})",
-            f"${tex_name} = \\mathrm{{{activation}}}(z{tex_sup})$",
+            f"${tex_name} = \\mathrm{{{tex_activation}}}(z{tex_sup})$",
             "name",
         ),
     )
@@ -147,7 +148,7 @@ def _layer_column(derivation: Any, l: int, mode: str) -> Column:
         count = weights.rows * weights.cols + (weights.rows if spec.biases is not None else 0)
         box = (
             Text(f"{name}: {a.rows} units", f"${tex_name}$: {a.rows} units"),
-            Text(activation, f"\\textrm{{{activation}}}"),
+            Text(activation, f"\\textrm{{{tex_activation}}}"),
             Text(f"{count} parameters", f"{count} parameters"),
         )
         return Column(header, (), box=box)
