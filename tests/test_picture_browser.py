@@ -67,3 +67,22 @@ def test_labels_do_not_intersect_and_sit_on_their_edges(name: str, mode: str) ->
         assert min(segment[0], segment[2]) < x < max(segment[0], segment[2]), label
         # the centre is within a quarter of the label's height of the line
         assert _distance_to_line(x, y, segment) <= (bottom - top) / 4, label
+
+
+def test_handout_page_renders_with_its_picture() -> None:
+    browser.require_browser()
+    path = ARTIFACTS / "picture_handout_seed.html"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(derive("seed").to_html(handout=True, title="Handout"), encoding="utf-8")
+    with browser.open_page(path) as page:
+        labels = page.evaluate(MEASURE)
+        unrendered = browser.unrendered(page)
+        widths = page.evaluate(
+            "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+        )
+        browser.screenshot(page, ARTIFACTS / "picture_handout_seed.png")
+    assert unrendered == []
+    assert widths[0] <= widths[1]
+    assert len(labels) == 31  # 7 units, 12 edges, 5 biases, 3 headers, 2 targets, loss, legend
+    for a, b in itertools.combinations(labels, 2):
+        assert not _intersect(a["screen"], b["screen"]), (a["text"], b["text"])
