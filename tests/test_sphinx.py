@@ -110,7 +110,7 @@ def test_derivation_becomes_mathml_core_without_mathjax(project: Callable[..., P
     assert "\\frac" not in html  # nothing left for a JavaScript renderer
     assert (out / "_static" / "symbackprop-math.css").is_file()
     assert "_static/symbackprop-math.css" in html
-    assert "--relu-prime-at-zero" in html  # the text is final: no smart dashes
+    assert "the layer's activation function" in html  # the text is final: no smart quotes
 
 
 def test_numbered_equation_has_number_and_permalink(project: Callable[..., Path]) -> None:
