@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, NoReturn
 
-from . import layercheck_command
+from . import layercheck_command, picture_command
 from ._version import __version__
 from .arguments import non_negative, positive, timeout_option, tolerance
 from .builtin import example_names, example_text
@@ -126,8 +126,28 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with --format latex: a complete document for pdflatex instead of a fragment",
     )
+    derive_parser.add_argument(
+        "--picture",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="open with the picture of the network (symbackprop draw), for latex, markdown, "
+        "html and mathml (default: yes, except in a LaTeX fragment, which then needs "
+        "\\usepackage{tikz})",
+    )
+    derive_parser.add_argument(
+        "--handout",
+        action="store_true",
+        help="a short handout to print instead of the full derivation: the picture, notation, "
+        "forward pass as matrices, output error step by step, one worked entry per layer, every "
+        "gradient as a matrix and the update (a complete document in latex)",
+    )
+    derive_parser.add_argument("--title", help="the document's title (latex, markdown, html)")
+    derive_parser.add_argument(
+        "--author", help="the document's author line (latex, markdown, html; default: none)"
+    )
     _check_parser(commands)
     layercheck_command.add_parser(commands)
+    picture_command.add_parser(commands)
     example_parser = commands.add_parser(
         "example", help="print a built-in example spec, or list them"
     )
@@ -149,6 +169,15 @@ def _render_options(args: argparse.Namespace, renderer: Renderer) -> dict[str, o
         options["sections"] = args.sections
     if args.standalone:
         options["standalone"] = True
+    if args.picture is not None:
+        options["picture"] = args.picture
+    if args.handout:
+        if args.sections is not None:
+            raise SymbackpropError("--sections cannot be used with --handout")
+        options["handout"] = True
+    for name in ("title", "author"):
+        if getattr(args, name) is not None:
+            options[name] = getattr(args, name)
     accepted = inspect.signature(renderer).parameters
     for name in options:
         if name not in accepted:
@@ -317,6 +346,7 @@ COMMANDS = {
     "example": _example,
     "check": _check,
     "check-layer": layercheck_command.run,
+    "draw": picture_command.run,
 }
 
 

@@ -37,7 +37,9 @@ def test_page_is_self_contained_without_scripts(seed_html: str) -> None:
     assert "<script" not in seed_html.lower() and "javascript:" not in seed_html.lower()
     assert "<link" not in seed_html and "@import" not in seed_html and "<img" not in seed_html
     urls = set(re.findall(r"https?://[^\"'\s)]+", seed_html))
-    assert urls == {MATHML_NAMESPACE}
+    # namespace names only, never fetched: MathML, and the picture's SVG and XLink
+    svg = {"http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"}
+    assert urls == {MATHML_NAMESPACE, *svg}
 
 
 def test_math_font_stack_and_scrolling_displays(seed_html: str) -> None:
@@ -85,7 +87,9 @@ def test_conversion_error_names_the_equation(monkeypatch: pytest.MonkeyPatch) ->
 
 def test_mathml_format_is_a_fragment(seed_html: str) -> None:
     fragment = derive("seed").to_mathml()
-    assert fragment.startswith('<div class="symbackprop">\n<h2>Notation</h2>')
+    assert fragment.startswith('<div class="symbackprop">\n<div class="picture">\n<svg ')
+    bare = derive("seed").to_mathml(picture=False)
+    assert bare.startswith('<div class="symbackprop">\n<h2>Notation</h2>')
     assert "<html" not in fragment and "<style" not in fragment
     assert " id=" not in fragment and "<nav" not in fragment
     assert fragment in ANCHOR.sub("", seed_html)

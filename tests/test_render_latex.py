@@ -373,14 +373,18 @@ def test_fragment_needs_no_preamble(seed_latex: str) -> None:
     assert seed_latex.startswith(r"\section*{Notation}")
 
 
-def test_standalone_document_uses_only_base_packages() -> None:
-    tex = derive("seed").to_latex(standalone=True)
+@pytest.mark.parametrize("picture", [True, False])
+def test_standalone_document_uses_only_base_packages(picture: bool) -> None:
+    """TikZ is loaded only when the document opens with the network's picture (the default)."""
+    tex = derive("seed").to_latex(standalone=True, **({} if picture else {"picture": False}))
     packages = [line for line in tex.splitlines() if line.startswith(r"\usepackage")]
     assert packages == [
         r"\usepackage[margin=2.5cm]{geometry}",
         r"\usepackage{amsmath}",
         r"\usepackage{amssymb}",
+        *([r"\usepackage{tikz}"] if picture else []),
     ]
+    assert (r"\begin{tikzpicture}" in tex) == picture
     assert tex.rstrip().endswith(r"\end{document}")
 
 

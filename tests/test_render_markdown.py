@@ -55,7 +55,7 @@ def test_title_sections_and_inline_math(seed_markdown: str) -> None:
     lines = seed_markdown.splitlines()
     assert lines[0] == "# Backpropagation, step by step: seed (2-3-2)"
     assert "## Notation" in lines and "## Gradients" in lines and "### Layer 1" in lines
-    assert r"uses $\operatorname{ReLU}'(0) = 0$ (--relu-prime-at-zero" in seed_markdown
+    assert r"uses $\operatorname{ReLU}'(0) = 0$, one of the usual choices" in seed_markdown
 
 
 def test_markdown_text_escapes_syntax() -> None:

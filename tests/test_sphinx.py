@@ -113,7 +113,7 @@ def test_derivation_becomes_mathml_core_without_mathjax(project: Callable[..., P
     assert f"math {{ {MATH_STYLE} color: {MATH_COLOUR}; }}" in stylesheet  # as --format html
     assert "white-space: pre-wrap" in stylesheet  # check reports wrap instead of being cut off
     assert "_static/symbackprop-math.css" in html
-    assert "--relu-prime-at-zero" in html  # the text is final: no smart dashes
+    assert "the layer's activation function" in html  # the text is final: no smart quotes
 
 
 def test_numbered_equation_has_number_and_permalink(project: Callable[..., Path]) -> None:

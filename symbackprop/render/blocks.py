@@ -285,8 +285,7 @@ class _Writer:
         self.left_out = False
         return [
             _text(
-                "Exact forms too long to show are left out above; the JSON output "
-                "(--format json) gives every one."
+                "Exact forms too long to show are left out above; the JSON output gives every one."
             )
         ]
 
@@ -530,7 +529,7 @@ class _Writer:
                     " is not differentiable at 0, so its derivative there is a convention. "
                     "This derivation uses ",
                     _math(f"{latex(at_zero)} = {latex(derivative.at_kink(convention))}"),
-                    " (--relu-prime-at-zero chooses 0, 1/2 or 1):",
+                    ", one of the usual choices 0, 1/2 and 1:",
                 )
             )
             out.append(
@@ -539,7 +538,7 @@ class _Writer:
                     f"notation/{layer.function.name}-derivative",
                 )
             )
-        note = kink_note(self.d)
+        note = kink_note(self.d, option=False)
         if note:
             out.append(_text(f"Note: {note}."))
         return out
@@ -972,15 +971,14 @@ class _Writer:
         if isinstance(entry, Omitted):
             return (
                 f"they were not built, being larger than the limit of {entry.limit} "
-                "expression nodes (--expand-limit)"
+                "expression nodes"
             )
         available = LINE_WIDTH - 8
         nodes = preorder_traversal(entry)
         too_big = any(n > EXPANDED_LINES * 30 for n, _ in enumerate(nodes))  # ~17 per line
         if too_big or len(break_lines(entry, available, available)) > EXPANDED_LINES:
             return (
-                f"each would take more than {EXPANDED_LINES} lines "
-                "(the JSON output, --format json, includes them)"
+                f"each would take more than {EXPANDED_LINES} lines (the JSON output includes them)"
             )
         return Segment("=", entry, newline=True)
 

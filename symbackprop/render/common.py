@@ -113,12 +113,14 @@ def title(derivation: Derivation) -> str:
     return f"{spec.name}: {'-'.join(map(str, spec.layers))}, {acts}, {spec.loss}{suffix}"
 
 
-def kink_note(derivation: Derivation) -> str | None:
-    """The warning printed when some pre-activation sits exactly on a kink."""
+def kink_note(derivation: Derivation, option: bool = True) -> str | None:
+    """The warning printed when some pre-activation sits exactly on a kink; ``option`` names
+    the command-line option that changes the convention (not in a document's prose)."""
     kinks = derivation.values.kinks
     if not kinks:
         return None
     return (
         f"pre-activation {', '.join(kinks)} is exactly 0: the gradient there depends on the "
-        f"convention ReLU'(0) = {derivation.options.relu_prime_at_zero} (--relu-prime-at-zero)"
+        f"convention ReLU'(0) = {derivation.options.relu_prime_at_zero}"
+        + (" (--relu-prime-at-zero)" if option else "")
     )

@@ -11,17 +11,33 @@ from typing import Any
 from . import blocks as mlp
 from . import stack_blocks as stack
 from .blocks import Block
+from .figure import Figure, figure
 
 
-def content(derivation: Any, *, sections: Sequence[str], expanded: bool = True) -> list[Block]:
-    """The blocks of ``derivation``: :func:`.blocks.blocks` or :func:`.stack_blocks.stack_blocks`."""
+def content(
+    derivation: Any,
+    *,
+    sections: Sequence[str],
+    expanded: bool = True,
+    picture: bool = False,
+    handout: bool = False,
+) -> list[Block | Figure]:
+    """The blocks of ``derivation``: :func:`.blocks.blocks` or :func:`.stack_blocks.stack_blocks`,
+    after the network's picture when ``picture``; or the handout (:mod:`.handout`)."""
+    if handout:
+        from .handout import handout_blocks
+
+        return handout_blocks(derivation)
+    opening: list[Block | Figure] = [figure(derivation)] if picture else []
     if getattr(derivation, "kind", "") == "stack":
-        return stack.stack_blocks(derivation, sections)
-    return mlp.blocks(derivation, sections=sections, expanded=expanded)
+        return opening + list(stack.stack_blocks(derivation, sections))
+    return opening + list(mlp.blocks(derivation, sections=sections, expanded=expanded))
 
 
-def heading(derivation: Any) -> str:
-    """The plain-text title of ``derivation``."""
+def heading(derivation: Any, title: str | None = None) -> str:
+    """The plain-text title of ``derivation``, or ``title`` when given."""
+    if title is not None:
+        return title
     if getattr(derivation, "kind", "") == "stack":
         return stack.stack_title(derivation)
     return mlp.title(derivation)

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 from ..formats import register
 from .blocks import resolve
 from .content import content
-from .content import heading as title
+from .content import heading as title_of
+from .figure import wants_picture
 from .mathml_format import fragment, to_mathml
 from .toc import heading_ids, toc_html
 
@@ -39,6 +40,10 @@ CSS = f"""\
 .symbackprop h2, .symbackprop h3 {{ font-weight: normal; margin: 1.2em 0 0.4em; }}
 .symbackprop h2 {{ font-size: 1.45em; border-bottom: 1px solid #ccc; }}
 .symbackprop h3 {{ font-size: 1.2em; }}
+.symbackprop h2, .symbackprop h3, .symbackprop p:has(+ .equation) {{ break-after: avoid; }}
+.symbackprop .equation, .symbackprop .picture {{ break-inside: avoid; }}
+.symbackprop .picture {{ overflow-x: auto; margin: 0.6em 0; }}
+.symbackprop .picture svg {{ display: block; max-width: 100%; height: auto; }}
 """
 
 TOC_CSS = """\
@@ -60,7 +65,14 @@ h1 {{ font-family: "Latin Modern Roman", "STIX Two Text", Georgia, serif; font-w
 @register("html", stack=True)
 @register("html")
 def to_html(
-    derivation: Derivation, *, sections: Sequence[str] | None = None, expanded: bool = True
+    derivation: Derivation,
+    *,
+    sections: Sequence[str] | None = None,
+    expanded: bool = True,
+    picture: bool | None = None,
+    handout: bool = False,
+    title: str | None = None,
+    author: str | None = None,
 ) -> str:
     """Render ``derivation`` as a complete HTML page, with a table of contents after the title.
 
@@ -70,19 +82,32 @@ def to_html(
         derivation: What to render.
         sections: Section names (:data:`~symbackprop.render.blocks.SECTIONS`); default all.
         expanded: Include the expanded forms of the gradients.
+        picture: Open with the network's picture (inline SVG); default: when all sections
+            are shown.
+        handout: The short handout (:mod:`.handout`) instead.
+        title: The page's ``<title>`` and heading (default: what the derivation is of).
+        author: A line under the heading, and the page's author.
 
     Returns:
         The page, UTF-8 text ending in a newline.
     """
-    heading = html.escape(title(derivation))
-    shown = content(derivation, sections=resolve(sections), expanded=expanded)
+    heading = html.escape(title_of(derivation, title))
+    shown = content(
+        derivation,
+        sections=resolve(sections),
+        expanded=expanded,
+        picture=wants_picture(picture, sections),
+        handout=handout,
+    )
     ids = heading_ids(shown)
-    body = fragment(shown, ids)
+    meta = f'<meta name="author" content="{html.escape(author)}">\n' if author else ""
+    byline = f'<p class="author">{html.escape(author)}</p>\n' if author else ""
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{heading}</title>\n<style>\n{PAGE_CSS}{TOC_CSS}{CSS}</style>\n</head>\n<body>\n"
-        f"<h1>{heading}</h1>\n{toc_html(shown, ids)}\n{body}</body>\n</html>\n"
+        f"{meta}<title>{heading}</title>\n<style>\n{PAGE_CSS}{TOC_CSS}{CSS}</style>\n</head>\n"
+        f"<body>\n<h1>{heading}</h1>\n{byline}{toc_html(shown, ids)}\n{fragment(shown, ids)}"
+        "</body>\n</html>\n"
     )
 
 

@@ -9,16 +9,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from .._version import __version__
 from ..formats import register
 from .blocks import Equation, Heading, Paragraph, resolve
 from .content import content, heading
+from .figure import Figure, figure_latex, wants_picture
 from .latex_printer import latex_text
 
 if TYPE_CHECKING:
     from ..derivation import Derivation
 
-__all__ = ["PREAMBLE", "to_latex"]
+__all__ = ["PICTURE_PACKAGES", "PREAMBLE", "to_latex"]
 
 PREAMBLE = r"""\documentclass[11pt,a4paper]{article}
 \usepackage[margin=2.5cm]{geometry}
@@ -28,6 +28,10 @@ PREAMBLE = r"""\documentclass[11pt,a4paper]{article}
 \setlength{\parskip}{0.6\baselineskip}
 \setlength{\emergencystretch}{3em}
 """
+#: The handout's preamble: the same with a smaller font and margins, to print on few pages.
+HANDOUT_PREAMBLE = PREAMBLE.replace("11pt", "10pt").replace("2.5cm", "2cm")
+#: The preamble's addition when the document opens with the network's picture.
+PICTURE_PACKAGES = "\\usepackage{tikz}\n"
 
 
 @register("latex", stack=True)
@@ -38,6 +42,10 @@ def to_latex(
     sections: Sequence[str] | None = None,
     expanded: bool = True,
     standalone: bool = False,
+    picture: bool | None = None,
+    handout: bool = False,
+    title: str | None = None,
+    author: str | None = None,
 ) -> str:
     """Render ``derivation`` as LaTeX.
 
@@ -47,27 +55,49 @@ def to_latex(
         expanded: Include the expanded forms of the gradients.
         standalone: A complete document for pdflatex instead of a fragment. The fragment needs
             ``amsmath`` and ``amssymb`` only.
+        picture: Open with the network's picture in TikZ (then the fragment needs ``tikz``
+            too); default: in a standalone document of all sections.
+        handout: The short handout (:mod:`.handout`) as a standalone document.
+        title: The document's title (default: what the derivation is of).
+        author: The document's author line (default: none).
 
     Returns:
         The LaTeX source, ending in a newline.
     """
-    parts = []
-    for block in content(derivation, sections=resolve(sections), expanded=expanded):
-        parts.append(_block_latex(block))
-    body = "\n\n".join(parts) + "\n"
+    standalone = standalone or handout
+    drawn = handout or wants_picture(picture, sections, default=standalone)
+    shown = content(
+        derivation, sections=resolve(sections), expanded=expanded, picture=drawn, handout=handout
+    )
+    body = _join(shown) + "\n"
     if not standalone:
         return body
-    title = latex_text(heading(derivation))
+    head = latex_text(heading(derivation, title))
     return (
-        PREAMBLE
-        + f"\\title{{{title}}}\n\\author{{symbackprop {__version__}}}\n\\date{{}}\n\n"
+        (HANDOUT_PREAMBLE if handout else PREAMBLE)
+        + (PICTURE_PACKAGES if drawn else "")
+        + f"\\title{{{head}}}\n\\author{{{latex_text(author or '')}}}\n\\date{{}}\n\n"
         + "\\begin{document}\n\\maketitle\n\n"
         + body
         + "\n\\end{document}\n"
     )
 
 
+def _join(shown: Sequence[Any]) -> str:
+    """The blocks' LaTeX, a paragraph and the display after it in one paragraph (so that a
+    lead-in such as "As matrices:" never ends a page: TeX's predisplay penalty forbids it)."""
+    parts: list[str] = []
+    for previous, block in zip([None, *shown], shown, strict=False):
+        if parts:
+            keep = isinstance(previous, Paragraph) and isinstance(block, Equation)
+            parts.append("\n" if keep else "\n\n")
+        parts.append(_block_latex(block))
+    return "".join(parts)
+
+
 def _block_latex(block: Any) -> str:
+    if isinstance(block, Figure):
+        return figure_latex(block)
     if isinstance(block, Heading):
         command = {1: "section", 2: "subsection"}.get(block.level, "subsubsection")
         return f"\\{command}*{{{latex_text(block.text)}}}"

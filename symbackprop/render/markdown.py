@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from ..formats import register
 from .blocks import Block, Equation, Heading, Paragraph, resolve
 from .content import content, heading
+from .figure import Figure, figure_html, wants_picture
 
 if TYPE_CHECKING:
     from ..derivation import Derivation
@@ -26,8 +27,10 @@ def markdown_text(text: str) -> str:
     return _SPECIAL.sub(r"\\\1", text)
 
 
-def block_markdown(block: Block) -> str:
+def block_markdown(block: Block | Figure) -> str:
     """One block as Markdown; a level-1 heading is ``##`` under the document's ``#`` title."""
+    if isinstance(block, Figure):
+        return figure_html(block)
     if isinstance(block, Heading):
         return f"{'#' * (block.level + 1)} {markdown_text(block.text)}"
     if isinstance(block, Paragraph):
@@ -42,7 +45,14 @@ def block_markdown(block: Block) -> str:
 @register("markdown", stack=True)
 @register("markdown")
 def to_markdown(
-    derivation: Derivation, *, sections: Sequence[str] | None = None, expanded: bool = True
+    derivation: Derivation,
+    *,
+    sections: Sequence[str] | None = None,
+    expanded: bool = True,
+    picture: bool | None = None,
+    handout: bool = False,
+    title: str | None = None,
+    author: str | None = None,
 ) -> str:
     """Render ``derivation`` as MyST-compatible Markdown.
 
@@ -50,10 +60,24 @@ def to_markdown(
         derivation: What to render.
         sections: Section names (:data:`~symbackprop.render.blocks.SECTIONS`); default all.
         expanded: Include the expanded forms of the gradients.
+        picture: Open with the network's picture (inline SVG, an HTML block); default: when
+            all sections are shown.
+        handout: The short handout (:mod:`.handout`) instead.
+        title: The ``#`` title (default: what the derivation is of).
+        author: A line under the title.
 
     Returns:
         The Markdown document, starting with a ``#`` title and ending in a newline.
     """
-    shown = content(derivation, sections=resolve(sections), expanded=expanded)
-    parts = [f"# {markdown_text(heading(derivation))}", *map(block_markdown, shown)]
+    shown = content(
+        derivation,
+        sections=resolve(sections),
+        expanded=expanded,
+        picture=wants_picture(picture, sections),
+        handout=handout,
+    )
+    parts = [f"# {markdown_text(heading(derivation, title))}"]
+    if author:
+        parts.append(markdown_text(author))
+    parts += map(block_markdown, shown)
     return "\n\n".join(parts) + "\n"

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from ..formats import register
 from .blocks import Block, Equation, Heading, Paragraph, resolve
 from .content import content
+from .figure import Figure, figure_html, wants_picture
 from .mathml import MATHML_NAMESPACE, latex_to_mathml, validate_core
 
 if TYPE_CHECKING:
@@ -53,11 +54,13 @@ def equation_mathml(latex: str, *, display: bool = True, label: str = "equation"
     return repaired
 
 
-def block_html(block: Block, anchor: str | None = None) -> str:
+def block_html(block: Block | Figure, anchor: str | None = None) -> str:
     """One block as HTML with MathML: a level-1 heading is ``<h2>`` (the page title is h1).
 
     A heading with an ``anchor`` gets it as its ``id`` and ends in a ``¶`` link to itself.
     """
+    if isinstance(block, Figure):
+        return figure_html(block)
     if isinstance(block, Heading):
         level, text = block.level + 1, html.escape(block.text)
         if anchor is None:
@@ -81,7 +84,12 @@ def block_html(block: Block, anchor: str | None = None) -> str:
 @register("mathml", stack=True)
 @register("mathml")
 def to_mathml(
-    derivation: Derivation, *, sections: Sequence[str] | None = None, expanded: bool = True
+    derivation: Derivation,
+    *,
+    sections: Sequence[str] | None = None,
+    expanded: bool = True,
+    picture: bool | None = None,
+    handout: bool = False,
 ) -> str:
     """Render ``derivation`` as an HTML fragment with MathML Core equations.
 
@@ -89,6 +97,9 @@ def to_mathml(
         derivation: What to render.
         sections: Section names (:data:`~symbackprop.render.blocks.SECTIONS`); default all.
         expanded: Include the expanded forms of the gradients.
+        picture: Open with the network's picture (inline SVG); default: when all sections
+            are shown.
+        handout: The short handout (:mod:`.handout`) instead.
 
     Returns:
         ``<div class="symbackprop">...</div>`` and a newline; no scripts, no styles.
@@ -96,11 +107,17 @@ def to_mathml(
     Raises:
         MathMLError: An equation cannot be converted; the message names it.
     """
-    shown = content(derivation, sections=resolve(sections), expanded=expanded)
+    shown = content(
+        derivation,
+        sections=resolve(sections),
+        expanded=expanded,
+        picture=wants_picture(picture, sections),
+        handout=handout,
+    )
     return fragment(shown)
 
 
-def fragment(shown: Sequence[Block], anchors: Sequence[str | None] = ()) -> str:
+def fragment(shown: Sequence[Block | Figure], anchors: Sequence[str | None] = ()) -> str:
     """``<div class="symbackprop">`` around the blocks; ``anchors[i]`` is block i's heading id."""
     ids = list(anchors) or [None] * len(shown)
     body = "\n".join(block_html(block, anchor) for block, anchor in zip(shown, ids, strict=True))

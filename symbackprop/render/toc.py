@@ -11,7 +11,7 @@ import html
 import re
 from collections.abc import Sequence
 
-from .blocks import Block, Heading
+from .blocks import Heading
 
 _NOT_SLUG = re.compile(r"[^0-9a-z]+")
 
@@ -21,7 +21,7 @@ def slug(text: str) -> str:
     return _NOT_SLUG.sub("-", text.lower()).strip("-") or "section"
 
 
-def heading_ids(shown: Sequence[Block]) -> list[str | None]:
+def heading_ids(shown: Sequence[object]) -> list[str | None]:
     """One unique id per heading of ``shown``, None for every other block."""
     ids: list[str | None] = []
     used: set[str] = set()
@@ -44,7 +44,7 @@ def heading_ids(shown: Sequence[Block]) -> list[str | None]:
     return ids
 
 
-def toc_html(shown: Sequence[Block], ids: Sequence[str | None]) -> str:
+def toc_html(shown: Sequence[object], ids: Sequence[str | None]) -> str:
     """``<nav class="toc">``: an ordered list of links to the sections, each with its subsections."""
     sections: list[tuple[str, list[str]]] = []
     for block, anchor in zip(shown, ids, strict=True):

@@ -1,0 +1,221 @@
+"""A derivation -> :class:`~.diagram.Diagram`: the exact values rounded to short decimals.
+
+>>> from symbackprop import derive
+>>> diagram(derive("seed")).columns[1].units[0][0].plain
+'0.3'
+"""
+
+from __future__ import annotations
+
+from math import prod
+from typing import Any
+
+from sympy import Expr, Rational, Symbol
+
+from ..errors import SymbackpropError
+from ..exact import decimal
+from .diagram import COLLAPSE_WIDTH, GRADIENT_MODES, Column, Diagram, Text
+
+#: Significant digits of the numbers on a picture.
+DIGITS = 4
+_SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+_SUP = str.maketrans("0123456789()", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾")
+
+
+def short(derivation: Any, value: Expr) -> str:
+    """``value`` to :data:`DIGITS` significant digits, trailing zeros dropped when exact."""
+    text = (
+        derivation.decimal(value, DIGITS)
+        if hasattr(derivation, "network")
+        else decimal(value, DIGITS)
+    )
+    if "." in text and "e" not in text and value.is_Rational and Rational(text) == value:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
+def number(derivation: Any, value: Expr, role: str = "value", name: str = "") -> Text:
+    """A label line ``name = value`` (``name`` as (plain, tex) parts joined by ``|``)."""
+    text = short(derivation, value)
+    plain = text.replace("-", "−")
+    if not name:
+        return Text(plain, f"${text}$", role)
+    plain_name, tex_name = name.split("|")
+    return Text(f"{plain_name} = {plain}", f"${tex_name} = {text}$", role)
+
+
+def _layer_name(l: int) -> tuple[str, str]:
+    """The plain and TeX superscript of 1-based layer ``l``."""
+    return f"({l})".translate(_SUP), f"^{{({l})}}"
+
+
+def diagram(derivation: Any, gradients: str = "weights") -> Diagram:
+    """The picture of ``derivation`` (an MLP's or a stack's).
+
+    Args:
+        derivation: What to draw.
+        gradients: ``"weights"`` labels edges and biases with their values, ``"both"`` adds
+            dJ/dW and dJ/db, ``"only"`` shows the gradients alone.
+
+    Raises:
+        SymbackpropError: An unknown ``gradients`` mode.
+    """
+    if gradients not in GRADIENT_MODES:
+        raise SymbackpropError(
+            f"unknown gradient labels '{gradients}'; expected one of: {', '.join(GRADIENT_MODES)}"
+        )
+    if getattr(derivation, "kind", "") == "stack":
+        if gradients != "weights":
+            raise SymbackpropError(
+                f"{derivation.spec.source}: gradient labels are not drawn for [[layers]] stacks "
+                "with convolution or pooling yet (their picture has no edge labels)"
+            )
+        return _stack_diagram(derivation)
+    return _mlp_diagram(derivation, gradients)
+
+
+def _mlp_diagram(derivation: Any, mode: str) -> Diagram:
+    spec, values = derivation.spec, derivation.values
+    columns = [_input_column(derivation)]
+    edges = []
+    for l, weights in enumerate(spec.weights):
+        columns.append(_layer_column(derivation, l, mode))
+        collapsed = columns[-1].collapsed or columns[-2].collapsed
+        gradient = values.gradients[f"W{l + 1}"]
+        edges.append(
+            ()
+            if collapsed
+            else tuple(
+                tuple(
+                    _pair(derivation, weights[i, j], gradient[i, j], mode, "", "")
+                    for j in range(weights.cols)
+                )
+                for i in range(weights.rows)
+            )
+        )
+    y = spec.y
+    targets = (
+        ()
+        if columns[-1].collapsed
+        else tuple(
+            (number(derivation, y[k, 0], name=f"y{str(k + 1).translate(_SUB)}|y_{{{k + 1}}}"),)
+            for k in range(y.rows)
+        )
+    )
+    loss = (number(derivation, values.forward["loss"][0, 0], name="J|J"),)
+    return Diagram(tuple(columns), tuple(edges), targets, loss, _legend(spec, mode))
+
+
+def _pair(
+    derivation: Any, value: Expr, gradient: Expr, mode: str, plain: str, tex: str
+) -> tuple[Text, ...]:
+    """The label lines of a parameter: its value, its gradient, or both."""
+    value_name = f"{plain}|{tex}" if plain else ""
+    gradient_name = f"∂J/∂{plain}|\\partial J/\\partial {tex}" if plain else ""
+    lines = []
+    if mode != "only":
+        lines.append(number(derivation, value, "value", value_name))
+    if mode != "weights":
+        lines.append(number(derivation, gradient, "gradient", gradient_name))
+    return tuple(lines)
+
+
+def _input_column(derivation: Any) -> Column:
+    x = derivation.spec.x
+    header = (Text("x", "$x$", "name"),)
+    if x.rows > COLLAPSE_WIDTH:
+        return Column(header, (), box=(Text(f"x: {x.rows} inputs", f"$x$: {x.rows} inputs"),))
+    return Column(header, tuple((number(derivation, x[j, 0]),) for j in range(x.rows)))
+
+
+def _layer_column(derivation: Any, l: int, mode: str) -> Column:
+    spec = derivation.spec
+    last = l == len(spec.weights) - 1
+    sup, tex_sup = _layer_name(l + 1)
+    activation = spec.activations[l].name
+    tex_activation = activation.replace("_", r"\_")
+    name, tex_name = ("ŷ", r"\hat{y}") if last else (f"a{sup}", f"a{tex_sup}")
+    header = (
+        Text(
+            f"{name} = {activation}(z{sup})",
+            f"${tex_name} = \\mathrm{{{tex_activation}}}(z{tex_sup})$",
+            "name",
+        ),
+    )
+    a = derivation.values.forward["yhat" if last else f"a{l + 1}"]
+    weights = spec.weights[l]
+    if a.rows > COLLAPSE_WIDTH:
+        count = weights.rows * weights.cols + (weights.rows if spec.biases is not None else 0)
+        box = (
+            Text(f"{name}: {a.rows} units", f"${tex_name}$: {a.rows} units"),
+            Text(activation, f"\\textrm{{{tex_activation}}}"),
+            Text(f"{count} parameters", f"{count} parameters"),
+        )
+        return Column(header, (), box=box)
+    units = tuple((number(derivation, a[i, 0]),) for i in range(a.rows))
+    biases: tuple[tuple[Text, ...], ...] = ()
+    if spec.biases is not None:
+        gradient = derivation.values.gradients[f"b{l + 1}"]
+        biases = tuple(
+            _pair(derivation, spec.biases[l][i, 0], gradient[i, 0], mode, "b", "b")
+            for i in range(a.rows)
+        )
+    return Column(header, units, biases)
+
+
+def _legend(spec: Any, mode: str) -> tuple[Text, ...]:
+    edges = {
+        "weights": ("weights W", "weights $W$"),
+        "both": (
+            "weights W (black) and ∂J/∂W (red)",
+            r"weights $W$ (black) and $\partial J/\partial W$ (red)",
+        ),
+        "only": ("∂J/∂W", r"$\partial J/\partial W$"),
+    }[mode]
+    plain = f"Units: activations at the documented point; edges: {edges[0]}"
+    tex = f"Units: activations at the documented point; edges: {edges[1]}"
+    if spec.batched:
+        m = spec.x.cols
+        plain += f"; sample 1 of {m}"
+        tex += f"; sample 1 of {m}"
+    return (Text(plain + ".", tex + ".", "name"),)
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return "×".join(map(str, shape))
+
+
+def _stack_diagram(derivation: Any) -> Diagram:
+    """One box per layer of a stack, with its kind, shapes and parameter count."""
+    spec = derivation.spec
+    columns = [_box(("input", _shape(spec.input_shape)))]
+    for layer in spec.layers:
+        kind = layer.kind if layer.activation is None else f"{layer.kind}, {layer.activation.name}"
+        lines = [kind, f"{_shape(layer.input_shape)} → {_shape(layer.output_shape)}"]
+        if layer.number is not None:
+            count = sum(
+                prod(spec.parameters[key].shape)
+                for key in layer.parameter_keys.values()
+                if key in spec.parameters
+            )
+            lines.append(f"{count} parameters")
+        columns.append(_box(tuple(lines)))
+    loss_value = derivation.values.get(Symbol("J"))
+    loss = (number(derivation, loss_value, name="J|J"),) if loss_value is not None else ()
+    legend = (
+        Text(
+            "One box per layer: its kind, input → output shape and parameters.",
+            "One box per layer: its kind, input $\\to$ output shape and parameters.",
+            "name",
+        ),
+    )
+    edges = tuple(() for _ in spec.layers)
+    return Diagram(tuple(columns), edges, (), loss, legend, boxes_only=True)
+
+
+def _box(lines: tuple[str, ...]) -> Column:
+    texts = tuple(
+        Text(line, line.replace("_", r"\_").replace("×", r"$\times$").replace("→", r"$\to$"))
+        for line in lines
+    )
+    return Column((), (), box=texts)
