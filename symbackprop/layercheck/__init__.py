@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from . import sequence_kinds, sequence_mistakes  # noqa: F401  (register the sequence kinds)
 from .check import RANDOM_POINTS, Functions, check_functions
 from .kinds import KINDS, Kind, lookup
 from .mistakes import LAYER_MISTAKES

@@ -8,7 +8,7 @@ textbook backward is the compact softmax Jacobian dS = P * (dP - rowsum(dP * P))
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -113,15 +113,34 @@ class Attention(LayerKind):
         cache: Mapping[str, list[Tensor]],
     ) -> tuple[list[Tensor], dict[str, Tensor]]:
         """dS = P * (dP - rowsum(dP * P)) per sample, then the projections' gradients."""
-        scale = 1 / sqrt(config["dim"])
-        wq, wk, wv = params["Wq"], params["Wk"], params["Wv"]
-        dxs, totals = [], {"Wq": [], "Wk": [], "Wv": []}  # type: tuple[list[Tensor], dict[str, list[Tensor]]]
-        for s, (x, g) in enumerate(zip(xs, upstreams, strict=True)):
-            q, k, v, p = (cache[stem][s] for stem in ("Q", "K", "V", "P"))
-            dv, dp = _product(p.T, g), _product(g, v.T)
-            ds = softmax_backward(p, dp)
-            dq, dk = _product(ds, k) * scale, _product(ds.T, q) * scale
-            dxs.append(_product(dq, wq.T) + _product(dk, wk.T) + _product(dv, wv.T))
-            for key, d in (("Wq", dq), ("Wk", dk), ("Wv", dv)):
-                totals[key].append(_product(x.T, d))
-        return dxs, {key: np.sum(values, axis=0) for key, values in totals.items()}
+        return backward_batch(xs, params, upstreams, cache, 1 / sqrt(config["dim"]))
+
+
+#: dS from (P, dP): the compact softmax Jacobian, or a mistake's variant of it.
+SoftmaxGradient = Callable[[Tensor, Tensor], Tensor]
+
+
+def backward_batch(
+    xs: list[Tensor],
+    params: Mapping[str, Tensor],
+    upstreams: list[Tensor],
+    cache: Mapping[str, list[Tensor]],
+    scale: Expr,
+    softmax_gradient: SoftmaxGradient = softmax_backward,
+) -> tuple[list[Tensor], dict[str, Tensor]]:
+    """dx per sample and dWq, dWk, dWv summed over the batch, from the cached Q, K, V and P.
+
+    dV = P^T g, dP = g V^T, dS = ``softmax_gradient(P, dP)``, dQ = dS K scale,
+    dK = dS^T Q scale; dW = x^T dQ (and so on), dx = dQ Wq^T + dK Wk^T + dV Wv^T.
+    """
+    wq, wk, wv = params["Wq"], params["Wk"], params["Wv"]
+    dxs, totals = [], {"Wq": [], "Wk": [], "Wv": []}  # type: tuple[list[Tensor], dict[str, list[Tensor]]]
+    for s, (x, g) in enumerate(zip(xs, upstreams, strict=True)):
+        q, k, v, p = (cache[stem][s] for stem in ("Q", "K", "V", "P"))
+        dv, dp = _product(p.T, g), _product(g, v.T)
+        ds = softmax_gradient(p, dp)
+        dq, dk = _product(ds, k) * scale, _product(ds.T, q) * scale
+        dxs.append(_product(dq, wq.T) + _product(dk, wk.T) + _product(dv, wv.T))
+        for key, d in (("Wq", dq), ("Wk", dk), ("Wv", dv)):
+            totals[key].append(_product(x.T, d))
+    return dxs, {key: np.sum(values, axis=0) for key, values in totals.items()}
