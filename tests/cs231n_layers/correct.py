@@ -190,7 +190,7 @@ def temporal_affine_forward(x, w, b):
 
 
 def temporal_affine_backward(dout, cache):
-    x, w, _, out = cache
+    x, w, _, _ = cache
     n, t, d = x.shape
     m = w.shape[1]
     dx = dout.reshape(n * t, m).dot(w.T).reshape(n, t, d)

@@ -271,12 +271,11 @@ def temporal_softmax_loss_no_mask(x, y, mask):
 
 
 def attention_backward_no_scale(dout, cache):
-    x, Wq, Wk, Wv, q, k, v, p, scale = cache
-    return attention_backward(dout, (x, Wq, Wk, Wv, q, k, v, p, 1.0))
+    return attention_backward(dout, (*cache[:-1], 1.0))
 
 
 def attention_forward_mask_after_softmax(x, Wq, Wk, Wv, causal):
-    out, cache = attention_forward(x, Wq, Wk, Wv, False)
+    _, cache = attention_forward(x, Wq, Wk, Wv, False)
     x, Wq, Wk, Wv, q, k, v, p, scale = cache
     if causal:
         p = p * np.tril(np.ones(p.shape[1:]))
