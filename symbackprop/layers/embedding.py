@@ -17,10 +17,11 @@ from .base import Config, Fields, LayerKind, Shape, Tensor, tensor, zeros
 
 
 def index_problem(x: np.ndarray, vocabulary: int) -> str | None:
-    """Why ``x`` (exact numbers) is not an array of indices in [0, vocabulary), or None."""
+    """Why ``x`` (exact numbers, samples first) is not an array of indices in [0, vocabulary),
+    or None."""
     for index, value in np.ndenumerate(x):
         if not (getattr(value, "is_integer", False) and 0 <= value < vocabulary):
-            where = "".join(f"[{i}]" for i in index)
+            where = "".join(f"[{i}]" for i in (index[1:] if x.shape[0] == 1 else index))
             return (
                 f"expected word indices: integers in [0, {vocabulary - 1}] for the embedding, "
                 f"got {value} at {where}"
