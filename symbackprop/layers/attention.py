@@ -65,8 +65,10 @@ class Attention(LayerKind):
         "dx = dQ Wq^T + dK Wk^T + dV Wv^T"
     )
     formula_latex = (
+        r"Q = x W_q, \; K = x W_k, \; V = x W_v, \quad "
         r"S = \frac{Q K^{\mathsf{T}}}{\sqrt{d}}, \quad "
-        r"P_{i,j} = \frac{e^{S_{i,j}}}{\sum_{k} e^{S_{i,k}}}, \quad \mathrm{out} = P V"
+        r"P_{i,j} = \frac{e^{S_{i,j}}}{\sum_{k} e^{S_{i,k}}} \text{ (causal: } j, k \le i"
+        r"\text{)}, \quad \mathrm{out} = P V"
     )
     backward_latex = (
         r"\frac{\partial J}{\partial S} = P \odot \Big(\frac{\partial J}{\partial P} - "

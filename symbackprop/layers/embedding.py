@@ -37,9 +37,9 @@ class Embedding(LayerKind):
     takes = "indices"
     formula = "out_t = We[x_t] (row x_t of the (V, D) table)"
     backward = "dWe[v] = sum over the steps t with x_t = v of dout_t (scatter-add)"
-    formula_latex = r"\mathrm{out}_{t,d} = W^{e}_{x_t,d}"
+    formula_latex = r"\mathrm{out}_{t,d} = \mathit{We}_{x_t,d}"
     backward_latex = (
-        r"\frac{\partial J}{\partial W^{e}_{v,d}} = \sum_{t \,:\, x_t = v} \delta_{t,d}"
+        r"\frac{\partial J}{\partial \mathit{We}_{v,d}} = \sum_{t \,:\, x_t = v} \delta_{t,d}"
     )
 
     def configure(self, fields: Fields, shape: Shape) -> dict[str, Any]:
