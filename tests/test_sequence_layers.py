@@ -403,3 +403,57 @@ def _networks(draw: Any) -> str:
 def test_random_sequence_networks_agree_with_every_oracle(text: str) -> None:
     report = check(parse_spec(text, "random.toml"), random_points=1)
     assert report.ok, text + report.to_text()
+
+
+def test_a_mask_needs_a_sequence_loss() -> None:
+    text = (
+        '[network]\ninput = [2]\nloss = "squared_error"\n\n[[layers]]\ntype = "dense"\n'
+        'units = 1\n\n[[layers]]\ntype = "dense"\nunits = 1\n\n'
+        "[parameters]\nW1 = [[1, 2]]\nb1 = [0]\nW2 = [[1]]\nb2 = [0]\n"
+        "[data]\nx = [1, 2]\ny = [1]\nmask = [1]\n"
+    )
+    with pytest.raises(SpecError, match=r"\[data\] mask: unknown key|\[data\] mask: only for"):
+        parse_spec(text, "s.toml")
+
+
+# --- check-layer: the drawn points and the staged exact side --------------------------------
+
+
+def test_the_staged_exact_attention_equals_the_closed_form() -> None:
+    """The attention kind's exact side, evaluated one stage at a time, equals the closed form."""
+    from dataclasses import replace
+
+    from symbackprop.layercheck.exact import build, evaluate
+    from symbackprop.layercheck.kinds import KINDS
+    from symbackprop.layercheck.points import draw_points
+
+    staged = KINDS["attention"]
+    closed = replace(staged, staged=None)
+    sizes = {"N": (1,), "T": (2,), "D": (2,), "d": (1,), "causal": (1,)}
+    exact = build(staged, sizes)
+    [point] = draw_points(staged, sizes, exact, 1, seed=3)
+    a, b = evaluate(exact, point.exact), evaluate(build(closed, sizes), point.exact)
+    for key in a:
+        for index in np.ndindex(*a[key].shape):
+            assert abs(a[key][index] - b[key][index]) < 1e-50, key
+
+
+def test_drawn_words_repeat_and_the_mask_is_in_the_targets() -> None:
+    from symbackprop.layercheck.exact import build
+    from symbackprop.layercheck.kinds import KINDS
+    from symbackprop.layercheck.points import draw_points
+    from symbackprop.layercheck.sizes import parse_shape
+
+    kind = KINDS["word_embedding"]
+    sizes = parse_shape(kind, None)
+    for point in draw_points(kind, sizes, build(kind, sizes), 3, seed=0):
+        x = point.arrays["x"]
+        assert x.reshape(-1)[-1] == x.reshape(-1)[0]
+        assert np.array_equal(np.argmax(np.array(point.exact["onehot"], dtype=int), -1), x)
+    kind = KINDS["temporal_softmax_loss"]
+    sizes = parse_shape(kind, None)
+    for point in draw_points(kind, sizes, build(kind, sizes), 3, seed=0):
+        t = np.array(point.exact["t"], dtype=int)
+        mask, y = point.arrays["mask"], point.arrays["y"]
+        assert np.array_equal(t.sum(-1), mask.astype(int))
+        assert all(t[i][y[i]] == 1 for i in np.ndindex(*y.shape) if mask[i])
