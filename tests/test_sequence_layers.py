@@ -457,3 +457,31 @@ def test_drawn_words_repeat_and_the_mask_is_in_the_targets() -> None:
         mask, y = point.arrays["mask"], point.arrays["y"]
         assert np.array_equal(t.sum(-1), mask.astype(int))
         assert all(t[i][y[i]] == 1 for i in np.ndindex(*y.shape) if mask[i])
+
+
+def _user_backprop(assign: bool) -> Any:
+    """A CS231n-style backprop of embedding -> temporal_dense -> temporal_cross_entropy."""
+
+    def backprop(params: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray) -> Any:
+        words, labels, mask = x.astype(int), y.argmax(-1), y.sum(-1) > 0
+        emb = params["We1"][words]
+        scores = emb @ params["W2"] + params["b2"]
+        p = np.exp(scores) / np.exp(scores).sum(-1, keepdims=True)
+        dscores = (p - np.eye(p.shape[-1])[labels]) * mask[..., None] / x.shape[0]
+        dwe = np.zeros_like(params["We1"])
+        if assign:
+            dwe[words] = dscores @ params["W2"].T
+        else:
+            np.add.at(dwe, words, dscores @ params["W2"].T)
+        w2 = np.einsum("ntd,ntm->dm", emb, dscores)
+        return {"We1": dwe, "W2": w2, "b2": dscores.sum(axis=(0, 1))}
+
+    return backprop
+
+
+def test_a_users_sequence_backprop_is_checked() -> None:
+    spec = parse_spec(SPECS["embedding-dense"], "s.toml")
+    assert check(spec, backprop=_user_backprop(False), random_points=1).ok
+    wrong = check(spec, backprop=_user_backprop(True), random_points=1)
+    assert not wrong.ok
+    assert all(c.ok for c in wrong.comparisons if c.name != "exact vs user backprop")
