@@ -111,7 +111,7 @@ def build_graph(spec: StackSpec) -> LayerGraph:
         key: _named(_parameter_stem(key), value.shape, None)
         for key, value in spec.parameters.items()
     }
-    inputs = tuple(_named("x", spec.input_shape, tag(s)) for s in samples)
+    inputs = tuple(_input(spec, s, tag(s)) for s in samples)
     targets = tuple(_named("y", spec.y.shape[1:], tag(s)) for s in samples)
     definitions: dict[Symbol, Expr] = {}
     rewrites: dict[Symbol, Callable[[Expr], Expr]] = {}
@@ -132,6 +132,18 @@ def build_graph(spec: StackSpec) -> LayerGraph:
     return LayerGraph(
         spec, inputs, targets, params, outputs, definitions, tuple(stages), positions, rewrites
     )
+
+
+def takes_indices(spec: StackSpec) -> bool:
+    """Whether the stack's input is word indices (data, not variables): an embedding first."""
+    return LAYERS[spec.layers[0].kind].takes == "indices"
+
+
+def _input(spec: StackSpec, s: int, sample: int | None) -> Tensor:
+    """Sample ``s``'s input: symbols x, or the spec's word indices themselves."""
+    if takes_indices(spec):
+        return np.array(spec.x[s], dtype=object)
+    return _named("x", spec.input_shape, sample)
 
 
 def _parameter_stem(key: str) -> str:

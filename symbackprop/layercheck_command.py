@@ -24,7 +24,8 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "kind",
         help="the layer kind, CS231n's function prefix: affine, relu, conv, max_pool, "
-        "softmax_loss, svm_loss, batchnorm, layernorm, dropout (an unknown kind lists them all)",
+        "softmax_loss, svm_loss, batchnorm, layernorm, dropout, word_embedding, temporal_affine, "
+        "temporal_softmax_loss, attention (an unknown kind lists them all)",
     )
     parser.add_argument(
         "--module",

@@ -11,7 +11,19 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sympy import Add, Eq, Expr, ImmutableMatrix, Integer, Rational, Symbol, collect, expand, log
+from sympy import (
+    Add,
+    Eq,
+    Expr,
+    ImmutableMatrix,
+    Integer,
+    Rational,
+    Symbol,
+    collect,
+    exp,
+    expand,
+    log,
+)
 
 from .activations import ReLU, normalize
 
@@ -31,6 +43,8 @@ class Loss:
     assumption: Assumption | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
     description: str = ""
+    #: The rank of one sample's prediction: 1 for a vector, 2 for a (T, V) sequence.
+    output_rank: int = 1
 
 
 LOSSES: dict[str, Loss] = {}
@@ -123,6 +137,24 @@ register(
     "sigmoid_cross_entropy",
     "log_loss",
 )
+
+
+def _temporal_cross_entropy(scores: Vector, y: Vector, opts: Mapping[str, Any]) -> Expr:
+    """-sum_t sum_v y_tv log softmax(s_t)_v, with log softmax = s_tv - log sum_k exp(s_tk)."""
+    terms = []
+    for row, target in zip(scores, y, strict=True):
+        normaliser = log(Add(*(exp(s) for s in row)))
+        terms += [t * (normaliser - s) for s, t in zip(row, target, strict=True)]
+    return Add(*terms)
+
+
+def _sequence_only(y: ImmutableMatrix) -> str | None:
+    return (
+        "is per time step for temporal_cross_entropy: give [[layers]] ending in a (T, V) "
+        "sequence and [data] labels (one per step)"
+    )
+
+
 register(
     Loss(
         "squared_error",
@@ -133,6 +165,20 @@ register(
     "mse",
     "sse",
     "squared_loss",
+)
+
+register(
+    Loss(
+        "temporal_cross_entropy",
+        _temporal_cross_entropy,
+        ("identity",),
+        _sequence_only,
+        description=(
+            "J_s = -sum_t mask_t log softmax(s_t)[label_t] over the time steps t of (T, V) "
+            "scores (CS231n's temporal_softmax_loss; mean reduction divides by N)"
+        ),
+        output_rank=2,
+    )
 )
 
 

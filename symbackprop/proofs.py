@@ -125,7 +125,10 @@ def _proof(
     kind: str, config: tuple[tuple[str, Any], ...], shape: tuple[int, ...], samples: int
 ) -> bool:
     layer, options = LAYERS[kind], dict(config)
-    xs = [tensor(shape, lambda i, s=s: Symbol(f"x_{s}_{_flat(i)}")) for s in range(samples)]
+    data = layer.proof_inputs(options, shape, samples)
+    xs = data or [
+        tensor(shape, lambda i, s=s: Symbol(f"x_{s}_{_flat(i)}")) for s in range(samples)
+    ]
     shapes = layer.parameter_shapes(options, shape)
     params = {k: tensor(s, lambda i, k=k: Symbol(f"{k}_{_flat(i)}")) for k, s in shapes.items()}
     definitions: dict[Symbol, Expr] = {}
@@ -141,7 +144,8 @@ def _proof(
     definitions.update(zip(outputs, [e for out in outs for e in out.ravel()], strict=True))
     loss = Symbol("L")
     definitions[loss] = Add(*(o * g for o, g in zip(outputs, flat_up, strict=True)))
-    wrt = [*((("x", s), x) for s, x in enumerate(xs)), *(((k, 0), v) for k, v in params.items())]
+    wrt = [] if data else [(("x", s), x) for s, x in enumerate(xs)]
+    wrt += [((k, 0), v) for k, v in params.items()]
     inputs = [e for _, a in wrt for e in a.ravel()]
     adjoints = reverse(definitions, loss, inputs)
     dxs, grads = layer.textbook_batch(options, xs, params, upstreams, stages.cache)
@@ -157,7 +161,7 @@ def _proof(
     ]
     r = _Ring([*inputs, *free, *flat_up], exprs)
     try:
-        entries = [e for x in xs for e in x.ravel()]
+        entries = [] if data else [e for x in xs for e in x.ravel()]
         for entry, value in _solved(free, intermediates, entries).items():
             r.known[entry] = r(value)
         for symbol, expr in intermediates.items():

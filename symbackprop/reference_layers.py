@@ -34,6 +34,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import ArrayLike
 
 import symbackprop.reference_norm as reference_norm
+import symbackprop.reference_sequence as reference_sequence
 from symbackprop.reference import (
     Array,
     ResolvedActivation,
@@ -47,7 +48,7 @@ Params = Mapping[str, ArrayLike]
 
 __all__ = ["Layer", "backprop", "forward", "loss", "max_pool_ties"]
 
-_WITH_PARAMETERS = ("conv2d", "dense", "batchnorm", "layernorm")
+_WITH_PARAMETERS = ("conv2d", "dense", "batchnorm", "layernorm", *reference_sequence.KINDS)
 _NORMALISATIONS = ("batchnorm", "layernorm")
 
 
@@ -193,6 +194,9 @@ def _norm_forward(
 def _linear_forward(layer: Layer, params: Params, number: int | None, x: Array) -> Array:
     """The pre-activation z of one layer (for pooling and flatten, its output)."""
     kind = layer["type"]
+    if kind in reference_sequence.KINDS:
+        assert number is not None
+        return reference_sequence.layer_forward(layer, params, number, x)
     if kind == "flatten":
         return x.reshape(x.shape[0], -1)
     if kind in ("max_pool2d", "avg_pool2d"):
@@ -208,6 +212,9 @@ def _linear_backward(
 ) -> tuple[Array, dict[str, Array]]:
     """From g = dJ/dz of one layer: dJ/d(its input) and the gradients of its parameters."""
     kind = layer["type"]
+    if kind in reference_sequence.KINDS:
+        assert number is not None
+        return reference_sequence.layer_backward(layer, params, number, x, g)
     if kind == "flatten":
         return g.reshape(x.shape), {}
     if kind in ("max_pool2d", "avg_pool2d"):
@@ -291,6 +298,8 @@ def loss(
     z, a = forward(layers, params, x)[-1]
     output = _activations(layers)[-1]
     assert output is not None  # the last layer always has one
+    if loss == "temporal_cross_entropy":
+        return reference_sequence.sequence_loss(a, np.asarray(y, dtype=np.float64), reduction)[0]
     target = np.asarray(y, dtype=np.float64).T
     return output_loss(loss, output, _columns(z), _columns(a), target, half, reduction)
 
@@ -332,9 +341,12 @@ def backprop(
     z, a = pairs[-1]
     output = activations[-1]
     assert output is not None  # the last layer always has one
-    target = np.asarray(y, dtype=np.float64).T
-    delta_cols = output_delta(loss, output, _columns(z), _columns(a), target, half, reduction, c)
-    delta = _uncolumns(delta_cols, z.shape)
+    if loss == "temporal_cross_entropy":  # the scores are the output, no activation
+        delta = reference_sequence.sequence_loss(z, np.asarray(y, dtype=np.float64), reduction)[1]
+    else:
+        target = np.asarray(y, dtype=np.float64).T
+        cols = output_delta(loss, output, _columns(z), _columns(a), target, half, reduction, c)
+        delta = _uncolumns(cols, z.shape)
     grads: dict[str, Array] = {}
     for k in range(len(layers) - 1, -1, -1):
         layer_input = inputs if k == 0 else pairs[k - 1][1]

@@ -17,11 +17,19 @@ import numpy as np
 from sympy import ImmutableMatrix, Rational
 
 from .layers import LAYERS, Shape
+from .losses import LOSSES
 from .quoting import NAME_LIMIT, one_line, shown
+from .sequence_data import sequence_targets
 
 _NETWORK_KEYS = ("input", "loss", "biases", "l2")
-_DATA_KEYS = ("x", "y", "label", "labels")
-_RANKS = {"maps": 3, "vector": 1}
+_DATA_KEYS = ("x", "y", "label", "labels", "mask")
+_RANKS = {"maps": 3, "vector": 1, "sequence": 2, "indices": 1}
+_WANTED = {
+    "maps": "(channels, height, width) maps",
+    "vector": "a vector",
+    "sequence": "a (time, features) sequence",
+    "indices": "a sequence of word indices",
+}
 
 
 class Validator(Protocol):
@@ -181,6 +189,7 @@ def parse_stack(v: Validator) -> dict[str, Any] | StackSpec:
     shape = _input(v, net["input"])
     layers = _layers(v, shape, _sample_count(v, shape))
     loss = v.loss(net["loss"], layers[-1].activation or _identity(v))
+    _check_output(v, layers, LOSSES[loss.name].output_rank)
     if all(layer.kind == "dense" for layer in layers) and len(shape) == 1:
         return _mlp_tables(v, net, shape, layers)
     use_biases = v.boolean("[network] biases", net.get("biases", True))
@@ -191,7 +200,11 @@ def parse_stack(v: Validator) -> dict[str, Any] | StackSpec:
         raise v.fail("[network] l2", "not supported yet for stacks with convolution or pooling")
     parameters = _parameters(v, layers, use_biases)
     x, y, batched = _samples(v, shape, layers[-1].output_shape)
-    v.check_target(loss, None, ImmutableMatrix(y.tolist()).T)
+    problem = LAYERS[layers[0].kind].check_data(layers[0].options, x)
+    if problem:
+        raise v.fail("[data] x", problem)
+    if y.ndim == 2:
+        v.check_target(loss, None, ImmutableMatrix(y.tolist()).T)
     return StackSpec(v.source, shape, layers, loss, parameters, x, y, batched)
 
 
@@ -218,14 +231,14 @@ def _network(v: Validator) -> dict[str, Any]:
 def _input(v: Validator, value: Any) -> Shape:
     ok = (
         isinstance(value, list)
-        and len(value) in (1, 3)
+        and len(value) in (1, 2, 3)
         and all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in value)
     )
     if not ok:
         raise v.fail(
             "[network] input",
-            "expected one sample's shape: [channels, height, width] or [n] of positive "
-            f"integers, got {v.describe(value)}",
+            "expected one sample's shape: [channels, height, width], [time, features] or [n] "
+            f"of positive integers, got {v.describe(value)}",
         )
     return tuple(value)
 
@@ -248,13 +261,20 @@ def _layers(v: Validator, shape: Shape, samples: int) -> tuple[StackLayer, ...]:
         number = layer.number or number
         layers.append(layer)
         shape = layer.output_shape
-    if len(shape) != 1:
-        raise v.fail(
-            f"[[layers]] {len(tables)}",
-            f"the last layer must give a vector for the loss, got shape {_shape_text(shape)}; "
-            "add a flatten layer",
-        )
     return tuple(layers)
+
+
+def _check_output(v: Validator, layers: tuple[StackLayer, ...], rank: int) -> None:
+    """The last layer gives what the loss takes: a vector, or a (T, V) sequence."""
+    shape = layers[-1].output_shape
+    if len(shape) == rank:
+        return
+    wanted = "a vector" if rank == 1 else "a (time, classes) sequence"
+    hint = "; add a flatten layer" if rank == 1 and len(shape) != 2 else ""
+    raise v.fail(
+        f"[[layers]] {len(layers)}",
+        f"the last layer must give {wanted} for the loss, got shape {_shape_text(shape)}{hint}",
+    )
 
 
 def _layer(
@@ -280,11 +300,14 @@ def _layer(
             raise v.fail(
                 f"{where} {shown(key)}", f"unknown key; expected one of: {', '.join(allowed)}"
             )
+    if kind.takes == "indices" and position != 1:
+        raise v.fail(where, "takes word indices, the network's input: it must be the first layer")
     rank = _RANKS.get(kind.takes)
     if rank is not None and len(shape) != rank:
-        wanted = "a vector" if rank == 1 else "(channels, height, width) maps"
-        hint = "; add a flatten layer before it" if rank == 1 else ""
-        raise v.fail(where, f"needs {wanted} as input, got shape {_shape_text(shape)}{hint}")
+        hint = "; add a flatten layer before it" if kind.takes == "vector" else ""
+        raise v.fail(
+            where, f"needs {_WANTED[kind.takes]} as input, got shape {_shape_text(shape)}{hint}"
+        )
     config = kind.configure(_Fields(v, where, table, samples), shape)
     activation = None
     if "activation" in table:
@@ -380,6 +403,10 @@ def _samples(v: Validator, shape: Shape, out: Shape) -> tuple[np.ndarray, np.nda
         ],
         dtype=object,
     ).reshape((len(items), *shape))
+    if len(out) == 2:
+        return x, sequence_targets(v, data, out, batched, len(items)), batched
+    if "mask" in data:
+        raise v.fail("[data] mask", "only for a sequence loss (temporal_cross_entropy)")
     given = [k for k in ("y", "label", "labels") if k in data]
     if len(given) != 1:
         raise v.fail(

@@ -66,7 +66,40 @@ MISTAKES = [
         ["dx", "dgamma"],
     ),
     ("dropout", "dropout_backward_missing_scale", "dropout-missing-scale", ["dx"]),
+    ("word_embedding", "word_embedding_backward_assign", "embedding-assign-not-add", ["dW"]),
+    (
+        "temporal_affine",
+        "temporal_affine_backward_db_per_step",
+        "temporal-affine-db-not-summed-over-time",
+        ["db"],
+    ),
+    (
+        "temporal_softmax_loss",
+        "temporal_softmax_loss_no_mask",
+        "temporal-softmax-ignores-mask",
+        ["dx", "loss"],
+    ),
+    (
+        "attention",
+        "attention_backward_no_scale",
+        "attention-missing-scale-backward",
+        ["dWk", "dWq", "dx"],
+    ),
+    (
+        "attention",
+        "attention_backward_diagonal_softmax",
+        "softmax-jacobian-missing-rowsum",
+        ["dWk", "dWq", "dx"],
+    ),
+    (
+        "attention",
+        "attention_forward_mask_after_softmax+attention_backward_mask_after_softmax",
+        "attention-mask-after-softmax",
+        ["dWk", "dWq", "dWv", "dx"],
+    ),
 ]
+#: Sizes a mistake needs (the causal mask, for one applied after the softmax).
+SHAPES = {"attention_forward_mask_after_softmax+attention_backward_mask_after_softmax": "causal=1"}
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -108,9 +141,9 @@ def test_correct_layers_pass_through_the_python_api(kind: str) -> None:
 def test_wrong_layers_fail_with_the_mistake_named(
     kind: str, function: str, mistake: str, arrays: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    status, out, _ = _run(
-        capsys, kind, "--module", WRONG, *_function_options(kind, function), "--format", "json"
-    )
+    shape = ["--shape", SHAPES[function]] if function in SHAPES else []
+    options = [*_function_options(kind, function), *shape]
+    status, out, _ = _run(capsys, kind, "--module", WRONG, *options, "--format", "json")
     report = json.loads(out)
     assert status == 1 and not report["ok"]
     named = [m for m in report["mistakes"] if m["mistake"] == mistake]
@@ -204,8 +237,8 @@ def test_the_ground_truth_is_exact_rationals() -> None:
             r"returned db of shape \(6,\) instead of \(3,\)",
         ),
         (
-            ["lstm", "--module", CORRECT],
-            r"unknown kind 'lstm'; expected one of: affine, batchnorm, conv",
+            ["gru", "--module", CORRECT],
+            r"unknown kind 'gru'; expected one of: affine, attention, batchnorm, conv",
         ),
         (["affine", "--module", CORRECT, "--shape", "K=3"], r"--shape: unknown size 'K'"),
         (["affine", "--module", CORRECT, "--shape", "N=two"], r"N=two: expected an integer"),

@@ -39,7 +39,12 @@ b1 = [0.1, -0.2]
 
 
 def test_registry_holds_the_three_losses_and_two_reductions() -> None:
-    assert set(LOSSES) == {"cross_entropy", "binary_cross_entropy", "squared_error"}
+    assert set(LOSSES) == {
+        "cross_entropy",
+        "binary_cross_entropy",
+        "squared_error",
+        "temporal_cross_entropy",
+    }
     assert REDUCTIONS == ("mean", "sum")
     assert all(loss.description for loss in LOSSES.values())
 
@@ -131,7 +136,7 @@ def test_output_activation_requirements() -> None:
             '"hinge"',
             "x = [1, 2]\ny = [0, 1]",
             r"^<spec>: \[network\] loss: unknown loss 'hinge'; expected one of: "
-            r"binary_cross_entropy, cross_entropy, squared_error$",
+            r"binary_cross_entropy, cross_entropy, squared_error, temporal_cross_entropy$",
         ),
         (
             '"softmax"',

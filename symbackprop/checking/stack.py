@@ -23,7 +23,7 @@ from ..activations import LeakyReLU, ReLU
 from ..chain import Adjoints, reverse
 from ..errors import UserBackpropError
 from ..finite_differences import DEFAULT_RELATIVE_STEP, central_difference, central_differences
-from ..graph import LayerGraph, build_graph
+from ..graph import LayerGraph, build_graph, takes_indices
 from ..isolation import ChildResult, Isolated, run_child
 from ..layers import LAYERS, PoolMax
 from ..numeric import _printer
@@ -244,11 +244,13 @@ RANDOM_TRIES = 50
 def _random_point(
     graph: LayerGraph, exact: Program, label: str, rng: np.random.Generator
 ) -> StackPoint:
-    """Parameters and x uniform in [-1, 1], the spec's targets, drawn again on a tie."""
+    """Parameters and x uniform in [-1, 1] (word indices kept), the spec's targets, drawn
+    again on a tie."""
     spec = graph.spec
     for _ in range(RANDOM_TRIES):
         params = {key: rng.uniform(-1.0, 1.0, v.shape) for key, v in spec.parameters.items()}
-        point = _point(graph, exact, label, params, rng.uniform(-1.0, 1.0, spec.x.shape), spec.y)
+        x = spec.x if takes_indices(spec) else rng.uniform(-1.0, 1.0, spec.x.shape)
+        point = _point(graph, exact, label, params, x, spec.y)
         if not point.ties:
             break
     return point

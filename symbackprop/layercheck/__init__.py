@@ -35,6 +35,8 @@ _LAZY = {
 def __getattr__(name: str) -> Any:
     if name not in _LAZY:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if name in ("KINDS", "LAYER_MISTAKES"):
+        import_module(".kinds", __name__).load_all()
     return getattr(import_module(f".{_LAZY[name]}", __name__), name)
 
 

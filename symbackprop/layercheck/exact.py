@@ -10,7 +10,7 @@ products of them are exact at that precision; softmax's exp and log carry 80 dig
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
@@ -56,10 +56,17 @@ def _build(kind: Kind, key: tuple[tuple[str, tuple[int, ...]], ...]) -> Exact:
     if kind.loss:
         x = symbols["x"]
         symbols["t"] = _symbols("t", x.shape)
-    result = kind.symbolic(sizes, symbols)
+    if kind.words is not None:
+        shape, vocabulary = kind.words(sizes)
+        symbols["onehot"] = _symbols("onehot", (*shape, vocabulary))
+    definitions: dict[Symbol, Expr] = {}
+    if kind.staged is not None:
+        result = kind.staged(sizes, symbols, _Named(definitions))
+    else:
+        result = kind.symbolic(sizes, symbols)
     output = np.array([result], dtype=object) if kind.loss else result
     names = [Symbol(f"out[{','.join(map(str, i))}]") for i in np.ndindex(*output.shape)]
-    definitions: dict[Symbol, Expr] = dict(zip(names, output.ravel(), strict=True))
+    definitions.update(zip(names, output.ravel(), strict=True))
     if kind.loss:
         total = names[0]
     else:
@@ -70,6 +77,8 @@ def _build(kind: Kind, key: tuple[tuple[str, tuple[int, ...]], ...]) -> Exact:
         )
     wanted = [s for g in kind.gradients for s in symbols[g].ravel()]
     adjoints = reverse(definitions, total, wanted)
+    if kind.staged is not None:
+        return _staged(kind, symbols, definitions, adjoints, np.array(names).reshape(output.shape))
     upstream: dict[Symbol, Expr] = {}
     for adjoint, definition in adjoints.definitions.items():
         upstream[adjoint] = definition.xreplace(upstream)
@@ -81,6 +90,73 @@ def _build(kind: Kind, key: tuple[tuple[str, tuple[int, ...]], ...]) -> Exact:
     }
     exact = Exact(symbols, output, gradients)
     return replace(exact, program=_compile(exact))
+
+
+class _Named:
+    """The stages of a staged forward: each stage's entries named, defined in order."""
+
+    def __init__(self, definitions: dict[Symbol, Expr]) -> None:
+        self.definitions = definitions
+
+    def __call__(
+        self, stem: str, values: Sequence[Tensor], *, shared: bool = False, symbol: Any = Symbol
+    ) -> list[Tensor]:
+        named = []
+        for s, value in enumerate(values):
+            names = tensor(value.shape, lambda i, s=s: symbol(f"{stem}[{s},{_index(i)}]"))
+            self.definitions.update((names[i], value[i]) for i in np.ndindex(*value.shape))
+            named.append(names)
+        return named
+
+
+def _index(index: tuple[int, ...]) -> str:
+    return ",".join(map(str, index))
+
+
+def _staged(
+    kind: Kind,
+    symbols: dict[str, Tensor],
+    definitions: dict[Symbol, Expr],
+    adjoints: Any,
+    output: Tensor,
+) -> Exact:
+    """The Exact of a staged forward: the gradients stay in the named intermediates, and the
+    program evaluates the definitions one by one (no closed form of the whole layer)."""
+    gradients = {
+        f"d{g}": tensor(symbols[g].shape, lambda i, g=g: adjoints.parameters[symbols[g][i]])
+        for g in kind.gradients
+    }
+    exact = Exact(symbols, output, gradients)
+    steps = [*definitions.items(), *adjoints.definitions.items()]
+    results = [e for array in (output, *gradients.values()) for e in array.ravel()]
+    return replace(exact, program=_stepwise(exact, steps, results))
+
+
+def _stepwise(
+    exact: Exact, steps: list[tuple[Symbol, Expr]], results: list[Expr]
+) -> Callable[..., list[Any]]:
+    """One mpmath function per definition, run in order; then the results."""
+    inputs = [s for array in exact.symbols.values() for s in array.ravel()]
+    compiled = [(symbol, *_function(expr)) for symbol, expr in steps]
+    finals = [_function(expr) for expr in results]
+
+    def program(*args: Any) -> list[Any]:
+        values = dict(zip(inputs, args, strict=True))
+        for symbol, used, f in compiled:
+            values[symbol] = f(*(values[u] for u in used))
+        return [f(*(values[u] for u in used)) for used, f in finals]
+
+    return program
+
+
+def _function(expr: Expr) -> tuple[list[Symbol], Callable[..., Any]]:
+    """``expr`` as an mpmath function of its free symbols (sorted by name)."""
+    ready = scalar_ready(expr, CONVENTION, numpy=False)
+    used = sorted(ready.free_symbols, key=str)
+    names = [Symbol(f"_v{i}") for i in range(len(used))]
+    scalar = scalar_functions(mpmath.mpf(int(CONVENTION)))
+    body = ready.xreplace(dict(zip(used, names, strict=True)))
+    return used, lambdify(names, body, modules=[scalar, "mpmath"])
 
 
 def build(kind: Kind, sizes: Sizes) -> Exact:

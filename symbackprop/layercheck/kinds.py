@@ -74,6 +74,14 @@ class Kind:
     observes: Callable[[Sizes], dict[str, Shape]] = lambda sizes: {}
     avoid: tuple[tuple[str, tuple[int, ...]], ...] = ()
     summary: str = ""
+    #: Word indices the user's forward gets as ``x``: their shape and the vocabulary size V.
+    #: The exact side sees them one-hot, as the 0/1 symbols ``onehot`` of shape (..., V).
+    words: Callable[[Sizes], tuple[Shape, int]] | None = None
+    #: A loss over time steps: a drawn 0/1 ``mask`` of the labels' shape, folded into ``t``.
+    masked: bool = False
+    #: ``symbolic`` with its intermediates named (Stages, as a layer's ``forward_batch``):
+    #: the exact side then differentiates and evaluates one stage at a time.
+    staged: Callable[[Sizes, Mapping[str, Tensor], Any], Any] | None = None
 
 
 KINDS: dict[str, Kind] = {}
@@ -87,11 +95,17 @@ def register(kind: Kind) -> Kind:
 
 def lookup(name: str) -> Kind:
     """The kind called ``name``; an error lists the kinds."""
+    load_all()
     if name not in KINDS:
         raise SymbackpropError(
             f"check-layer: unknown kind '{name}'; expected one of: {', '.join(sorted(KINDS))}"
         )
     return KINDS[name]
+
+
+def load_all() -> None:
+    """Import the modules that register more kinds and mistakes (the sequence layers)."""
+    from . import sequence_kinds, sequence_mistakes  # noqa: F401
 
 
 def one(sizes: Sizes, name: str) -> int:

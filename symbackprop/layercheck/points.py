@@ -26,7 +26,8 @@ class Point:
     """A point: its label, what its edge is (if any), exact values and float64 arrays.
 
     ``exact`` holds object arrays of rationals (``x``, ``w``, ``dout``, and for a loss the
-    one-hot ``t``); ``arrays`` holds float64 arrays and, for a loss, the integer labels ``y``.
+    one-hot ``t``; word indices one-hot as ``onehot``); ``arrays`` holds float64 arrays and,
+    for a loss, the integer labels ``y`` (and a ``mask``), for an embedding the indices ``x``.
     """
 
     label: str
@@ -46,8 +47,8 @@ def _draw(
         name: rng.integers(-LIMIT, LIMIT + 1, shape) for name, shape in kind.inputs(sizes).items()
     }
     if kind.loss:
-        n, c = ints["x"].shape
-        ints["y"] = np.asarray(rng.integers(0, c, n))
+        *steps, c = ints["x"].shape
+        ints["y"] = np.asarray(rng.integers(0, c, steps))
     else:
         ints["dout"] = np.asarray(rng.integers(-LIMIT, LIMIT + 1, exact.output.shape))
     for name, numerators in kind.avoid:
@@ -57,11 +58,58 @@ def _draw(
     values = {name: _rationals(v) for name, v in ints.items()}
     arrays = {name: v.astype(np.float64) / DENOMINATOR for name, v in ints.items()}
     if labels is not None:
-        t = np.zeros(ints["x"].shape, dtype=int)
-        t[np.arange(len(labels)), labels] = 1
-        values["t"] = tensor(t.shape, lambda i: Integer(int(t[i])))
-        arrays["y"] = labels.astype(np.int64)
+        _targets(kind, rng, ints["x"].shape, labels, values, arrays)
+    if kind.words is not None:
+        _words(kind, sizes, rng, values, arrays)
     return Point(label, what, values, arrays)
+
+
+def _one_hot(indices: np.ndarray, classes: int) -> np.ndarray:
+    """0/1 integers of shape (*indices.shape, classes)."""
+    t = np.zeros((*indices.shape, classes), dtype=int)
+    np.put_along_axis(t, indices[..., None], 1, axis=-1)
+    return t
+
+
+def _integers(t: np.ndarray) -> np.ndarray:
+    return tensor(t.shape, lambda i: Integer(int(t[i])))
+
+
+def _targets(
+    kind: Kind,
+    rng: np.random.Generator,
+    shape: tuple[int, ...],
+    labels: np.ndarray,
+    values: dict[str, np.ndarray],
+    arrays: dict[str, np.ndarray],
+) -> None:
+    """The one-hot ``t`` (zero where a ``masked`` loss's mask is 0), ``y`` and the mask."""
+    t = _one_hot(labels, shape[-1])
+    if kind.masked:
+        mask = rng.integers(0, 2, labels.shape)
+        mask.reshape(-1)[0] = 1  # at least one step counts
+        values["onehot_y"] = _integers(t)  # the targets with the mask ignored
+        t = t * mask[..., None]
+        arrays["mask"] = mask.astype(bool)
+        values["mask"] = _integers(mask)
+    values["t"] = _integers(t)
+    arrays["y"] = labels.astype(np.int64)
+
+
+def _words(
+    kind: Kind,
+    sizes: Sizes,
+    rng: np.random.Generator,
+    values: dict[str, np.ndarray],
+    arrays: dict[str, np.ndarray],
+) -> None:
+    """Word indices ``x`` in [0, V), the last repeating the first, and their one-hot form."""
+    assert kind.words is not None
+    shape, vocabulary = kind.words(sizes)
+    x = rng.integers(0, vocabulary, shape)
+    x.reshape(-1)[-1] = x.reshape(-1)[0]  # a repeated index, whose gradients add up
+    arrays["x"] = x.astype(np.int64)
+    values["onehot"] = _integers(_one_hot(x, vocabulary))
 
 
 def _redraw(rng: np.random.Generator, ints: np.ndarray, numerators: tuple[int, ...]) -> None:

@@ -6,13 +6,16 @@ below) and one in the reference side, ``symbackprop/reference_layers.py``, plus 
 
 from __future__ import annotations
 
+from .attention import Attention
 from .base import Config, Fields, LayerKind, Shape, Tensor
 from .conv2d import Conv2D
 from .dense import Dense
 from .dropout import Dropout
+from .embedding import Embedding
 from .flatten import Flatten
 from .normalization import BatchNorm, LayerNorm
 from .pooling import AvgPool2D, FirstMax, MaxPool2D, PoolMax
+from .temporal import TemporalDense
 
 LAYERS: dict[str, LayerKind] = {}
 
@@ -32,6 +35,9 @@ for _kind in (
     BatchNorm(),
     LayerNorm(),
     Dropout(),
+    Embedding(),
+    TemporalDense(),
+    Attention(),
 ):
     register(_kind)
 

@@ -89,7 +89,8 @@ class LayerKind:
     proof_free: ClassVar[tuple[str, ...]] = ()
     #: Whether ``activation`` is allowed on the layer.
     activates: ClassVar[bool] = True
-    #: The shape of input the layer takes, "maps" (C, H, W), "vector" (n,) or "any".
+    #: The shape of input the layer takes, "maps" (C, H, W), "vector" (n,), "sequence" (T, D),
+    #: "indices" (T,) word indices that are data, not variables (first layer only), or "any".
     takes: ClassVar[str] = "any"
     #: What the layer computes, in one line for the docs and ``derive``.
     formula: ClassVar[str] = ""
@@ -106,6 +107,14 @@ class LayerKind:
     def describe(self, config: Config) -> str:
         """A short name with the options, for titles: ``conv2d 2x3x3``."""
         return self.name
+
+    def proof_inputs(self, config: Config, shape: Shape, samples: int) -> list[Tensor] | None:
+        """Concrete inputs for the proof of the textbook form (word indices), or None: symbols."""
+        return None
+
+    def check_data(self, config: Config, x: np.ndarray) -> str | None:
+        """Why the spec's input data ``x`` (all samples) does not suit the layer, or None."""
+        return None
 
     def output_shape(self, config: Config, shape: Shape) -> Shape:
         """The shape of one sample's output."""

@@ -406,11 +406,12 @@ def _output_error(loss: str, options: tuple, part: str) -> Change:
 def _loss_derivative(spec: NetworkSpec) -> Iterator[Variant]:
     output = spec.activations[-1].name
     own = spec.loss.name
-    for name in LOSSES:
+    vector_losses = [name for name, loss in LOSSES.items() if loss.output_rank == 1]
+    for name in vector_losses:
         if name != own:
             yield _variant(_output_error(name, loss_options(name), "full"), used=name)
     if not _elementwise(output):
-        for name in LOSSES:
+        for name in vector_losses:
             options = spec.loss.options if name == own else loss_options(name)
             yield _variant(
                 _output_error(name, options, "diagonal"),

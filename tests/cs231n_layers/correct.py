@@ -170,3 +170,70 @@ def dropout_forward(x, dropout_param):
 def dropout_backward(dout, cache):
     _, mask = cache
     return dout * mask
+
+
+def word_embedding_forward(x, W):
+    return W[x], (x, W.shape)
+
+
+def word_embedding_backward(dout, cache):
+    x, shape = cache
+    dW = np.zeros(shape)
+    np.add.at(dW, x, dout)
+    return dW
+
+
+def temporal_affine_forward(x, w, b):
+    n, t, d = x.shape
+    out = x.reshape(n * t, d).dot(w).reshape(n, t, -1) + b
+    return out, (x, w, b, out)
+
+
+def temporal_affine_backward(dout, cache):
+    x, w, _, _ = cache
+    n, t, d = x.shape
+    m = w.shape[1]
+    dx = dout.reshape(n * t, m).dot(w.T).reshape(n, t, d)
+    dw = dout.reshape(n * t, m).T.dot(x.reshape(n * t, d)).T
+    db = dout.sum(axis=(0, 1))
+    return dx, dw, db
+
+
+def temporal_softmax_loss(x, y, mask):
+    n, t, v = x.shape
+    x_flat, y_flat, mask_flat = x.reshape(n * t, v), y.reshape(n * t), mask.reshape(n * t)
+    probs = np.exp(x_flat - np.max(x_flat, axis=1, keepdims=True))
+    probs /= np.sum(probs, axis=1, keepdims=True)
+    loss = -np.sum(mask_flat * np.log(probs[np.arange(n * t), y_flat])) / n
+    dx_flat = probs.copy()
+    dx_flat[np.arange(n * t), y_flat] -= 1
+    dx_flat /= n
+    dx_flat *= mask_flat[:, None]
+    return loss, dx_flat.reshape(n, t, v)
+
+
+def _row_softmax(scores):
+    e = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def attention_forward(x, Wq, Wk, Wv, causal):
+    q, k, v = x @ Wq, x @ Wk, x @ Wv
+    scale = 1 / np.sqrt(Wq.shape[1])
+    scores = q @ k.transpose(0, 2, 1) * scale
+    if causal:
+        t = x.shape[1]
+        scores = np.where(np.tril(np.ones((t, t), dtype=bool)), scores, -np.inf)
+    p = _row_softmax(scores)
+    return p @ v, (x, Wq, Wk, Wv, q, k, v, p, scale)
+
+
+def attention_backward(dout, cache):
+    x, Wq, Wk, Wv, q, k, v, p, scale = cache
+    dv = p.transpose(0, 2, 1) @ dout
+    dp = dout @ v.transpose(0, 2, 1)
+    ds = p * (dp - (dp * p).sum(axis=-1, keepdims=True))
+    dq, dk = ds @ k * scale, ds.transpose(0, 2, 1) @ q * scale
+    dx = dq @ Wq.T + dk @ Wk.T + dv @ Wv.T
+    grads = [np.einsum("ntd,nte->de", x, g) for g in (dq, dk, dv)]
+    return (dx, *grads)

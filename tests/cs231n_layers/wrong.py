@@ -6,8 +6,11 @@ the catalogue id check-layer must name. The forwards are the correct ones.
 
 import numpy as np
 from correct import (  # noqa: F401  (the forwards the wrong backwards pair with)
+    _row_softmax,
     affine_backward,
     affine_forward,
+    attention_backward,
+    attention_forward,
     batchnorm_backward,
     batchnorm_forward,
     conv_backward_naive,
@@ -22,6 +25,11 @@ from correct import (  # noqa: F401  (the forwards the wrong backwards pair with
     relu_forward,
     softmax_loss,
     svm_loss,
+    temporal_affine_backward,
+    temporal_affine_forward,
+    temporal_softmax_loss,
+    word_embedding_backward,
+    word_embedding_forward,
 )
 
 
@@ -244,3 +252,52 @@ def layernorm_backward_over_batch(dout, cache):
 def dropout_backward_missing_scale(dout, cache):
     _, mask = cache
     return dout * (mask != 0)
+
+
+def word_embedding_backward_assign(dout, cache):
+    x, shape = cache
+    dW = np.zeros(shape)
+    dW[x] = dout
+    return dW
+
+
+def temporal_affine_backward_db_per_step(dout, cache):
+    dx, dw, _ = temporal_affine_backward(dout, cache)
+    return dx, dw, dout.sum(axis=0)
+
+
+def temporal_softmax_loss_no_mask(x, y, mask):
+    return temporal_softmax_loss(x, y, np.ones_like(mask))
+
+
+def attention_backward_no_scale(dout, cache):
+    return attention_backward(dout, (*cache[:-1], 1.0))
+
+
+def attention_forward_mask_after_softmax(x, Wq, Wk, Wv, causal):
+    _, cache = attention_forward(x, Wq, Wk, Wv, False)
+    x, Wq, Wk, Wv, q, k, v, p, scale = cache
+    if causal:
+        p = p * np.tril(np.ones(p.shape[1:]))
+    return p @ v, (x, Wq, Wk, Wv, q, k, v, p, scale, cache[7])
+
+
+def attention_backward_mask_after_softmax(dout, cache):
+    x, Wq, Wk, Wv, q, k, v, p, scale, full = cache
+    dv = p.transpose(0, 2, 1) @ dout
+    dp = dout @ v.transpose(0, 2, 1) * np.tril(np.ones(p.shape[1:]))
+    ds = full * (dp - (dp * full).sum(axis=-1, keepdims=True))
+    dq, dk = ds @ k * scale, ds.transpose(0, 2, 1) @ q * scale
+    dx = dq @ Wq.T + dk @ Wk.T + dv @ Wv.T
+    grads = [np.einsum("ntd,nte->de", x, g) for g in (dq, dk, dv)]
+    return (dx, *grads)
+
+
+def attention_backward_diagonal_softmax(dout, cache):
+    x, Wq, Wk, Wv, q, k, v, p, scale = cache
+    dv = p.transpose(0, 2, 1) @ dout
+    ds = p * (dout @ v.transpose(0, 2, 1))
+    dq, dk = ds @ k * scale, ds.transpose(0, 2, 1) @ q * scale
+    dx = dq @ Wq.T + dk @ Wk.T + dv @ Wv.T
+    grads = [np.einsum("ntd,nte->de", x, g) for g in (dq, dk, dv)]
+    return (dx, *grads)
