@@ -23,6 +23,7 @@ from typing import Any, TypeAlias
 
 from sympy import ImmutableMatrix, Integer, Rational
 
+from . import notation
 from .activations import ACTIVATIONS, canonical_name
 from .builtin import example_names, example_text
 from .errors import SpecError
@@ -537,18 +538,25 @@ class _Validator:
             shapes[f"db{l + 1}"] = (layers[l + 1], 1)
             shapes[f"z{l + 1}"] = (layers[l + 1], samples)
             shapes[f"a{l + 1}"] = (layers[l + 1], samples)
-        self.check_keys("expected", table, [*shapes, "atol", "rtol"])
+        shapes.update(_updated_shapes(shapes))
+        entries = [k for k in table if _entry_of(k, shapes)]
+        self.check_keys("expected", table, [*shapes, *entries, "atol", "rtol"])
         values = []
         for key, value in table.items():
             if key in ("atol", "rtol"):
                 continue
-            rows, cols = shapes[key]
             where = f"[expected] {key}"
-            if key == "loss":
+            if key in entries:
                 values.append((key, ImmutableMatrix([[self.number(where, value)]])))
-            elif key.startswith("dW"):
+                continue
+            rows, cols = shapes[key]
+            if key.endswith("_updated") and "training" not in self.data:
+                raise self.fail(where, "a value after the update needs a [training] table")
+            if key.startswith("loss"):
+                values.append((key, ImmutableMatrix([[self.number(where, value)]])))
+            elif key.startswith(("dW", "W")):
                 values.append((key, self.matrix(where, value, rows, cols)))
-            elif key.startswith("db"):
+            elif key.startswith(("db", "b")):
                 values.append((key, self.column(where, value, rows)))
             else:
                 values.append((key, self.batch(where, value, rows, batched, samples)))
@@ -561,6 +569,22 @@ class _Validator:
                     f"[expected] {k}", f"expected a number >= 0, got {_format(table[k])}"
                 )
         return Expected(tuple(values), **tolerances)
+
+
+def _entry_of(key: str, shapes: dict[str, tuple[int, int]]) -> bool:
+    """Whether ``key`` names one entry of a documented matrix: ``dW2[0,1]``, ``db1[0]``."""
+    base, index = notation.split_entry(key)
+    if index is None or base not in shapes:
+        return False
+    rows, cols = shapes[base]
+    full = (index[0], 0) if len(index) == 1 and cols == 1 else index
+    return len(full) == 2 and full[0] < rows and full[1] < cols
+
+
+def _updated_shapes(shapes: dict[str, tuple[int, int]]) -> dict[str, tuple[int, int]]:
+    """``W1_updated``, ``b1_updated``, ... and ``loss_updated``: the values after the step."""
+    keys = [k for k in shapes if k.startswith(("dW", "db"))]
+    return {f"{k[1:]}_updated": shapes[k] for k in keys} | {"loss_updated": (1, 1)}
 
 
 def _format(value: Any) -> str:
