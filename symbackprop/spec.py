@@ -70,6 +70,8 @@ class Expected:
     values: tuple[tuple[str, ImmutableMatrix], ...]
     atol: Number = Rational(1, 10**8)
     rtol: Number = Rational(1, 10**5)
+    #: ``tolerance = "printed"``: each value within half a unit of its last printed digit.
+    printed: bool = False
 
 
 @dataclass(frozen=True)
@@ -540,10 +542,10 @@ class _Validator:
             shapes[f"a{l + 1}"] = (layers[l + 1], samples)
         shapes.update(_updated_shapes(shapes))
         entries = [k for k in table if _entry_of(k, shapes)]
-        self.check_keys("expected", table, [*shapes, *entries, "atol", "rtol"])
+        self.check_keys("expected", table, [*shapes, *entries, "atol", "rtol", "tolerance"])
         values = []
         for key, value in table.items():
-            if key in ("atol", "rtol"):
+            if key in ("atol", "rtol", "tolerance"):
                 continue
             where = f"[expected] {key}"
             if key in entries:
@@ -568,7 +570,14 @@ class _Validator:
                 raise self.fail(
                     f"[expected] {k}", f"expected a number >= 0, got {_format(table[k])}"
                 )
-        return Expected(tuple(values), **tolerances)
+        if "tolerance" not in table:
+            return Expected(tuple(values), **tolerances)
+        if table["tolerance"] != "printed" or tolerances:
+            raise self.fail(
+                "[expected] tolerance",
+                f'expected "printed" (and no atol or rtol), got {_format(table["tolerance"])}',
+            )
+        return Expected(tuple(values), Integer(0), Integer(0), printed=True)
 
 
 def _entry_of(key: str, shapes: dict[str, tuple[int, int]]) -> bool:

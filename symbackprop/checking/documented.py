@@ -74,6 +74,10 @@ class Documented:
     rounded_prediction: RoundedPrediction | None
     #: The documented numbers as written, by key, with None where an entry is not documented.
     literals: Literals = field(default_factory=dict)
+    #: Whether each entry's tolerance is half a unit in its last printed digit.
+    printed: bool = False
+    #: Misread values after the step that the update-order slip reproduces as written.
+    update_order: tuple[str, ...] = ()
 
     @property
     def failures(self) -> list[DocumentedEntry]:
@@ -96,12 +100,17 @@ def diagnose_documented(derivation: Derivation, exact: Table) -> Documented | No
         for (i, j), index in indices((len(grid), len(grid[0])))
         if (literal := grid[i][j]) is not None
     ]
-    entries = [_entry(name, d, literal, v, atol, rtol) for name, d, literal, v in cells]
+    entries = [
+        _entry(name, d, literal, v, atol, rtol, expected.printed) for name, d, literal, v in cells
+    ]
     with mpmath.workdps(PRECISION):
         excess = [abs(mp(d) - mp(v)) - mp(rtol) * abs(mp(d)) for _, d, _, v in cells]
         needed = max([mpmath.mpf(0), *excess])
     rounded = _rounded_prediction(derivation, exact, literals, entries)
-    return Documented(atol, rtol, tuple(entries), needed, rounded, literals)
+    late = _update_order(derivation, exact, literals, entries)
+    return Documented(
+        atol, rtol, tuple(entries), needed, rounded, literals, expected.printed, late
+    )
 
 
 def _grids(written: dict[str, list[list[Decimal]]], exact: Table) -> Literals:
@@ -126,12 +135,18 @@ def _entry(
     value: Number,
     atol: Rational,
     rtol: Rational,
+    printed: bool = False,
 ) -> DocumentedEntry:
-    """The documented value (as a rational and as written) against the exact ``value``."""
+    """The documented value (as a rational and as written) against the exact ``value``.
+
+    ``printed`` adds half a unit in the last written digit to the tolerance.
+    """
     with mpmath.workdps(PRECISION):
         difference = mp(documented) - mp(value)
         relative = float(abs(difference) / abs(mp(value))) if value != 0 else 0.0
     bound = atol + rtol * abs(documented)
+    if printed:
+        bound += Rational(1, 2) * Rational(10) ** int(literal.as_tuple().exponent)
     written = _significant(literal)
     return DocumentedEntry(
         name,
@@ -188,6 +203,18 @@ def _rounded_prediction(
                 (telling[0], by_name[telling[0]].documented) if telling else None,
             )
     return None
+
+
+def _update_order(
+    derivation: Derivation, exact: Table, literals: Literals, entries: list[DocumentedEntry]
+) -> tuple[str, ...]:
+    """The misread ``*_updated`` entries that the update-order slip reproduces as written."""
+    misread = {e.entry for e in entries if e.misread and "_updated[" in e.entry}
+    if not misread:
+        return ()
+    late = updated_numbers(derivation, exact, late=True)
+    keys = [k for k in literals if k in late]
+    return tuple(n for n in _reproduced(late, literals, keys) if n in misread)
 
 
 def _candidate_places(derivation: Derivation, literals: Literals) -> list[int]:
