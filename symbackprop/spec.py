@@ -572,12 +572,12 @@ class _Validator:
                 )
         if "tolerance" not in table:
             return Expected(tuple(values), **tolerances)
-        if table["tolerance"] != "printed" or tolerances:
+        if table["tolerance"] != "printed":
             raise self.fail(
-                "[expected] tolerance",
-                f'expected "printed" (and no atol or rtol), got {_format(table["tolerance"])}',
+                "[expected] tolerance", f'expected "printed", got {_format(table["tolerance"])}'
             )
-        return Expected(tuple(values), Integer(0), Integer(0), printed=True)
+        zero = {"atol": Integer(0), "rtol": Integer(0)}
+        return Expected(tuple(values), **(zero | tolerances), printed=True)
 
 
 def _entry_of(key: str, shapes: dict[str, tuple[int, int]]) -> bool:

@@ -208,9 +208,15 @@ def _result(report: CheckReport) -> str:
 
 def _documented_rule(documented: Documented) -> str:
     if documented.printed:
+        extra = ""
+        if documented.atol or documented.rtol:
+            extra = (
+                f" + atol + rtol*|documented| (atol = {rational_text(documented.atol)}, "
+                f"rtol = {rational_text(documented.rtol)})"
+            )
         return (
             "Documented values, each at the precision it is printed with: pass when "
-            "|exact - documented| <= half a unit in its last printed digit"
+            f"|exact - documented| <= half a unit in its last printed digit{extra}"
         )
     return (
         f"Documented values (atol = {rational_text(documented.atol)}, rtol = "
