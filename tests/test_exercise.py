@@ -6,6 +6,7 @@ cross-entropy), exactly and with every intermediate rounded to 4 decimals as by 
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -50,13 +51,19 @@ def _backprop(spec, hand: bool) -> dict[str, list]:
     b = [[mpmath.mpf(str(v)) for v in bias] for bias in spec.biases]
     x = [mpmath.mpf(str(v)) for v in spec.x]
     y = [mpmath.mpf(str(v)) for v in spec.y]
-    z1 = [r(sum(w * xi for w, xi in zip(row, x)) + bi) for row, bi in zip(mat[0], b[0])]
+    z1 = [
+        r(sum(w * xi for w, xi in zip(row, x, strict=True)) + bi)
+        for row, bi in zip(mat[0], b[0], strict=True)
+    ]
     a1 = [r(max(z, 0)) for z in z1]
-    z2 = [r(sum(w * a for w, a in zip(row, a1)) + bi) for row, bi in zip(mat[1], b[1])]
+    z2 = [
+        r(sum(w * a for w, a in zip(row, a1, strict=True)) + bi)
+        for row, bi in zip(mat[1], b[1], strict=True)
+    ]
     total = sum(mpmath.exp(z) for z in z2)
     yhat = [r(mpmath.exp(z) / total) for z in z2]
-    loss = r(-sum(t * mpmath.log(p) for t, p in zip(y, yhat) if t))
-    d2 = [r(p - t) for p, t in zip(yhat, y)]
+    loss = r(-sum(t * mpmath.log(p) for t, p in zip(y, yhat, strict=True) if t))
+    d2 = [r(p - t) for p, t in zip(yhat, y, strict=True)]
     d1 = [
         r(sum(mat[1][k][i] * d2[k] for k in range(len(d2))) * (1 if z1[i] > 0 else 0))
         for i in range(len(z1))
@@ -101,7 +108,7 @@ def test_numbers_are_one_decimal_away_from_kinks_and_ties(exercises) -> None:
             assert min(abs(z) for z in values["z1"]) >= 0.05
             for key in ("z1", "a1", "z2", "yhat"):
                 ordered = sorted(values[key])
-                assert all(b - a >= 0.01 for a, b in zip(ordered, ordered[1:]))
+                assert all(b - a >= 0.01 for a, b in itertools.pairwise(ordered))
             for column in values.values():  # no answer near a 4-decimal rounding boundary
                 for v in column:
                     units = v * 10**4
@@ -165,7 +172,7 @@ def test_moodle_quiz_is_well_formed_numerical_questions(exercises) -> None:
     questions = quiz.findall("question[@type='numerical']")
     answers = [a for s in exercises.students for a in s.answers]
     assert len(questions) == len(answers)
-    for question, answer in zip(questions, answers):
+    for question, answer in zip(questions, answers, strict=True):
         assert question.findtext("answer/text") == answer.rounded
         assert question.findtext("answer/tolerance") == "0.0001"
         assert question.find("answer").get("fraction") == "100"
@@ -182,7 +189,7 @@ def test_a_spec_is_redrawn_with_its_training_step() -> None:
     updated = {a.name: Fraction(a.rounded) for a in student.answers if a.key == "W1_updated"}
     grads = {a.name: Fraction(a.rounded) for a in student.answers if a.key == "dW1"}
     rate = Fraction(1, 2)
-    for (i, j), w in zip([(0, 0), (0, 1), (1, 0), (1, 1)], student.spec.weights[0]):
+    for (i, j), w in zip([(0, 0), (0, 1), (1, 0), (1, 1)], student.spec.weights[0], strict=True):
         new = Fraction(str(w)) - rate * grads[f"dW1[{i},{j}]"]
         assert abs(updated[f"W1_updated[{i},{j}]"] - new) <= Fraction(1, 10**4)
 
