@@ -79,9 +79,11 @@ def test_a_wrong_entry_says_by_how_much(folder: Path, capsys) -> None:
 
 
 def test_the_likely_mistake_is_named(folder: Path) -> None:
-    sheet = _sheet(folder)
+    sheet = _sheet(folder, 1)  # its first hidden unit is dead: forgetting ReLU' shows
+    assert next(a for a in sheet["answers"] if a["entry"] == "a1[0]")["answer"] == "0.0000"
     lines = _gradient_lines(sheet, missing_relu_prime)
-    result = grade(str(folder / "key.json"), _answers(folder, "mistake.toml", lines))
+    path = _answers(folder, "mistake.toml", lines, student='"02"')
+    result = grade(str(folder / "key.json"), path)
     assert result.right < len(result.entries)
     named = {m.mistake for m in result.mistakes}
     assert "missing-activation-derivative" in named, result.text()

@@ -47,6 +47,8 @@ class Student:
     number: int
     spec: NetworkSpec
     answers: tuple[Answer, ...]
+    #: Answers whose 4 decimals change by hand with rounded intermediates (see ``draw``).
+    unstable: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
@@ -92,7 +94,8 @@ def make_exercises(text: str, seed: int, students: int = 1) -> Exercises:
     sheets = []
     for number in range(1, students + 1):
         drawn = draw(base, rng)
-        sheets.append(Student(number, drawn.spec, _answers(derive(drawn.spec), drawn)))
+        answers = _answers(derive(drawn.spec), drawn)
+        sheets.append(Student(number, drawn.spec, answers, drawn.unstable))
     return Exercises(text, seed, tuple(sheets), base.network)
 
 
@@ -148,6 +151,7 @@ def key_json(exercises: Exercises) -> str:
             {
                 "student": s.label,
                 "spec": s.toml,
+                "unstable_by_hand": list(s.unstable),
                 "answers": [
                     {"entry": a.name, "answer": a.rounded, "exact": a.exact} for a in s.answers
                 ],

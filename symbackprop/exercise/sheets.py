@@ -120,7 +120,10 @@ def key_markdown(exercises: Exercises) -> str:
     """The lecturer's key: every answer of every sheet, exact and to 4 decimals."""
     lines = [f"# Answer key: {exercises.title}, seed {exercises.seed}", ""]
     for student in exercises.students:
-        lines += [f"## Sheet {student.label}", "", "| entry | exact | answer |", "|---|---|---|"]
+        lines += [f"## Sheet {student.label}", ""]
+        if student.unstable:
+            lines += [_unstable_note(student), ""]
+        lines += ["| entry | exact | answer |", "|---|---|---|"]
         lines += [f"| `{a.name}` | `{a.exact}` | {a.rounded} |" for a in student.answers]
         lines.append("")
     return "\n".join(lines)
@@ -171,12 +174,21 @@ def key_latex(exercises: Exercises) -> str:
     lines.append(f"\\section*{{Answer key: {latex_text(exercises.title)}, seed {exercises.seed}}}")
     for student in exercises.students:
         lines.append(f"\\subsection*{{Sheet {student.label}}}")
+        if student.unstable:
+            lines.append(latex_text(_unstable_note(student)))
         for a in student.answers:
             lines.append(
                 f"\\[ \\texttt{{{latex_text(a.name)}}} = {a.exact_latex} \\approx {a.rounded} \\]"
             )
     lines.append("\\end{document}")
     return "\n".join(lines) + "\n"
+
+
+def _unstable_note(student: Student) -> str:
+    return (
+        f"By hand, with every intermediate rounded to {PLACES} decimals, these answers may "
+        f"differ in the last decimal: {', '.join(student.unstable)} (no draw kept them all)."
+    )
 
 
 def answers_template(student: Student) -> str:
