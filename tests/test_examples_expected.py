@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import tomllib
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -138,3 +140,11 @@ def test_single_entries_and_values_after_the_step_are_judged() -> None:
     documented = check(parse_spec(text, "t.toml"), random_points=0).documented
     assert [e.entry for e in documented.entries] == ["db1[1]", "loss_updated[0]"]
     assert [e.ok for e in documented.entries] == [False, False]
+
+
+def test_schiendorfer_printed_step_is_named_as_another_learning_rate() -> None:
+    report = check("schiendorfer-worked-example-step", random_points=0)
+    assert report.documented.learning_rate == Fraction(13, 20)
+    assert "learning rate 0.65 instead of the spec's" in report.to_text()
+    assert json.loads(report.to_json())["documented"]["learning_rate"] == "13/20"
+    assert check("mazur-step-by-step", random_points=0).documented.learning_rate is None

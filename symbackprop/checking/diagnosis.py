@@ -82,6 +82,13 @@ def _documented_lines(documented: Documented) -> list[str]:
         lines.append(f"All {total} documented entries are within tolerance.")
     if documented.update_order:
         lines.append(_update_order_line(documented))
+    if documented.learning_rate is not None:
+        rate = documented.learning_rate
+        lines.append(
+            "The parameters after the step, as written, are a step with learning rate "
+            f"{float(rate):g} instead of the spec's: theta - {float(rate):g} * dJ/dtheta reproduces "
+            "every one of them."
+        )
     if documented.printed:
         lines.append(_printed_line(documented))
         return lines

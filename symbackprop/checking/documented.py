@@ -23,7 +23,7 @@ from ..spec import NetworkSpec
 from .compare import DOCUMENTED, DOCUMENTED_POINT, Comparison, EntryFailure
 from .exact_tables import Table, exact_numbers, indices
 from .precision import DIGITS, PRECISION, Number, Real, mp, number_text, plain, real
-from .updated import updated_numbers
+from .updated import learning_rate_reproducing, updated_numbers
 
 #: Documented numbers as written, by key; None marks an entry the source does not give.
 Literals: TypeAlias = dict[str, list[list[Decimal | None]]]
@@ -78,6 +78,8 @@ class Documented:
     printed: bool = False
     #: Misread values after the step that the update-order slip reproduces as written.
     update_order: tuple[str, ...] = ()
+    #: Another learning rate that gives every misread updated parameter as written.
+    learning_rate: Fraction | None = None
 
     @property
     def failures(self) -> list[DocumentedEntry]:
@@ -108,8 +110,17 @@ def diagnose_documented(derivation: Derivation, exact: Table) -> Documented | No
         needed = max([mpmath.mpf(0), *excess])
     rounded = _rounded_prediction(derivation, exact, literals, entries)
     late = _update_order(derivation, exact, literals, entries)
+    rate = learning_rate_reproducing(
+        derivation,
+        exact,
+        {
+            e.entry: Decimal(e.documented)
+            for e in entries
+            if e.misread and "_updated[" in e.entry and not e.entry.startswith("loss")
+        },
+    )
     return Documented(
-        atol, rtol, tuple(entries), needed, rounded, literals, expected.printed, late
+        atol, rtol, tuple(entries), needed, rounded, literals, expected.printed, late, rate
     )
 
 

@@ -372,6 +372,10 @@ def _documented_json(documented: Documented) -> dict[str, Any]:
         "rtol": str(documented.rtol),
         "loosest_atol": _number(real(documented.loosest_atol)),
         "tolerance": "printed" if documented.printed else "atol + rtol*|documented|",
+        "update_order": list(documented.update_order),
+        "learning_rate": None
+        if documented.learning_rate is None
+        else str(documented.learning_rate),
         "entries": [
             {
                 "entry": e.entry,

@@ -8,13 +8,17 @@ computed by the same one-level definitions as every other exact value.
 from __future__ import annotations
 
 from dataclasses import replace
+from decimal import Decimal
+from fractions import Fraction
 
-from sympy import ImmutableMatrix
+import mpmath
+from sympy import ImmutableMatrix, Rational
 
+from .. import notation
 from ..derivation import Derivation
 from ..spec import NetworkSpec
 from .exact_tables import Table, exact_numbers
-from .precision import Number
+from .precision import PRECISION, Number, mp
 
 
 def updated_numbers(derivation: Derivation, exact: Table, late: bool = False) -> Table:
@@ -75,3 +79,56 @@ def _loss_after(derivation: Derivation, table: Table) -> list[list[Number]]:
     network = replace(derivation.network, spec=stepped)
     after = exact_numbers(network, derivation.gradients, derivation.options.relu_prime_at_zero)
     return after["loss"]
+
+
+def learning_rate_reproducing(
+    derivation: Derivation, exact: Table, written: dict[str, Decimal]
+) -> Fraction | None:
+    """A learning rate (1 to 3 decimals) under which every ``written`` updated parameter entry
+    (``{"W2_updated[0,1]": Decimal("0.0713")}``) is theta - rate * dJ/dtheta as written."""
+    spec = derivation.spec
+    if spec.training is None or not written:
+        return None
+    cells = []
+    for name, literal in written.items():
+        key, index = notation.split_entry(name)
+        if index is None or not key.endswith("_updated"):
+            return None
+        parameter = key.removesuffix("_updated")
+        i, j = (index[0], 0) if len(index) == 1 else index
+        current = _current(spec, parameter)[i, j]
+        gradient = _fraction(exact[f"d{parameter}"][i][j])
+        cells.append((Fraction(int(current.p), int(current.q)), gradient, literal))
+    current, gradient, literal = max(cells, key=lambda c: abs(c[1]))
+    if gradient == 0:
+        return None
+    rate = (current - Fraction(literal)) / gradient
+    for places in (1, 2, 3):
+        candidate = Fraction(round(rate * 10**places), 10**places)
+        if (
+            candidate > 0
+            and candidate != spec.training.learning_rate
+            and all(_as_written(c - candidate * g, w) for c, g, w in cells)
+        ):
+            return candidate
+    return None
+
+
+def _current(spec: NetworkSpec, parameter: str) -> ImmutableMatrix:
+    layer = int(parameter[1:]) - 1
+    if parameter.startswith("W"):
+        return spec.weights[layer]
+    assert spec.biases is not None
+    return spec.biases[layer]
+
+
+def _fraction(value: Number) -> Fraction:
+    if isinstance(value, Rational):
+        return Fraction(int(value.p), int(value.q))
+    with mpmath.workdps(PRECISION):
+        return Fraction(mpmath.nstr(mp(value), PRECISION, strip_zeros=False))
+
+
+def _as_written(value: Fraction, literal: Decimal) -> bool:
+    unit = Fraction(10) ** int(literal.as_tuple().exponent)
+    return round(value / unit) * unit == Fraction(literal)
