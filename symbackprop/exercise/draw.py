@@ -38,7 +38,7 @@ TIE_MARGIN = Fraction(1, 100)
 #: How close to a rounding boundary (in units of the 4th decimal) an answer may come.
 EDGE = Fraction(1, 100)
 #: Draws tried before giving up.
-ATTEMPTS = 1000
+ATTEMPTS = 250
 KINKED = ("relu", "leaky_relu")
 
 
@@ -180,7 +180,13 @@ class _Evaluator:
     def __init__(self, derivation: Derivation) -> None:
         self.derivation = derivation
         self.convention = derivation.options.relu_prime_at_zero
-        self._compiled: dict[int, tuple[list[Symbol], Callable[..., Any]]] = {}
+        network = derivation.network
+        self._sample_losses = ImmutableMatrix([list(network.sample_loss_definitions)])
+        self._loss = ImmutableMatrix([[network.loss_definition]])
+        #: by id of the matrix, which is kept with it (an id is unique only while it lives)
+        self._compiled: dict[
+            int, tuple[ImmutableMatrix, tuple[list[Symbol], Callable[..., Any]]]
+        ] = {}
 
     def exact(self, spec: NetworkSpec) -> Table:
         d = self.derivation
@@ -218,11 +224,8 @@ class _Evaluator:
             key = "yhat" if layer is network.output else f"a{layer.index + 1}"
             table[key] = settle(layer.a_definition, list(layer.activation))
         if network.sample_losses:
-            settle(
-                ImmutableMatrix([list(network.sample_loss_definitions)]),
-                list(network.sample_losses),
-            )
-        table["loss"] = settle(ImmutableMatrix([[network.loss_definition]]))
+            settle(self._sample_losses, list(network.sample_losses))
+        table["loss"] = settle(self._loss)
         for symbols, definitions in zip(
             reversed(gradients.deltas), reversed(gradients.delta_definitions), strict=True
         ):
@@ -234,10 +237,11 @@ class _Evaluator:
         return table
 
     def _compile(self, matrix: ImmutableMatrix) -> tuple[list[Symbol], Callable[..., Any]]:
-        key = id(matrix)
-        if key not in self._compiled:
-            self._compiled[key] = compile_matrix(matrix, self.convention)
-        return self._compiled[key]
+        cached = self._compiled.get(id(matrix))
+        if cached is None or cached[0] is not matrix:
+            cached = (matrix, compile_matrix(matrix, self.convention))
+            self._compiled[id(matrix)] = cached
+        return cached[1]
 
 
 def _stepped(spec: NetworkSpec, table: Table, training: Training) -> Table:

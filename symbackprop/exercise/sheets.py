@@ -76,6 +76,7 @@ def _model(network: SymbolicNetwork) -> list[str]:
 
 def _intro(exercises: Exercises, student: Student) -> str:
     spec = student.spec
+    samples = "one sample" if spec.samples == 1 else f"a batch of {spec.samples} samples (columns)"
     step = ""
     if spec.training is not None:
         step = (
@@ -83,7 +84,7 @@ def _intro(exercises: Exercises, student: Student) -> str:
             f"{_value(spec.training.learning_rate)}."
         )
     return (
-        f"The {exercises.title}, one sample. Compute the forward pass, the loss and every "
+        f"The {exercises.title}, {samples}. Compute the forward pass, the loss and every "
         f"gradient by hand, to {PLACES} decimal places (answers within {TOLERANCE} count)."
         f"{step} The answer tables count entries from 0: z1[0] is the first unit of layer 1. "
         "Each activation is shown for the first unit of its layer; the others follow alike."
