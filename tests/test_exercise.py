@@ -228,3 +228,38 @@ def test_cli_writes_pdfs(tmp_path: Path) -> None:
     assert main(["exercise", ARCH, "--seed", "5", "-o", str(tmp_path)]) == 0
     for name in ("sheet-01.pdf", "key.pdf"):
         assert (tmp_path / name).read_bytes().startswith(b"%PDF")
+
+
+BATCH = """
+[network]
+layers = [2, 2, 1]
+activations = ["sigmoid", "sigmoid"]
+loss = "binary_cross_entropy"
+[parameters]
+W1 = [[0.1, 0.2], [0.3, 0.4]]
+b1 = [0, 0]
+W2 = [[0.5, 0.6]]
+b2 = [0]
+[data]
+x = [[1, 0], [0, 1]]
+y = [[1], [0]]
+"""
+
+
+def test_a_batched_spec_is_redrawn_and_its_answer_file_reads_back(tmp_path: Path) -> None:
+    path = tmp_path / "batch.toml"
+    path.write_text(BATCH, "utf-8")
+    exercises = make_exercises(str(path), 4)
+    student = exercises.students[0]
+    assert student.spec.samples == 2 and student.spec.x != parse_spec(BATCH).x
+    files = texts(exercises)
+    assert "a batch of 2 samples" in files["sheet-01.md"]
+    template = files["answers-01.toml"].split('student = "01"', 1)[1]
+    spec = parse_spec(student.toml + template)
+    assert dict(spec.expected.values)["yhat"].shape == (1, 2)
+
+
+def test_cli_moodle_writes_quiz_and_key(tmp_path: Path) -> None:
+    assert main(["exercise", ARCH, "--seed", "2", "--format", "moodle", "-o", str(tmp_path)]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["key.json", "quiz.xml"]
+    ET.parse(tmp_path / "quiz.xml")
