@@ -18,6 +18,9 @@ from ..spec_writer import _value
 from .draw import PLACES
 from .key import TOLERANCE, Exercises, Student
 
+#: LaTeX longer than this does not fit a line of the key's PDF: key.md and key.json carry it.
+LONG_FORM = 400
+
 _PREAMBLE = (
     "\\documentclass[11pt]{article}\n\\usepackage[margin=2cm]{geometry}\n"
     "\\usepackage{amsmath,amssymb}\n\\setlength{\\parindent}{0pt}\n"
@@ -178,8 +181,11 @@ def key_latex(exercises: Exercises) -> str:
         if student.unstable:
             lines.append(latex_text(_unstable_note(student)))
         for a in student.answers:
+            exact = a.exact_latex
+            if len(exact) > LONG_FORM:
+                exact = r"\text{(exact form in key.md and key.json)}"
             lines.append(
-                f"\\[ \\texttt{{{latex_text(a.name)}}} = {a.exact_latex} \\approx {a.rounded} \\]"
+                f"\\[ \\texttt{{{latex_text(a.name)}}} = {exact} \\approx {a.rounded} \\]"
             )
     lines.append("\\end{document}")
     return "\n".join(lines) + "\n"
