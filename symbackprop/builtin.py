@@ -17,8 +17,10 @@ from .errors import SpecError
 def _folders() -> list[Traversable]:
     """The folders of example specs that exist: the package's own, then the published ones."""
     package = resources.files("symbackprop")
-    checkout = Path(__file__).resolve().parent.parent / "examples"
-    folders = [package / "examples", package / "published", checkout]
+    folders: list[Traversable] = [package / "examples", package / "published"]
+    root = Path(__file__).resolve().parent.parent
+    if (root / "pyproject.toml").is_file():  # a source checkout, not site-packages
+        folders.append(root / "examples")
     return [f for f in folders if f.is_dir()]
 
 
