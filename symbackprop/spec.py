@@ -23,10 +23,10 @@ from typing import Any, TypeAlias
 
 from sympy import ImmutableMatrix, Integer, Rational
 
-from . import notation
 from .activations import ACTIVATIONS, canonical_name
 from .builtin import example_names, example_text
 from .errors import SpecError
+from .expected_keys import TOLERANCE_KEYS, entry_of, tolerances, updated_shapes
 from .losses import LOSSES, REDUCTIONS
 from .stack_spec import StackSpec, parse_stack
 
@@ -540,12 +540,12 @@ class _Validator:
             shapes[f"db{l + 1}"] = (layers[l + 1], 1)
             shapes[f"z{l + 1}"] = (layers[l + 1], samples)
             shapes[f"a{l + 1}"] = (layers[l + 1], samples)
-        shapes.update(_updated_shapes(shapes))
-        entries = [k for k in table if _entry_of(k, shapes)]
-        self.check_keys("expected", table, [*shapes, *entries, "atol", "rtol", "tolerance"])
+        shapes.update(updated_shapes(shapes))
+        entries = [k for k in table if entry_of(k, shapes)]
+        self.check_keys("expected", table, [*shapes, *entries, *TOLERANCE_KEYS])
         values = []
         for key, value in table.items():
-            if key in ("atol", "rtol", "tolerance"):
+            if key in TOLERANCE_KEYS:
                 continue
             where = f"[expected] {key}"
             if key in entries:
@@ -562,38 +562,8 @@ class _Validator:
                 values.append((key, self.column(where, value, rows)))
             else:
                 values.append((key, self.batch(where, value, rows, batched, samples)))
-        tolerances = {
-            k: self.number(f"[expected] {k}", table[k]) for k in ("atol", "rtol") if k in table
-        }
-        for k, v in tolerances.items():
-            if v < 0:
-                raise self.fail(
-                    f"[expected] {k}", f"expected a number >= 0, got {_format(table[k])}"
-                )
-        if "tolerance" not in table:
-            return Expected(tuple(values), **tolerances)
-        if table["tolerance"] != "printed":
-            raise self.fail(
-                "[expected] tolerance", f'expected "printed", got {_format(table["tolerance"])}'
-            )
-        zero = {"atol": Integer(0), "rtol": Integer(0)}
-        return Expected(tuple(values), **(zero | tolerances), printed=True)
-
-
-def _entry_of(key: str, shapes: dict[str, tuple[int, int]]) -> bool:
-    """Whether ``key`` names one entry of a documented matrix: ``dW2[0,1]``, ``db1[0]``."""
-    base, index = notation.split_entry(key)
-    if index is None or base not in shapes:
-        return False
-    rows, cols = shapes[base]
-    full = (index[0], 0) if len(index) == 1 and cols == 1 else index
-    return len(full) == 2 and full[0] < rows and full[1] < cols
-
-
-def _updated_shapes(shapes: dict[str, tuple[int, int]]) -> dict[str, tuple[int, int]]:
-    """``W1_updated``, ``b1_updated``, ... and ``loss_updated``: the values after the step."""
-    keys = [k for k in shapes if k.startswith(("dW", "db"))]
-    return {f"{k[1:]}_updated": shapes[k] for k in keys} | {"loss_updated": (1, 1)}
+        given, printed = tolerances(self, table)
+        return Expected(tuple(values), **given, printed=printed)
 
 
 def _format(value: Any) -> str:

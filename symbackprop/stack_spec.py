@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 from sympy import ImmutableMatrix, Rational
 
+from .expected_keys import TOLERANCE_KEYS, tolerances
 from .layers import LAYERS, Shape
 
 _NETWORK_KEYS = ("input", "loss", "biases", "l2")
@@ -348,21 +349,14 @@ def _expected(v: Validator, parameters: dict[str, np.ndarray]) -> StackExpected:
     """``[expected]`` of a stack: gradients ``d<parameter>`` in the parameters' shapes."""
     table = v.data["expected"]
     shapes = {f"d{k}": array.shape for k, array in parameters.items()}
-    v.check_keys("expected", table, [*shapes, "atol", "rtol", "tolerance"])
+    v.check_keys("expected", table, [*shapes, *TOLERANCE_KEYS])
     values = tuple(
         (key, tensor(v, f"[expected] {key}", value, shapes[key]))
         for key, value in table.items()
         if key in shapes
     )
-    tolerances = {k: v.number(f"[expected] {k}", table[k]) for k in ("atol", "rtol") if k in table}
-    if "tolerance" not in table:
-        return StackExpected(values, **tolerances)
-    if table["tolerance"] != "printed":
-        raise v.fail(
-            "[expected] tolerance", f'expected "printed", got {v.describe(table["tolerance"])}'
-        )
-    zero = {"atol": Rational(0), "rtol": Rational(0)}
-    return StackExpected(values, **(zero | tolerances), printed=True)
+    given, printed = tolerances(v, table)
+    return StackExpected(values, **given, printed=printed)
 
 
 def tensor(v: Validator, key: str, value: Any, shape: Shape) -> np.ndarray:
