@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, NoReturn
 
-from . import layercheck_command, picture_command
+from . import exercise_command, layercheck_command, picture_command
 from ._version import __version__
 from .arguments import non_negative, positive, timeout_option, tolerance
 from .builtin import example_names, example_text
@@ -148,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     _check_parser(commands)
     layercheck_command.add_parser(commands)
     picture_command.add_parser(commands)
+    exercise_command.add_parsers(commands)
     example_parser = commands.add_parser(
         "example", help="print a built-in example spec, or list them"
     )
@@ -347,6 +348,8 @@ COMMANDS = {
     "check": _check,
     "check-layer": layercheck_command.run,
     "draw": picture_command.run,
+    "exercise": exercise_command.run_exercise,
+    "grade": exercise_command.run_grade,
 }
 
 

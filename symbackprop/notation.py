@@ -111,3 +111,14 @@ def parameter_key(kind: str, layer: int) -> str:
 def entry_name(key: str, index: tuple[int, ...]) -> str:
     """A 0-based matrix entry in the notebook's naming: ``entry_name("dW2", (0, 1)) == "dW2[0,1]"``."""
     return f"{key}[{','.join(map(str, index))}]"
+
+
+def split_entry(key: str) -> tuple[str, tuple[int, ...] | None]:
+    """The inverse of :func:`entry_name`: ``("dW2", (0, 1))``; ``(key, None)`` for a whole key."""
+    base, bracket, rest = key.partition("[")
+    if not bracket or not rest.endswith("]"):
+        return key, None
+    parts = rest[:-1].split(",")
+    if not all(p.isdigit() for p in parts) or len(parts) > 2:
+        return key, None
+    return base, tuple(int(p) for p in parts)

@@ -25,6 +25,7 @@ from sympy import ImmutableMatrix, Integer, Rational
 from .activations import ACTIVATIONS, canonical_name
 from .builtin import example_names, example_text
 from .errors import SpecError
+from .expected_keys import TOLERANCE_KEYS, entry_of, tolerances, updated_shapes
 from .losses import LOSSES, REDUCTIONS, canonical_loss
 from .quoting import NAME_LIMIT, one_line, quoted, shown
 from .reading import STDIN, read_spec_text
@@ -69,6 +70,8 @@ class Expected:
     values: tuple[tuple[str, ImmutableMatrix], ...]
     atol: Number = Rational(1, 10**8)
     rtol: Number = Rational(1, 10**5)
+    #: ``tolerance = "printed"``: each value within half a unit of its last printed digit.
+    printed: bool = False
 
 
 @dataclass(frozen=True)
@@ -511,30 +514,30 @@ class _Validator:
             shapes[f"db{l + 1}"] = (layers[l + 1], 1)
             shapes[f"z{l + 1}"] = (layers[l + 1], samples)
             shapes[f"a{l + 1}"] = (layers[l + 1], samples)
-        self.check_keys("expected", table, [*shapes, "atol", "rtol"])
+        shapes.update(updated_shapes(shapes))
+        entries = [k for k in table if entry_of(k, shapes)]
+        self.check_keys("expected", table, [*shapes, *entries, *TOLERANCE_KEYS])
         values = []
         for key, value in table.items():
-            if key in ("atol", "rtol"):
+            if key in TOLERANCE_KEYS:
+                continue
+            where = f"[expected] {key}"
+            if key in entries:
+                values.append((key, ImmutableMatrix([[self.number(where, value)]])))
                 continue
             rows, cols = shapes[key]
-            where = f"[expected] {key}"
-            if key == "loss":
+            if key.endswith("_updated") and "training" not in self.data:
+                raise self.fail(where, "a value after the update needs a [training] table")
+            if key.startswith("loss"):
                 values.append((key, ImmutableMatrix([[self.number(where, value)]])))
-            elif key.startswith("dW"):
+            elif key.startswith(("dW", "W")):
                 values.append((key, self.matrix(where, value, rows, cols)))
-            elif key.startswith("db"):
+            elif key.startswith(("db", "b")):
                 values.append((key, self.column(where, value, rows)))
             else:
                 values.append((key, self.batch(where, value, rows, batched, samples)))
-        tolerances = {
-            k: self.number(f"[expected] {k}", table[k]) for k in ("atol", "rtol") if k in table
-        }
-        for k, v in tolerances.items():
-            if v < 0:
-                raise self.fail(
-                    f"[expected] {k}", f"expected a number >= 0, got {_format(table[k])}"
-                )
-        return Expected(tuple(values), **tolerances)
+        given, printed = tolerances(self, table)
+        return Expected(tuple(values), **given, printed=printed)
 
 
 #: A list in a message shows at most this many entries, and this many levels.

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 from sympy import ImmutableMatrix, Rational
 
+from .expected_keys import TOLERANCE_KEYS, tolerances
 from .layers import LAYERS, Shape
 from .losses import LOSSES
 from .quoting import NAME_LIMIT, one_line, shown
@@ -83,6 +84,16 @@ class StackLayer:
         return {stem: f"{stem}{self.number}" for stem in shapes}
 
 
+@dataclass(frozen=True)
+class StackExpected:
+    """Documented gradients of a stack, with the tolerances of :class:`spec.Expected`."""
+
+    values: tuple[tuple[str, np.ndarray], ...]
+    atol: Rational = Rational(1, 10**8)
+    rtol: Rational = Rational(1, 10**5)
+    printed: bool = False
+
+
 @dataclass(frozen=True, eq=False)
 class StackSpec:
     """A validated stack of layers with its documented point.
@@ -100,6 +111,8 @@ class StackSpec:
     y: np.ndarray
     batched: bool
     text: str = field(default="", repr=False)
+    #: Documented gradients (``dW1``: an array like ``W1``), or None without ``[expected]``.
+    expected: StackExpected | None = field(default=None, compare=False)
 
     def __eq__(self, other: object) -> bool:
         """The same network and point (the text and source aside: as NetworkSpec compares)."""
@@ -193,19 +206,19 @@ def parse_stack(v: Validator) -> dict[str, Any] | StackSpec:
     if all(layer.kind == "dense" for layer in layers) and len(shape) == 1:
         return _mlp_tables(v, net, shape, layers)
     use_biases = v.boolean("[network] biases", net.get("biases", True))
-    for table in ("expected", "training"):
-        if table in v.data:
-            raise v.fail(f"[{table}]", "not supported yet for stacks with convolution or pooling")
+    if "training" in v.data:
+        raise v.fail("[training]", "not supported yet for stacks with convolution or pooling")
     if v.number("[network] l2", net.get("l2", 0)) != 0:
         raise v.fail("[network] l2", "not supported yet for stacks with convolution or pooling")
     parameters = _parameters(v, layers, use_biases)
+    expected = _expected(v, parameters) if "expected" in v.data else None
     x, y, batched = _samples(v, shape, layers[-1].output_shape)
     problem = LAYERS[layers[0].kind].check_data(layers[0].options, x)
     if problem:
         raise v.fail("[data] x", problem)
     if y.ndim == 2:
         v.check_target(loss, None, ImmutableMatrix(y.tolist()).T)
-    return StackSpec(v.source, shape, layers, loss, parameters, x, y, batched)
+    return StackSpec(v.source, shape, layers, loss, parameters, x, y, batched, expected=expected)
 
 
 def _identity(v: Validator) -> Any:
@@ -357,6 +370,20 @@ def _parameters(
             raise v.fail(f"[parameters] {key}", f"missing key (shape {_shape_text(shape)})")
         result[key] = tensor(v, f"[parameters] {key}", table[key], shape)
     return result
+
+
+def _expected(v: Validator, parameters: dict[str, np.ndarray]) -> StackExpected:
+    """``[expected]`` of a stack: gradients ``d<parameter>`` in the parameters' shapes."""
+    table = v.data["expected"]
+    shapes = {f"d{k}": array.shape for k, array in parameters.items()}
+    v.check_keys("expected", table, [*shapes, *TOLERANCE_KEYS])
+    values = tuple(
+        (key, tensor(v, f"[expected] {key}", value, shapes[key]))
+        for key, value in table.items()
+        if key in shapes
+    )
+    given, printed = tolerances(v, table)
+    return StackExpected(values, **given, printed=printed)
 
 
 def tensor(v: Validator, key: str, value: Any, shape: Shape) -> np.ndarray:

@@ -21,6 +21,7 @@ from sympy import Expr, Integer, Rational
 from test_examples import EXAMPLES, Published, matrix_cases
 
 from symbackprop import check, derive
+from symbackprop.checking.compare import DOCUMENTED
 from symbackprop.cli import main
 from symbackprop.stack_derivation import StackDerivation
 
@@ -158,7 +159,8 @@ def test_published_number(number: Published) -> None:
 @pytest.mark.parametrize("name", STACKS)
 def test_symbackprop_check_passes_and_judges_every_gradient(name: str) -> None:
     report = check(EXAMPLES / f"{name}.toml")
-    assert report.ok, report
+    # the published numbers in [expected] are judged in test_examples_expected.py
+    assert all(c.ok for c in report.comparisons if c.name != DOCUMENTED), report
     entries = sum(np.prod(a.shape) for a in example(name).spec.parameters.values())
     random = [c for c in report.comparisons if c.point.startswith("random point")]
     assert len(random) == 3 * 8

@@ -86,6 +86,18 @@ def _documented_lines(documented: Documented) -> list[str]:
         )
     else:
         lines.append(f"All {total} documented entries are within tolerance.")
+    if documented.update_order:
+        lines.append(_update_order_line(documented))
+    if documented.learning_rate is not None:
+        rate = documented.learning_rate
+        lines.append(
+            "The parameters after the step, as written, are a step with learning rate "
+            f"{float(rate):g} instead of the spec's: theta - {float(rate):g} * dJ/dtheta reproduces "
+            "every one of them."
+        )
+    if documented.printed:
+        lines.append(_printed_line(documented))
+        return lines
     lines.append(
         f"The table as a whole would need atol >= {round_up(documented.loosest_atol)} "
         f"(with rtol = {rational_text(documented.rtol)}); it has atol = "
@@ -109,6 +121,28 @@ def _documented_lines(documented: Documented) -> list[str]:
     if documented.rounded_prediction is not None:
         lines.append(_rounded_line(documented.rounded_prediction))
     return lines
+
+
+def _update_order_line(documented: Documented) -> str:
+    names = ", ".join(documented.update_order)
+    return (
+        f"After the step, {names} as written is reproduced when the deltas of the earlier "
+        "layers are computed with the already-updated weights of the later layers (an "
+        "update-order slip: all gradients must be computed before any weight is updated)."
+    )
+
+
+def _printed_line(documented: Documented) -> str:
+    """What the failures of a table judged at its printed precision say."""
+    wrong = [e for e in documented.failures if e.misread]
+    if not wrong:
+        return "Every entry is the exact value correctly rounded to the digits it is printed with."
+    shown = ", ".join(f"{e.entry} {e.should_read} (not {e.documented})" for e in wrong[:4])
+    more = f", and {len(wrong) - 4} more (column 'should read')" if len(wrong) > 4 else ""
+    return (
+        f"{len(wrong)} entries are not the exact value rounded to the digits they are printed "
+        f"with; correctly rounded they read: {shown}{more}."
+    )
 
 
 def _rounded_line(rounded: RoundedPrediction) -> str:

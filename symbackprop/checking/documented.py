@@ -9,10 +9,10 @@ hand values follow from a rounded ŷ.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
 from fractions import Fraction
-from typing import Any
+from typing import Any, TypeAlias
 
 import mpmath
 from sympy import ImmutableMatrix, Rational
@@ -23,6 +23,10 @@ from ..spec import NetworkSpec
 from .compare import DOCUMENTED, DOCUMENTED_POINT, Comparison, EntryFailure
 from .exact_tables import Table, exact_numbers, indices
 from .precision import DIGITS, PRECISION, Number, Real, mp, number_text, plain, real
+from .updated import learning_rate_reproducing, updated_numbers
+
+#: Documented numbers as written, by key; None marks an entry the source does not give.
+Literals: TypeAlias = dict[str, list[list[Decimal | None]]]
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,14 @@ class Documented:
     #: The smallest atol that passes every entry (at :data:`PRECISION` digits; may be <= 0).
     loosest_atol: mpmath.mpf
     rounded_prediction: RoundedPrediction | None
+    #: The documented numbers as written, by key, with None where an entry is not documented.
+    literals: Literals = field(default_factory=dict)
+    #: Whether each entry's tolerance is half a unit in its last printed digit.
+    printed: bool = False
+    #: Misread values after the step that the update-order slip reproduces as written.
+    update_order: tuple[str, ...] = ()
+    #: Another learning rate that gives every misread updated parameter as written.
+    learning_rate: Fraction | None = None
 
     @property
     def failures(self) -> list[DocumentedEntry]:
@@ -79,19 +91,52 @@ def diagnose_documented(derivation: Derivation, exact: Table) -> Documented | No
     expected = derivation.spec.expected
     if expected is None:
         return None
-    literals = written_values(derivation.spec)
+    written = written_values(derivation.spec)
+    if any(key.split("[")[0].endswith("_updated") for key in written):
+        exact = {**exact, **updated_numbers(derivation, exact)}
+    literals = _grids(written, exact)
     atol, rtol = expected.atol, expected.rtol
     cells = [
-        (notation.entry_name(key, index), matrix[i, j], literals[key][i][j], exact[key][i][j])
-        for key, matrix in expected.values
-        for (i, j), index in indices(matrix.shape)
+        (notation.entry_name(key, index), Rational(Fraction(literal)), literal, exact[key][i][j])
+        for key, grid in literals.items()
+        for (i, j), index in indices((len(grid), len(grid[0])))
+        if (literal := grid[i][j]) is not None
     ]
-    entries = [_entry(name, d, literal, v, atol, rtol) for name, d, literal, v in cells]
+    entries = [
+        _entry(name, d, literal, v, atol, rtol, expected.printed) for name, d, literal, v in cells
+    ]
     with mpmath.workdps(PRECISION):
         excess = [abs(mp(d) - mp(v)) - mp(rtol) * abs(mp(d)) for _, d, _, v in cells]
         needed = max([mpmath.mpf(0), *excess])
     rounded = _rounded_prediction(derivation, exact, literals, entries)
-    return Documented(atol, rtol, tuple(entries), needed, rounded)
+    late = _update_order(derivation, exact, literals, entries)
+    rate = learning_rate_reproducing(
+        derivation,
+        exact,
+        {
+            e.entry: Decimal(e.documented)
+            for e in entries
+            if e.misread and "_updated[" in e.entry and not e.entry.startswith("loss")
+        },
+    )
+    return Documented(
+        atol, rtol, tuple(entries), needed, rounded, literals, expected.printed, late, rate
+    )
+
+
+def _grids(written: dict[str, list[list[Decimal]]], exact: Table) -> Literals:
+    """The written values by whole key: entries given one by one (``dW2[0,0]``) fill holes."""
+    grids: Literals = {}
+    for key, grid in written.items():
+        base, at = notation.split_entry(key)
+        if at is None:
+            grids[key] = [list(row) for row in grid]
+            continue
+        shape = exact[base]
+        target = grids.setdefault(base, [[None] * len(shape[0]) for _ in shape])
+        i, j = (at[0], 0) if len(at) == 1 else at
+        target[i][j] = grid[0][0]
+    return grids
 
 
 def _entry(
@@ -101,12 +146,18 @@ def _entry(
     value: Number,
     atol: Rational,
     rtol: Rational,
+    printed: bool = False,
 ) -> DocumentedEntry:
-    """The documented value (as a rational and as written) against the exact ``value``."""
+    """The documented value (as a rational and as written) against the exact ``value``.
+
+    ``printed`` adds half a unit in the last written digit to the tolerance.
+    """
     with mpmath.workdps(PRECISION):
         difference = mp(documented) - mp(value)
         relative = float(abs(difference) / abs(mp(value))) if value != 0 else 0.0
     bound = atol + rtol * abs(documented)
+    if printed:
+        bound += Rational(1, 2) * Rational(10) ** int(literal.as_tuple().exponent)
     written = _significant(literal)
     return DocumentedEntry(
         name,
@@ -125,7 +176,7 @@ def _entry(
 def _rounded_prediction(
     derivation: Derivation,
     exact: Table,
-    literals: dict[str, list[list[Decimal]]],
+    literals: Literals,
     entries: list[DocumentedEntry],
 ) -> RoundedPrediction | None:
     """Do the documented gradients follow from ŷ rounded to a few decimal places?
@@ -142,7 +193,7 @@ def _rounded_prediction(
     yhat = [v for row in exact["yhat"] for v in row]
     output = list(derivation.network.output.activation)
     by_name = {e.entry: e for e in entries}
-    total = sum(len(m) * len(m[0]) for k, m in literals.items() if k in gradient_keys)
+    total = sum(d is not None for k in gradient_keys for row in literals[k] for d in row)
     for places in _candidate_places(derivation, literals):
         rounded = [_round(v, -places) for v in yhat]
         override = {s: Rational(Fraction(v)) for s, v in zip(output, rounded, strict=True)}
@@ -165,30 +216,43 @@ def _rounded_prediction(
     return None
 
 
-def _candidate_places(
-    derivation: Derivation, literals: dict[str, list[list[Decimal]]]
-) -> list[int]:
+def _update_order(
+    derivation: Derivation, exact: Table, literals: Literals, entries: list[DocumentedEntry]
+) -> tuple[str, ...]:
+    """The misread ``*_updated`` entries that the update-order slip reproduces as written."""
+    misread = {e.entry for e in entries if e.misread and "_updated[" in e.entry}
+    if not misread:
+        return ()
+    late = updated_numbers(derivation, exact, late=True)
+    keys = [k for k in literals if k in late]
+    return tuple(n for n in _reproduced(late, literals, keys) if n in misread)
+
+
+def _candidate_places(derivation: Derivation, literals: Literals) -> list[int]:
     """The decimal places ŷ may have been rounded to: as written for ŷ and db_L first, then 1-6."""
     candidates: list[int] = []
     for key in ("yhat", f"db{len(derivation.network.layers)}"):
         if key in literals:
             candidates.append(
-                max(-int(d.as_tuple().exponent) for row in literals[key] for d in row)
+                max(
+                    -int(d.as_tuple().exponent)
+                    for row in literals[key]
+                    for d in row
+                    if d is not None
+                )
             )
     candidates += [p for p in range(1, 7) if p not in candidates]
     return [p for p in candidates if p >= 1]
 
 
-def _reproduced(
-    recomputed: Table, literals: dict[str, list[list[Decimal]]], gradient_keys: list[str]
-) -> list[str]:
+def _reproduced(recomputed: Table, literals: Literals, gradient_keys: list[str]) -> list[str]:
     """The documented gradient entries that are the ``recomputed`` values as written."""
     return [
         notation.entry_name(key, index)
         for key in gradient_keys
         for (i, j), index in indices((len(literals[key]), len(literals[key][0])))
-        if _round(recomputed[key][i][j], int(literals[key][i][j].as_tuple().exponent))
-        == literals[key][i][j]
+        if (literal := literals[key][i][j]) is not None
+        and _round(recomputed[key][i][j], int(literal.as_tuple().exponent)) == literal
     ]
 
 
@@ -247,13 +311,13 @@ def _grid(value: Any, key: str, batched: bool) -> list[list[Any]] | None:
     """A documented value as rows and columns, mirroring how the spec reads it."""
     if value is None:
         return None
-    if key == "loss":
+    if key.startswith("loss") or notation.split_entry(key)[1] is not None:
         return [[value]]
-    if key.startswith("dW"):
+    if key.startswith(("dW", "W")):
         return value if isinstance(value, list) else None
     if not isinstance(value, list):
         return None
-    if key.startswith("db") or not batched:
+    if key.startswith(("db", "b")) or not batched:
         return [v if isinstance(v, list) else [v] for v in value]
     return [list(column) for column in zip(*value, strict=True)]
 

@@ -25,7 +25,7 @@ from ..mistakes.diagnose import (
     parameter_count,
 )
 from .compare import USER, Comparison, Prepared, failing_parameters
-from .documented import Documented, written_values
+from .documented import Documented
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ def _documented(
     )
     if not failing:
         return [], []
-    literals = written_values(derivation.spec)
+    literals = documented.literals
     convention = derivation.options.relu_prime_at_zero
     found = diagnose_documented(derivation.spec, literals, failing, convention)
     return found, _left("documented", failing, found)

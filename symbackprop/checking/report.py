@@ -213,17 +213,35 @@ def _result(report: CheckReport) -> str:
     )
 
 
-def _documented_table(documented: Documented) -> list[str]:
-    lines = [
+def _documented_rule(documented: Documented) -> str:
+    if documented.printed:
+        extra = ""
+        if documented.atol or documented.rtol:
+            extra = (
+                f" + atol + rtol*|documented| (atol = {rational_text(documented.atol)}, "
+                f"rtol = {rational_text(documented.rtol)})"
+            )
+        return (
+            "Documented values, each at the precision it is printed with: pass when "
+            f"|exact - documented| <= half a unit in its last printed digit{extra}"
+        )
+    return (
         f"Documented values (atol = {rational_text(documented.atol)}, rtol = "
         f"{rational_text(documented.rtol)}: pass when |exact - documented| <= "
-        "atol + rtol*|documented|)",
-        f"  {'entry':<10} {'documented':>11} {'exact':>16} {'difference':>11} {'tolerance':>10}"
+        "atol + rtol*|documented|)"
+    )
+
+
+def _documented_table(documented: Documented) -> list[str]:
+    width = max([10, *(len(e.entry) for e in documented.entries)])
+    lines = [
+        _documented_rule(documented),
+        f"  {'entry':<{width}} {'documented':>11} {'exact':>16} {'difference':>11} {'tolerance':>10}"
         f"  {'digits':>7}  {'should read':>11}  verdict",
     ]
     for e in documented.entries:
         lines.append(
-            f"  {e.entry:<10} {e.documented:>11} {e.exact:>16} {sci(e.difference):>11} "
+            f"  {e.entry:<{width}} {e.documented:>11} {e.exact:>16} {sci(e.difference):>11} "
             f"{sci(e.tolerance, ''):>10}  {f'{e.digits_matched} of {e.digits_written}':>7}  "
             f"{e.should_read:>11}  {'ok' if e.ok else 'FAIL'}"
         )
@@ -361,6 +379,11 @@ def _documented_json(documented: Documented) -> dict[str, Any]:
         "atol": str(documented.atol),
         "rtol": str(documented.rtol),
         "loosest_atol": _number(real(documented.loosest_atol)),
+        "tolerance": "printed" if documented.printed else "atol + rtol*|documented|",
+        "update_order": list(documented.update_order),
+        "learning_rate": None
+        if documented.learning_rate is None
+        else str(documented.learning_rate),
         "entries": [
             {
                 "entry": e.entry,

@@ -46,8 +46,11 @@ from .compare import (
     resolved,
     rounding_error,
 )
+from .diagnosis import diagnosis
+from .documented import documented_comparison
 from .precision import GUARD, PRECISION, number_text, real
 from .report import CheckReport
+from .stack_documented import stack_documented
 
 Values = dict[Symbol, Any]
 #: Activations whose argument is a kink at exactly 0.
@@ -496,11 +499,16 @@ def check_stack(
         mine, name = stack_user_comparisons(prepared, backprop, rtol, atol)
         comparisons += mine
         settings = settings if name is None else {**settings, "backprop": name}
+    documented = stack_documented(spec, prepared.points[0].exact)
+    if documented is not None:
+        comparisons.append(documented_comparison(documented))
     comparisons.sort(key=lambda c: ORDER.index(c.name))
-    return CheckReport(
+    report = CheckReport(
         ok=all(c.ok for c in comparisons),
         comparisons=tuple(comparisons),
         title=stack_title(spec),
+        documented=documented,
         settings=settings,
         notes=tuple(notes),
     )
+    return report if documented is None else replace(report, diagnosis=tuple(diagnosis(report)))

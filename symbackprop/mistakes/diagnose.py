@@ -157,7 +157,7 @@ def _explain(reproducing: Iterable[tuple[str, tuple[tuple[str, str], ...], set[s
 
 def diagnose_documented(
     spec: NetworkSpec,
-    literals: Mapping[str, list[list[Decimal]]],
+    literals: Mapping[str, list[list[Decimal | None]]],
     failing: Iterable[str],
     convention: Rational,
 ) -> list[MistakeMatch]:
@@ -172,12 +172,14 @@ def diagnose_documented(
     return _group(found, "1/1", "documented")
 
 
-def _as_written(values: np.ndarray, written: list[list[Decimal]]) -> bool:
+def _as_written(values: np.ndarray, written: list[list[Decimal | None]]) -> bool:
     if values.shape != (len(written), len(written[0])):
         return False
     with mpmath.workdps(DIGITS):
         for i, row in enumerate(written):
             for j, literal in enumerate(row):
+                if literal is None:  # not documented
+                    continue
                 unit = mpmath.mpf(10) ** int(literal.as_tuple().exponent)
                 rounded = mpmath.nint(values[i, j] / unit) * unit
                 if abs(rounded - mpmath.mpf(str(literal))) > unit / 4:
