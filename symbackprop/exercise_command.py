@@ -10,6 +10,10 @@ import sys
 from typing import Any
 
 from .arguments import non_negative, positive
+from .defaults import MAX_SEED
+
+#: The most sheets one ``exercise`` run writes.
+MAX_STUDENTS = 500
 
 
 def add_parsers(commands: Any) -> None:
@@ -27,12 +31,16 @@ def add_parsers(commands: Any) -> None:
     )
     parser.add_argument(
         "--seed",
-        type=non_negative,
+        type=non_negative(MAX_SEED),
         required=True,
         help="random seed: the same seed, the same sheets",
     )
     parser.add_argument(
-        "--students", type=positive, default=1, metavar="K", help="number of sheets (default: 1)"
+        "--students",
+        type=positive(MAX_STUDENTS),
+        default=1,
+        metavar="K",
+        help="number of sheets (default: 1)",
     )
     parser.add_argument(
         "-o", "--output", metavar="DIR", default="exercises", help="folder (default: exercises)"

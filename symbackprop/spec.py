@@ -70,7 +70,8 @@ class Expected:
     values: tuple[tuple[str, ImmutableMatrix], ...]
     atol: Number = Rational(1, 10**8)
     rtol: Number = Rational(1, 10**5)
-    #: ``tolerance = "printed"``: each value within half a unit of its last printed digit.
+    #: Whether each value is judged to half a unit of its last printed digit, as
+    #: ``tolerance = "printed"`` asks.
     printed: bool = False
 
 

@@ -111,7 +111,8 @@ class StackSpec:
     y: np.ndarray
     batched: bool
     text: str = field(default="", repr=False)
-    #: Documented gradients (``dW1``: an array like ``W1``), or None without ``[expected]``.
+    #: The documented gradients, an array ``dW1`` like ``W1`` for each, or None without
+    #: ``[expected]``.
     expected: StackExpected | None = field(default=None, compare=False)
 
     def __eq__(self, other: object) -> bool:

@@ -100,7 +100,7 @@ class Comparison:
     failures: tuple[EntryFailure, ...] = ()
     flagged: tuple[str, ...] = ()
     skipped: str | None = None
-    #: Finite differences that float64 cannot resolve there (see :data:`UNRESOLVED`): not judged.
+    #: The finite differences float64 cannot resolve there, not judged (see :data:`UNRESOLVED`).
     unresolved: tuple[str, ...] = ()
 
     @property

@@ -74,10 +74,11 @@ class Kind:
     observes: Callable[[Sizes], dict[str, Shape]] = lambda sizes: {}
     avoid: tuple[tuple[str, tuple[int, ...]], ...] = ()
     summary: str = ""
-    #: Word indices the user's forward gets as ``x``: their shape and the vocabulary size V.
-    #: The exact side sees them one-hot, as the 0/1 symbols ``onehot`` of shape (..., V).
+    #: The shape of the word indices the user's forward gets as ``x``, and the vocabulary size
+    #: V. The exact side sees them one-hot, as the 0/1 symbols ``onehot`` of shape (..., V).
     words: Callable[[Sizes], tuple[Shape, int]] | None = None
-    #: A loss over time steps: a drawn 0/1 ``mask`` of the labels' shape, folded into ``t``.
+    #: Whether the loss is over time steps, with a drawn 0/1 ``mask`` of the labels' shape
+    #: folded into ``t``.
     masked: bool = False
     #: ``symbolic`` with its intermediates named (Stages, as a layer's ``forward_batch``):
     #: the exact side then differentiates and evaluates one stage at a time.
