@@ -10,28 +10,32 @@ from typing import Any
 
 from . import blocks as mlp
 from . import stack_blocks as stack
-from .blocks import Block
-from .figure import Figure, figure
+from .blocks import Block, resolve
+from .figure import Figure, figure, wants_picture
 
 
 def content(
     derivation: Any,
     *,
-    sections: Sequence[str],
+    sections: Sequence[str] | None = None,
     expanded: bool = True,
-    picture: bool = False,
+    picture: bool | None = None,
     handout: bool = False,
 ) -> list[Block | Figure]:
     """The blocks of ``derivation``: :func:`.blocks.blocks` or :func:`.stack_blocks.stack_blocks`,
-    after the network's picture when ``picture``; or the handout (:mod:`.handout`)."""
+    after the network's picture (by default drawn for a whole derivation, not for a choice of
+    ``sections``: :func:`.figure.wants_picture`); or the handout (:mod:`.handout`)."""
     if handout:
         from .handout import handout_blocks
 
         return handout_blocks(derivation)
-    opening: list[Block | Figure] = [figure(derivation)] if picture else []
+    shown = resolve(sections)
+    opening: list[Block | Figure] = (
+        [figure(derivation)] if wants_picture(picture, sections) else []
+    )
     if getattr(derivation, "kind", "") == "stack":
-        return opening + list(stack.stack_blocks(derivation, sections))
-    return opening + list(mlp.blocks(derivation, sections=sections, expanded=expanded))
+        return opening + list(stack.stack_blocks(derivation, shown))
+    return opening + list(mlp.blocks(derivation, sections=shown, expanded=expanded))
 
 
 def heading(derivation: Any, title: str | None = None) -> str:

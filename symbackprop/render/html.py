@@ -12,10 +12,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..formats import register
-from .blocks import resolve
 from .content import content
 from .content import heading as title_of
-from .figure import wants_picture
 from .mathml_format import fragment, to_mathml
 from .toc import heading_ids, toc_html
 
@@ -93,11 +91,7 @@ def to_html(
     """
     heading = html.escape(title_of(derivation, title))
     shown = content(
-        derivation,
-        sections=resolve(sections),
-        expanded=expanded,
-        picture=wants_picture(picture, sections),
-        handout=handout,
+        derivation, sections=sections, expanded=expanded, picture=picture, handout=handout
     )
     ids = heading_ids(shown)
     meta = f'<meta name="author" content="{html.escape(author)}">\n' if author else ""

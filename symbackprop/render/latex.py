@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..formats import register
-from .blocks import Equation, Heading, Paragraph, resolve
+from .blocks import Equation, Heading, Paragraph
 from .content import content, heading
 from .figure import Figure, figure_latex, wants_picture
 from .latex_printer import latex_text
@@ -67,7 +67,7 @@ def to_latex(
     standalone = standalone or handout
     drawn = handout or wants_picture(picture, sections, default=standalone)
     shown = content(
-        derivation, sections=resolve(sections), expanded=expanded, picture=drawn, handout=handout
+        derivation, sections=sections, expanded=expanded, picture=drawn, handout=handout
     )
     body = _join(shown) + "\n"
     if not standalone:

@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..formats import register
-from .blocks import Block, Equation, Heading, Paragraph, resolve
+from .blocks import Block, Equation, Heading, Paragraph
 from .content import content, heading
-from .figure import Figure, figure_html, wants_picture
+from .figure import Figure, figure_html
 
 if TYPE_CHECKING:
     from ..derivation import Derivation
@@ -70,11 +70,7 @@ def to_markdown(
         The Markdown document, starting with a ``#`` title and ending in a newline.
     """
     shown = content(
-        derivation,
-        sections=resolve(sections),
-        expanded=expanded,
-        picture=wants_picture(picture, sections),
-        handout=handout,
+        derivation, sections=sections, expanded=expanded, picture=picture, handout=handout
     )
     parts = [f"# {markdown_text(heading(derivation, title))}"]
     if author:

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..formats import register
-from .blocks import Block, Equation, Heading, Paragraph, resolve
+from .blocks import Block, Equation, Heading, Paragraph
 from .content import content
-from .figure import Figure, figure_html, wants_picture
+from .figure import Figure, figure_html
 from .mathml import MATHML_NAMESPACE, latex_to_mathml, validate_core
 
 if TYPE_CHECKING:
@@ -108,11 +108,7 @@ def to_mathml(
         MathMLError: An equation cannot be converted; the message names it.
     """
     shown = content(
-        derivation,
-        sections=resolve(sections),
-        expanded=expanded,
-        picture=wants_picture(picture, sections),
-        handout=handout,
+        derivation, sections=sections, expanded=expanded, picture=picture, handout=handout
     )
     return fragment(shown)
 
