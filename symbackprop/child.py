@@ -74,37 +74,13 @@ def _layer_job(payload: dict[str, Any]) -> Results:
     backward = payload["backward"] and user.find(module, payload["module"], payload["backward"])
     results = []
     for point in payload["points"]:
-        label, back = point["labels"]
         if backward:
-            results.append(_layer_point(forward, backward, point, label, back))
+            functions = (forward, backward)
+            args = (point["args"], point["dout"], point["names"], point["out_shape"])
+            results.append(user.layer_arrays(functions, point["labels"], *args))
         else:
-            loss, dx = user.pair(user.call(forward, label, point["args"]), label, "(loss, dx)")
-            results.append(
-                {"loss": user.array(loss, label, "loss"), "dx": user.array(dx, label, "dx")}
-            )
+            results.append(user.loss_arrays(forward, point["labels"][0], point["args"]))
     return results, payload["forward"]
-
-
-def _layer_point(
-    forward: Callable[..., Any],
-    backward: Callable[..., Any],
-    point: dict[str, Any],
-    label: str,
-    back: str,
-) -> dict[str, np.ndarray]:
-    from .layercheck import user
-
-    out_value, cache = user.pair(user.call(forward, label, point["args"]), label, "(out, cache)")
-    out = user.array(out_value, label, "out")
-    if out.shape != point["out_shape"]:
-        raise user.LayerFunctionError(
-            f"{label} returned out of shape {out.shape}; expected {point['out_shape']}"
-        )
-    names = point["names"]
-    returned = user.gradients(user.call(backward, back, (point["dout"], cache)), back, names)
-    arrays = {"out": out}
-    arrays.update((n, user.array(g, back, n)) for n, g in zip(names, returned, strict=True))
-    return arrays
 
 
 JOBS: dict[str, Callable[[dict[str, Any]], Results]] = {

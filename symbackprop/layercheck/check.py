@@ -62,35 +62,24 @@ def _copies(point: Point) -> dict[str, np.ndarray]:
 
 
 def _run_loss(kind: Kind, f: Functions, sizes: Sizes, point: Point) -> dict[str, np.ndarray]:
-    label = f.label(False, point.label)
     assert f.forward is not None
-    loss, dx = user.pair(
-        user.call(f.forward, label, kind.arguments(_copies(point), sizes)), label, "(loss, dx)"
-    )
-    return {"loss": user.array(loss, label, "loss"), "dx": user.array(dx, label, "dx")}
+    args = kind.arguments(_copies(point), sizes)
+    return user.loss_arrays(f.forward, f.label(False, point.label), args)
 
 
 def _run_layer(
     kind: Kind, f: Functions, sizes: Sizes, point: Point, exact: Exact
 ) -> dict[str, np.ndarray]:
     """The user's arrays: ``out``, ``dx``, ..."""
-    label = f.label(False, point.label)
     assert f.forward is not None and f.backward is not None
-    result = user.call(f.forward, label, kind.arguments(_copies(point), sizes))
-    out_value, cache = user.pair(result, label, "(out, cache)")
-    out = user.array(out_value, label, "out")
-    if out.shape != exact.output.shape:
-        raise user.LayerFunctionError(
-            f"{label} returned out of shape {out.shape}; expected {exact.output.shape}"
-        )
-    back = f.label(True, point.label)
-    names = tuple(f"d{g}" for g in kind.gradients)
-    returned = user.gradients(
-        user.call(f.backward, back, (point.arrays["dout"].copy(), cache)), back, names
+    return user.layer_arrays(
+        (f.forward, f.backward),
+        (f.label(False, point.label), f.label(True, point.label)),
+        kind.arguments(_copies(point), sizes),
+        point.arrays["dout"].copy(),
+        tuple(f"d{g}" for g in kind.gradients),
+        exact.output.shape,
     )
-    arrays = {"out": out}
-    arrays.update((n, user.array(g, back, n)) for n, g in zip(names, returned, strict=True))
-    return arrays
 
 
 def _isolated(

@@ -178,3 +178,31 @@ def array(value: Any, label: str, what: str) -> np.ndarray:
         bad = "NaN" if np.any(np.isnan(result)) else "inf"
         raise LayerFunctionError(f"{label} returned {bad} in {what}")
     return result
+
+
+def loss_arrays(forward: Callable[..., Any], label: str, args: Any) -> dict[str, np.ndarray]:
+    """A loss function's ``loss`` and ``dx`` at one point."""
+    loss, dx = pair(call(forward, label, args), label, "(loss, dx)")
+    return {"loss": array(loss, label, "loss"), "dx": array(dx, label, "dx")}
+
+
+def layer_arrays(
+    functions: tuple[Callable[..., Any], Callable[..., Any]],
+    labels: tuple[str, str],
+    args: Any,
+    dout: np.ndarray,
+    names: tuple[str, ...],
+    out_shape: tuple[int, ...],
+) -> dict[str, np.ndarray]:
+    """A forward/backward pair's ``out`` and gradients (``names``) at one point."""
+    (forward, backward), (label, back) = functions, labels
+    out_value, cache = pair(call(forward, label, args), label, "(out, cache)")
+    out = array(out_value, label, "out")
+    if out.shape != tuple(out_shape):
+        raise LayerFunctionError(
+            f"{label} returned out of shape {out.shape}; expected {tuple(out_shape)}"
+        )
+    returned = gradients(call(backward, back, (dout, cache)), back, names)
+    arrays = {"out": out}
+    arrays.update((n, array(g, back, n)) for n, g in zip(names, returned, strict=True))
+    return arrays
