@@ -263,3 +263,27 @@ def test_cli_moodle_writes_quiz_and_key(tmp_path: Path) -> None:
     assert main(["exercise", ARCH, "--seed", "2", "--format", "moodle", "-o", str(tmp_path)]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["key.json", "quiz.xml"]
     ET.parse(tmp_path / "quiz.xml")
+
+
+def _label_numbers(svg: str) -> list[Fraction]:
+    """The numbers in the text labels of ``svg`` (its tspans), as fractions."""
+    texts = " ".join(re.findall(r"<tspan[^>]*>([^<]*)</tspan>", svg))
+    return [Fraction(n.replace("−", "-")) for n in re.findall(r"−?[0-9]+(?:\.[0-9]+)?", texts)]
+
+
+def test_sheet_picture_shows_the_given_numbers_and_no_answer(exercises) -> None:
+    files = texts(exercises)
+    student = exercises.students[0]
+    sheet = files["sheet-01.md"]
+    svg = sheet[sheet.find("<svg") : sheet.find("</svg>")]
+    assert svg and sheet.find("<svg") < sheet.find("## The network")
+    spec = student.spec
+    given = [*spec.x, *spec.y] + [v for w in spec.weights for v in w]
+    given += [v for b in spec.biases for v in b]
+    # each x, W, b and y once, and no other number: no activation, loss or gradient
+    assert sorted(_label_numbers(svg)) == sorted(Fraction(str(v)) for v in given)
+    assert "J = ?" in svg and "ŷ₁" in svg and "a₃⁽¹⁾" in svg
+    tex = files["sheet-01.tex"]
+    assert "\\usepackage{tikz}" in tex
+    assert tex.find("\\begin{tikzpicture}") < tex.find("\\subsection*{The network}")
+    assert "$J = {?}$" in tex

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from sympy import Eq, Expr, ImmutableMatrix, MatrixSymbol, Rational, Symbol
 
 from ..network import SymbolicNetwork
+from ..picture.tikz import PACKAGES
+from ..render.figure import Figure, figure_html, figure_latex
 from ..render.latex_printer import DecimalNumber, latex, latex_text
 from ..spec import NetworkSpec
 from ..spec_writer import _value
@@ -23,17 +25,24 @@ LONG_FORM = 400
 
 _PREAMBLE = (
     "\\documentclass[11pt]{article}\n\\usepackage[margin=2cm]{geometry}\n"
-    "\\usepackage{amsmath,amssymb}\n\\setlength{\\parindent}{0pt}\n"
+    "\\usepackage{amsmath,amssymb}\n" + PACKAGES + "\\setlength{\\parindent}{0pt}\n"
 )
 
 
 def picture(spec: NetworkSpec, fmt: str) -> str:
-    """The network's picture in ``fmt`` ("latex" or "markdown"); '' until ``draw`` lands.
+    """The network's picture in ``fmt`` ("latex" or "markdown"): a TikZ figure or inline SVG.
 
-    The hook for the pictures of ``symbackprop draw``: a TikZ figure for LaTeX, inline SVG
-    for Markdown. Without it the sheets describe the network in equations only.
+    It shows only the given numbers (x, W, b and y), never an answer: the units carry their
+    names and the loss is "J = ?" (:func:`~symbackprop.picture.build.given_diagram`).
     """
-    return ""
+    from ..picture.build import given_diagram
+    from ..picture.layout import layout
+    from ..picture.svg import to_svg
+    from ..picture.tikz import to_tikz
+
+    drawn = layout(given_diagram(spec))
+    block = Figure(to_svg(drawn, document=False).rstrip("\n"), to_tikz(drawn).rstrip("\n"))
+    return figure_latex(block) if fmt == "latex" else figure_html(block)
 
 
 def _decimal(value: Rational) -> DecimalNumber:

@@ -76,7 +76,7 @@ def diagram(derivation: Any, gradients: str = "weights") -> Diagram:
 
 def _mlp_diagram(derivation: Any, mode: str) -> Diagram:
     spec, values = derivation.spec, derivation.values
-    columns = [_input_column(derivation)]
+    columns = [_input_column(derivation, spec)]
     edges = []
     for l, weights in enumerate(spec.weights):
         columns.append(_layer_column(derivation, l, mode))
@@ -93,17 +93,81 @@ def _mlp_diagram(derivation: Any, mode: str) -> Diagram:
                 for i in range(weights.rows)
             )
         )
-    y = spec.y
-    targets = (
-        ()
-        if columns[-1].collapsed
-        else tuple(
-            (number(derivation, y[k, 0], name=f"y{str(k + 1).translate(_SUB)}|y_{{{k + 1}}}"),)
-            for k in range(y.rows)
-        )
-    )
+    targets = _targets(derivation, spec, columns[-1])
     loss = (number(derivation, values.forward["loss"][0, 0], name="J|J"),)
     return Diagram(tuple(columns), tuple(edges), targets, loss, _legend(spec, mode))
+
+
+def given_diagram(spec: Any) -> Diagram:
+    """The picture of an exercise: only the numbers ``spec`` gives (x, W, b and y), each unit
+    named instead of its activation, and the loss left to compute.
+
+    >>> from symbackprop.spec import load_spec
+    >>> given_diagram(load_spec("seed")).columns[1].units[0][0].plain
+    'a₁⁽¹⁾'
+    """
+    columns = [_input_column(spec, spec)]
+    edges = []
+    for l, weights in enumerate(spec.weights):
+        header, name, tex_name = _header(spec, l)
+        if weights.rows > COLLAPSE_WIDTH:
+            columns.append(_collapsed(spec, l, header, name, tex_name))
+        else:
+            columns.append(_given_column(spec, l, header, name, tex_name))
+        collapsed = columns[-1].collapsed or columns[-2].collapsed
+        edges.append(
+            ()
+            if collapsed
+            else tuple(
+                tuple((number(spec, weights[i, j]),) for j in range(weights.cols))
+                for i in range(weights.rows)
+            )
+        )
+    loss = (Text("J = ?", "$J = {?}$"),)
+    legend = "Given: the inputs x, the weights W on the edges, the biases b and the targets y"
+    tex_legend = (
+        "Given: the inputs $x$, the weights $W$ on the edges, the biases $b$ and the targets $y$"
+    )
+    if spec.batched:
+        legend += f"; sample 1 of {spec.x.cols}"
+        tex_legend += f"; sample 1 of {spec.x.cols}"
+    return Diagram(
+        tuple(columns),
+        tuple(edges),
+        _targets(spec, spec, columns[-1]),
+        loss,
+        (Text(legend + ".", tex_legend + ".", "name"),),
+    )
+
+
+def _given_column(spec: Any, l: int, header: tuple[Text, ...], name: str, tex_name: str) -> Column:
+    """Layer ``l``'s units named (a₁⁽¹⁾, ..., ŷ₁, ...), with their given biases."""
+    plain_head, tex_head = (name[0], tex_name) if name == "ŷ" else ("a", "a")
+    _, tex_sup = _layer_name(l + 1)
+    sup = "" if name == "ŷ" else name[1:]
+    units = []
+    for i in range(spec.weights[l].rows):
+        sub = str(i + 1).translate(_SUB)
+        tex = f"${tex_head}_{{{i + 1}}}$" if name == "ŷ" else f"$a{tex_sup}_{{{i + 1}}}$"
+        units.append((Text(f"{plain_head}{sub}{sup}", tex, "name"),))
+    biases: tuple[tuple[Text, ...], ...] = ()
+    if spec.biases is not None:
+        biases = tuple(
+            (number(spec, spec.biases[l][i, 0], "value", "b|b"),)
+            for i in range(spec.weights[l].rows)
+        )
+    return Column(header, tuple(units), biases)
+
+
+def _targets(source: Any, spec: Any, output: Column) -> tuple[tuple[Text, ...], ...]:
+    """The target beside each output unit (none beside a box)."""
+    if output.collapsed:
+        return ()
+    y = spec.y
+    return tuple(
+        (number(source, y[k, 0], name=f"y{str(k + 1).translate(_SUB)}|y_{{{k + 1}}}"),)
+        for k in range(y.rows)
+    )
 
 
 def _pair(
@@ -120,16 +184,16 @@ def _pair(
     return tuple(lines)
 
 
-def _input_column(derivation: Any) -> Column:
-    x = derivation.spec.x
+def _input_column(derivation: Any, spec: Any) -> Column:
+    x = spec.x
     header = (Text("x", "$x$", "name"),)
     if x.rows > COLLAPSE_WIDTH:
         return Column(header, (), box=(Text(f"x: {x.rows} inputs", f"$x$: {x.rows} inputs"),))
     return Column(header, tuple((number(derivation, x[j, 0]),) for j in range(x.rows)))
 
 
-def _layer_column(derivation: Any, l: int, mode: str) -> Column:
-    spec = derivation.spec
+def _header(spec: Any, l: int) -> tuple[tuple[Text, ...], str, str]:
+    """The column header of layer ``l`` (0-based), and the layer's plain and TeX name."""
     last = l == len(spec.weights) - 1
     sup, tex_sup = _layer_name(l + 1)
     activation = spec.activations[l].name
@@ -142,16 +206,29 @@ def _layer_column(derivation: Any, l: int, mode: str) -> Column:
             "name",
         ),
     )
-    a = derivation.values.forward["yhat" if last else f"a{l + 1}"]
+    return header, name, tex_name
+
+
+def _collapsed(spec: Any, l: int, header: tuple[Text, ...], name: str, tex_name: str) -> Column:
+    """Layer ``l`` as one box: its size, activation and parameter count."""
     weights = spec.weights[l]
-    if a.rows > COLLAPSE_WIDTH:
-        count = weights.rows * weights.cols + (weights.rows if spec.biases is not None else 0)
-        box = (
-            Text(f"{name}: {a.rows} units", f"${tex_name}$: {a.rows} units"),
-            Text(activation, f"\\textrm{{{tex_activation}}}"),
-            Text(f"{count} parameters", f"{count} parameters"),
-        )
-        return Column(header, (), box=box)
+    activation = spec.activations[l].name
+    tex_activation = activation.replace("_", r"\_")
+    count = weights.rows * weights.cols + (weights.rows if spec.biases is not None else 0)
+    box = (
+        Text(f"{name}: {weights.rows} units", f"${tex_name}$: {weights.rows} units"),
+        Text(activation, f"\\textrm{{{tex_activation}}}"),
+        Text(f"{count} parameters", f"{count} parameters"),
+    )
+    return Column(header, (), box=box)
+
+
+def _layer_column(derivation: Any, l: int, mode: str) -> Column:
+    spec = derivation.spec
+    header, name, tex_name = _header(spec, l)
+    if spec.weights[l].rows > COLLAPSE_WIDTH:
+        return _collapsed(spec, l, header, name, tex_name)
+    a = derivation.values.forward["yhat" if l == len(spec.weights) - 1 else f"a{l + 1}"]
     units = tuple((number(derivation, a[i, 0]),) for i in range(a.rows))
     biases: tuple[tuple[Text, ...], ...] = ()
     if spec.biases is not None:
