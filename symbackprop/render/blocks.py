@@ -66,6 +66,7 @@ from .layout import (
 )
 from .sections import SECTIONS, UPDATED, resolve
 from .widths import estimate_width
+from .worked import worked_numbers
 
 if TYPE_CHECKING:
     from ..derivation import Derivation
@@ -868,13 +869,8 @@ class _Writer:
                 "significant digits."
             )
         )
-        point = self.point()
         by_key = self.d.gradients.by_key()
-        numbers = dict(point)
-        for symbol, definition in zip(
-            self.d.gradients.deltas[-1], self.d.gradients.delta_definitions[-1], strict=True
-        ):
-            numbers[symbol] = self.numbers(definition, point)
+        numbers = worked_numbers(self)
         for layer in self.net.layers:
             l = layer.index
             out.append(Heading(f"Layer {l + 1}", 2))

@@ -30,6 +30,7 @@ from .figure import Figure, figure
 from .latex_printer import DecimalNumber, latex
 from .layout import LINE_WIDTH, Row, Segment
 from .widths import estimate_width
+from .worked import worked_numbers
 
 if TYPE_CHECKING:
     from ..derivation import Derivation
@@ -148,12 +149,7 @@ class _HandoutWriter(_Writer):
                 "and every gradient as a matrix."
             )
         )
-        point = self.point()
-        numbers = dict(point)
-        for symbol, definition in zip(
-            self.d.gradients.deltas[-1], self.d.gradients.delta_definitions[-1], strict=True
-        ):
-            numbers[symbol] = self.numbers(definition, point)
+        numbers = worked_numbers(self)
         for layer in self.net.layers:
             l = layer.index
             out.append(Heading(f"Layer {l + 1}", 2))
