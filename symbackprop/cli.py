@@ -18,6 +18,7 @@ from . import exercise_command, layercheck_command, picture_command
 from ._version import __version__
 from .arguments import non_negative, positive, timeout_option, tolerance
 from .builtin import example_names, example_text
+from .deadline import STOPPED, TimeLimitReached, deadline, stopped_message, time_limit_option
 from .defaults import (
     ATOL,
     EXACT_LIMIT,
@@ -149,6 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     layercheck_command.add_parser(commands)
     picture_command.add_parser(commands)
     exercise_command.add_parsers(commands)
+    for name in COMPUTING:
+        time_limit_option(commands.choices[name])
     example_parser = commands.add_parser(
         "example", help="print a built-in example spec, or list them"
     )
@@ -342,6 +345,9 @@ def _refuse_overwrite(args: argparse.Namespace) -> None:
         )
 
 
+#: The commands that compute, and so take ``--time-limit``.
+COMPUTING = ("derive", "check", "check-layer", "draw", "exercise", "grade")
+
 COMMANDS = {
     "derive": _derive,
     "example": _example,
@@ -357,7 +363,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv``; return the exit status."""
     args = build_parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        with deadline(getattr(args, "time_limit", None)):
+            return COMMANDS[args.command](args)
+    except TimeLimitReached as stop:
+        print(stopped_message(args.command, stop.limit), file=sys.stderr)
+        return STOPPED
     except SymbackpropError as exc:
         print(f"symbackprop: error: {one_line(str(exc))}", file=sys.stderr)
         return 2

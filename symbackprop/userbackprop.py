@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from .deadline import TimeLimitReached
 from .errors import UserBackpropError
 
 Array = NDArray[np.float64]
@@ -77,8 +78,9 @@ IN_CHILD = [False]
 
 def caught(exc: BaseException) -> bool:
     """Whether an exception of the user's code is the user's error: anything, in the child
-    process; anything but KeyboardInterrupt (a real Ctrl-C, likely) in ours."""
-    return IN_CHILD[0] or not isinstance(exc, KeyboardInterrupt)
+    process; in ours, anything but KeyboardInterrupt (a real Ctrl-C, likely) and our own
+    time limit."""
+    return IN_CHILD[0] or not isinstance(exc, KeyboardInterrupt | TimeLimitReached)
 
 
 def _from_file(path: Path, target: str) -> ModuleType:
