@@ -258,7 +258,9 @@ def elementwise(
     def in_outputs(
         expr: Expr, zs: Vector, outs: Sequence[Symbol], opts: Mapping[str, Any]
     ) -> Expr:
-        mapping = {f(z, **opts): a for z, a in zip(zs, outs, strict=True) if f(z, **opts) != z}
+        present = expr.free_symbols  # only these z's can be rewritten: linear in the width
+        pairs = [(z, a) for z, a in zip(zs, outs, strict=True) if not z.is_Symbol or z in present]
+        mapping = {f(z, **opts): a for z, a in pairs if f(z, **opts) != z}
         return expr.xreplace(mapping)
 
     entry = Activation(name, apply, in_outputs, dict(options or {}), False, has_kink, description)
