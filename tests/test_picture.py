@@ -22,8 +22,9 @@ from symbackprop import derive as _derive
 from symbackprop.cli import main
 from symbackprop.errors import SymbackpropError
 from symbackprop.picture import draw
-from symbackprop.picture.build import diagram
+from symbackprop.picture.build import diagram, given_diagram
 from symbackprop.picture.layout import Box, layout
+from symbackprop.spec import load_spec
 
 SPECS = Path(__file__).parent / "specs"
 NET_3542 = SPECS / "net-3-5-4-2.toml"
@@ -107,6 +108,31 @@ def test_wide_layers_collapse_into_boxes(tmp_path: Path) -> None:
     drawn = layout(picture)
     assert len(drawn.rects) == 1 and len(drawn.segments) == 2  # box -> each output unit
     assert not any(label.kind == "edge" for label in drawn.labels)
+
+
+def test_a_wide_hidden_layer_collapses_on_a_sheet_picture(tmp_path: Path) -> None:
+    """An exercise's picture (given numbers only) boxes a 12-unit layer, with its size,
+    activation and parameter count, like the derivation's picture."""
+    w1 = [[round(0.1 * (i - j), 1) for j in range(2)] for i in range(12)]
+    w2 = [[round(0.1 * (i + j) - 0.5, 1) for j in range(12)] for i in range(2)]
+    spec = tmp_path / "wide.toml"
+    spec.write_text(
+        '[network]\nlayers = [2, 12, 2]\nactivations = ["relu", "softmax"]\n'
+        'loss = "cross_entropy"\n'
+        f"[parameters]\nW1 = {w1}\nb1 = {[0.1] * 12}\nW2 = {w2}\nb2 = [0.1, 0.2]\n"
+        "[data]\nx = [0.5, 0.2]\ny = [0, 1]\n"
+    )
+    count = len(w1) * len(w1[0]) + len(w1)
+    given = given_diagram(load_spec(str(spec)))
+    full = diagram(_derive(spec))
+    assert given.columns[1].box == full.columns[1].box
+    assert [line.plain for line in given.columns[1].box] == [
+        f"a⁽¹⁾: {len(w1)} units",
+        "relu",
+        f"{count} parameters",
+    ]
+    assert given.edges == ((), ()) and not given.columns[2].collapsed
+    assert [unit[0].plain for unit in given.columns[2].units] == ["ŷ₁", "ŷ₂"]
 
 
 def test_draw_help_imports_no_sympy() -> None:
