@@ -43,5 +43,5 @@ MAX_LAYER_SIZE = 64
 #: The most entries all of ``check-layer --shape``'s sizes may multiply to.
 MAX_LAYER_ENTRIES = 10**5
 #: The default and the largest ``--time-limit`` of a computing command, in seconds.
-TIME_LIMIT = 600.0
-MAX_TIME_LIMIT = 86400.0
+TIME_LIMIT = 600
+MAX_TIME_LIMIT = 86400
