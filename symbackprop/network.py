@@ -112,7 +112,10 @@ def build_network(spec: NetworkSpec) -> SymbolicNetwork:
         for s in range(m)
     ]
     j_s, loss = _reduce(spec, per_sample)
-    weights_l2 = spec.l2 * Add(*[w**2 for layer in layers for w in layer.weights])
+    # built only when there is an l2 term: the sum over every weight is large (50,890 at MNIST size)
+    weights_l2 = (
+        spec.l2 * Add(*[w**2 for layer in layers for w in layer.weights]) if spec.l2 else 0
+    )
     return SymbolicNetwork(
         spec,
         x,

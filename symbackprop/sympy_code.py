@@ -21,6 +21,7 @@ from sympy.printing.str import StrPrinter
 
 from .activations import NAMED_FUNCTIONS
 from .layers.pooling import FirstMax, PoolMax
+from .memo_printer import Memoised
 
 
 def sympify_locals() -> dict[str, type[Function] | type[Symbol]]:
@@ -48,7 +49,14 @@ class CodePrinter(StrPrinter):
         return name if plain else f"Symbol({name!r})"
 
 
+class _MemoisedCode(Memoised, CodePrinter):
+    """:class:`CodePrinter` printing each distinct subexpression once."""
+
+
+_CODE = _MemoisedCode({"order": "none"})
+
+
 def sympy_code(expr: Expr) -> str:
     """``expr`` as a string that ``sympify(text, locals=sympify_locals())`` reads back equal,
-    the terms in the expression's own order."""
-    return CodePrinter({"order": "none"}).doprint(expr)
+    the terms in the expression's own order (each distinct subexpression printed once)."""
+    return _CODE.doprint(expr)

@@ -7,9 +7,10 @@ from decimal import Decimal, localcontext
 from typing import TYPE_CHECKING
 
 from sympy import Expr, ImmutableMatrix
-from sympy.printing.str import sstr
+from sympy.printing.str import StrPrinter
 
 from .. import notation
+from ..memo_printer import Memoised
 
 if TYPE_CHECKING:
     from ..derivation import Derivation
@@ -23,10 +24,17 @@ def entries(matrix: ImmutableMatrix) -> Iterator[tuple[tuple[int, ...], Expr]]:
             yield ((i,) if matrix.cols == 1 else (i, j)), matrix[i, j]
 
 
+class _MemoisedStr(Memoised, StrPrinter):
+    """SymPy's ``str()`` printing each distinct subexpression once."""
+
+
+_CODE = _MemoisedStr({"order": "none"})
+
+
 def code(expr: object) -> str:
     """SymPy's ``str()`` form (parseable by ``sympify``) with the terms in the expression's
     canonical order: never sorted by numeric value, which costs an ``evalf`` per term."""
-    return sstr(expr, order="none")
+    return _CODE.doprint(expr)
 
 
 def nested(matrix: ImmutableMatrix, convert: type | object = code) -> list[list]:

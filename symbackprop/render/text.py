@@ -10,6 +10,7 @@ from sympy.printing.str import StrPrinter
 
 from .. import notation
 from ..formats import Omitted, register
+from ..memo_printer import Memoised
 from ..progress import progress
 from .common import (
     entries,
@@ -49,12 +50,21 @@ class TextPrinter(StrPrinter):
         return f"LeakyReLU'({self._print(expr.args[0])}; {self._print(expr.args[1])})"
 
 
+class _MemoisedText(Memoised, TextPrinter):
+    """:class:`TextPrinter` printing each distinct subexpression once."""
+
+
+#: One printer for every call of :func:`show`, so that shared subexpressions print once.
+_SHOW = _MemoisedText({"order": "none"})
+
+
 def show(expr: object) -> str:
     """Print ``expr`` for a terminal, the terms in SymPy's canonical order (never sorted by
-    numeric value, which costs an ``evalf`` per term)."""
+    numeric value, which costs an ``evalf`` per term); each distinct subexpression is printed
+    once per process (see :mod:`symbackprop.memo_printer`)."""
     if isinstance(expr, Omitted):
         return str(expr)
-    return TextPrinter({"order": "none"}).doprint(expr)
+    return _SHOW.doprint(expr)
 
 
 @register("text")
