@@ -19,6 +19,7 @@ from mpmath.libmp import finf, fnan, fninf, fzero, to_rational
 from sympy import (
     Dummy,
     Expr,
+    Function,
     ImmutableMatrix,
     Rational,
     S,
@@ -34,6 +35,7 @@ from sympy import (
     together,
 )
 from sympy.core.evalf import PrecisionExhausted
+from sympy.core.parameters import evaluate as evaluating
 
 from . import notation
 from .activations import KinkFunction
@@ -43,6 +45,8 @@ from .network import SymbolicNetwork
 
 #: Only expressions up to this many operations are tidied (tidying big sums costs more than it saves).
 TIDY_LIMIT = 60
+#: The deepest nesting of functions (tanh(tanh(...))) substituted with SymPy's evaluation.
+NEST_LIMIT = 4
 
 
 @dataclass(frozen=True)
@@ -99,10 +103,12 @@ def evaluate(
         values.update(zip(symbols, numbers, strict=True))
     forward: dict[str, ImmutableMatrix] = {}
     kinks: list[str] = []
+    nesting = _Nesting()
     for layer in net.layers:
-        z = _substitute(layer.z_definition, values)
+        z = _substitute(layer.z_definition, values, written=nesting.deep)
         values.update(zip(layer.pre_activation, z, strict=True))
-        a = _substitute(layer.a_definition, values).applyfunc(tidy)
+        a = _substitute(layer.a_definition, values, written=nesting.deep).applyfunc(tidy)
+        nesting.add(a)
         values.update(zip(layer.activation, a, strict=True))
         output = layer is net.output
         forward[f"z{layer.index + 1}"] = z
@@ -113,17 +119,20 @@ def evaluate(
                 for i, v in enumerate(z)
                 if v == 0
             ]
-    for symbol, definition in zip(net.sample_losses, net.sample_loss_definitions, strict=True):
-        values[symbol] = definition.xreplace(values)
-    forward["loss"] = ImmutableMatrix([[tidy(net.loss_definition.xreplace(values))]])
+    with evaluating(not nesting.deep):
+        for symbol, definition in zip(net.sample_losses, net.sample_loss_definitions, strict=True):
+            values[symbol] = definition.xreplace(values)
+        forward["loss"] = ImmutableMatrix([[tidy(net.loss_definition.xreplace(values))]])
     deltas: list[ImmutableMatrix] = []
     for symbols, definitions in zip(
         reversed(grads.deltas), reversed(grads.delta_definitions), strict=True
     ):
-        delta = _substitute(definitions, values, convention).applyfunc(tidy)
+        delta = _substitute(definitions, values, convention, nesting.deep).applyfunc(tidy)
         values.update(zip(symbols, delta, strict=True))
         deltas.insert(0, delta)
-    gradients = {key: _substitute(m, values, convention) for key, m in grads.by_key().items()}
+    gradients = {
+        key: _substitute(m, values, convention, nesting.deep) for key, m in grads.by_key().items()
+    }
     return ExactValues(forward, tuple(deltas), gradients, tuple(kinks), convention, values)
 
 
@@ -143,11 +152,41 @@ def _parameters(net: SymbolicNetwork) -> list[tuple[ImmutableMatrix, ImmutableMa
     return pairs
 
 
+class _Nesting:
+    """How deeply the exact values nest function applications, as tanh(tanh(...)) does.
+
+    Past :data:`NEST_LIMIT`, values are substituted as written, unevaluated: SymPy's automatic
+    evaluation asks for the sign of each function's argument, which evaluates the whole tower
+    below it numerically at every level, exponential in the depth (a 16-deep tanh chain took
+    minutes).
+    """
+
+    def __init__(self) -> None:
+        self.memo: dict[Expr, int] = {}
+        self.deep = False
+
+    def add(self, values: ImmutableMatrix) -> None:
+        self.deep = self.deep or max(map(self.depth, values), default=0) > NEST_LIMIT
+
+    def depth(self, expr: Expr) -> int:
+        if not expr.args:
+            return 0
+        if expr not in self.memo:
+            inner = max(self.depth(arg) for arg in expr.args)
+            self.memo[expr] = inner + isinstance(expr, Function)
+        return self.memo[expr]
+
+
 def _substitute(
-    matrix: ImmutableMatrix, values: dict[Symbol, Expr], convention: Rational | None = None
+    matrix: ImmutableMatrix,
+    values: dict[Symbol, Expr],
+    convention: Rational | None = None,
+    written: bool = False,
 ) -> ImmutableMatrix:
-    """Substitute ``values``; then give any kink derivative left at exactly 0 its convention value."""
-    result = matrix.xreplace(values)
+    """Substitute ``values`` (unevaluated if ``written``); then give any kink derivative left at
+    exactly 0 its convention value."""
+    with evaluating(not written):
+        result = matrix.xreplace(values)
     if convention is not None:
         result = result.replace(
             lambda e: isinstance(e, KinkFunction), lambda e: e.at_kink(convention)
