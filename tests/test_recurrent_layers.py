@@ -121,3 +121,31 @@ def test_bad_specs_are_one_line_errors(
     assert main(["check", str(path)]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and message in err and "Traceback" not in err, err
+
+
+EXAMPLE = Path(__file__).parent.parent / "examples" / "prachub-bptt-walkthrough.toml"
+
+
+def _rounds_to(value: object, printed: str) -> bool:
+    """``value`` is within half a unit in the last printed digit of ``printed``."""
+    decimals = len(printed.split(".")[1])
+    return abs(float(value) - float(printed)) <= 0.5 * 10**-decimals  # type: ignore[arg-type]
+
+
+def test_the_published_bptt_walkthrough_is_reproduced_and_its_slip_found() -> None:
+    from symbackprop import derive
+
+    d = derive(EXAMPLE)
+    h = d.graph.outputs[1][0]
+    yhat = d.graph.outputs[3][0]
+    value = d.values
+    assert _rounds_to(value[h[0, 0]], "0.4621") and _rounds_to(value[yhat[0]], "0.9242")
+    # the source's h_2 = 0.7790 is a slip: tanh(1.04621) = 0.78033
+    assert _rounds_to(value[h[1, 0]], "0.7803") and not _rounds_to(value[h[1, 0]], "0.7790")
+    assert _rounds_to(value[yhat[1]], "1.5607") and not _rounds_to(value[yhat[1]], "1.558")
+    assert _rounds_to(d.adjoint_value(yhat[0]), "-0.0758")
+    # dL/dh_1 (the named step h^(1)_1,1) has two paths: the loss at t = 1 and h_2 through Wh;
+    # the layer's output z^(1)_1,1 collects the first alone
+    [step] = [s for s in d.graph.definitions if s.name == "h^(1)_1,1"]
+    assert _rounds_to(d.adjoint_value(step), "-0.1859")
+    assert _rounds_to(d.adjoint_value(h[0, 0]), "-0.1515")
