@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from symbackprop import check, load_spec
 from symbackprop.cli import main
@@ -149,3 +151,40 @@ def test_the_published_bptt_walkthrough_is_reproduced_and_its_slip_found() -> No
     [step] = [s for s in d.graph.definitions if s.name == "h^(1)_1,1"]
     assert _rounds_to(d.adjoint_value(step), "-0.1859")
     assert _rounds_to(d.adjoint_value(h[0, 0]), "-0.1515")
+
+
+@settings(max_examples=6, deadline=None)
+@given(
+    kind=st.sampled_from(["rnn", "lstm"]),
+    steps=st.integers(1, 3),
+    units=st.integers(1, 2),
+    last=st.booleans(),
+    seed=st.integers(0, 10**6),
+)
+def test_random_small_recurrent_networks_agree_everywhere(
+    kind: str, steps: int, units: int, last: bool, seed: int
+) -> None:
+    """symbolic = reference = finite differences for random small recurrent networks."""
+    import tempfile
+
+    rng = np.random.default_rng(seed)
+
+    def draw(*shape: int) -> str:
+        return str(np.round(rng.uniform(-0.6, 0.6, shape), 2).tolist())
+
+    width = 4 * units if kind == "lstm" else units
+    states = f"h0 = {draw(1, units)}" + (f"\nc0 = {draw(1, units)}" if kind == "lstm" else "")
+    text = NETWORK.format(
+        steps=steps,
+        kind=kind,
+        states=states,
+        extra="return_sequence = false" if last else "",
+        parameters=f"Wx1 = {draw(2, width)}\nWh1 = {draw(units, width)}\nb1 = {draw(width)}",
+        x=draw(steps, 2)[1:-1],
+        y=draw(units if last else steps * units),
+    ).replace("units = 1", f"units = {units}", 1)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "net.toml"
+        path.write_text(text, "utf-8")
+        report = check(path, random_points=1)
+    assert report.comparisons and all(c.ok for c in report.comparisons), report
