@@ -72,6 +72,50 @@ label = 3
 """
 
 
+def rnn_spec(steps: int = 8, units: int = 16, seed: int = 0) -> str:
+    """Word indices -> embedding 10x8 -> rnn ``units`` over ``steps`` -> temporal_dense 10 ->
+    temporal_cross_entropy; weights in [-0.3, 0.3] so tanh stays away from saturation."""
+    rng = random.Random(seed)
+
+    def small(shape: tuple[int, ...]) -> str:
+        if not shape:
+            return f"{rng.randint(-30, 30) / 100:.2f}"
+        return "[" + ", ".join(small(shape[1:]) for _ in range(shape[0])) + "]"
+
+    words = [rng.randrange(10) for _ in range(steps)]
+    labels = [rng.randrange(10) for _ in range(steps)]
+    return f"""[network]
+input = [{steps}]
+loss = "temporal_cross_entropy"
+
+[[layers]]
+type = "embedding"
+vocabulary = 10
+dim = 8
+
+[[layers]]
+type = "rnn"
+units = {units}
+h0 = [{small((units,))}]
+
+[[layers]]
+type = "temporal_dense"
+units = 10
+
+[parameters]
+We1 = {small((10, 8))}
+Wx2 = {small((8, units))}
+Wh2 = {small((units, units))}
+b2 = {small((units,))}
+W3 = {small((units, 10))}
+b3 = {small((10,))}
+
+[data]
+x = {words}
+labels = {labels}
+"""
+
+
 def command(label: str, *args: str) -> None:
     """The best of :data:`RUNS` wall times of ``symbackprop ARGS`` in a fresh process."""
     times, size = [], 0
@@ -91,7 +135,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         big = Path(folder) / "conv12.toml"
         big.write_text(mnist_like_spec())
-        for name, spec in (("cnn", "cnn"), ("1x12x12 conv 4x3x3 / pool / dense 10", str(big))):
+        rnn = Path(folder) / "rnn.toml"
+        rnn.write_text(rnn_spec())
+        for name, spec in (
+            ("cnn", "cnn"),
+            ("1x12x12 conv 4x3x3 / pool / dense 10", str(big)),
+            ("rnn T=8 H=16", str(rnn)),
+        ):
             command(f"symbackprop check {name}", "check", spec)
             command(f"symbackprop derive {name}", "derive", spec)
             command(f"symbackprop derive {name} --format json", "derive", spec, "--format", "json")

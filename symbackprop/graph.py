@@ -63,9 +63,15 @@ def _name(
 
 
 def _named(
-    stem: str, shape: tuple[int, ...], sample: int | None, symbol: type[Symbol] = Symbol
+    stem: str,
+    shape: tuple[int, ...],
+    sample: int | None,
+    symbol: type[Symbol] = Symbol,
+    step: int | None = None,
 ) -> Tensor:
-    return tensor(shape, lambda index: _name(stem, index, sample, symbol))
+    """Symbols ``stem_i,j`` (1-based); with ``step``, that time step's index comes first."""
+    first = () if step is None else (step,)
+    return tensor(shape, lambda index: _name(stem, (*first, *index), sample, symbol))
 
 
 class _Stages:
@@ -89,11 +95,12 @@ class _Stages:
         *,
         shared: bool = False,
         symbol: type[Symbol] = Symbol,
+        step: int | None = None,
     ) -> list[Tensor]:
         named, stage = [], []
         for s, value in enumerate(values):
             sample = None if shared else self.tag(s)
-            symbols = _named(f"{stem}^({self.layer})", value.shape, sample, symbol)
+            symbols = _named(f"{stem}^({self.layer})", value.shape, sample, symbol, step)
             for index, expr in np.ndenumerate(value):
                 self.definitions[symbols[index]] = expr
                 stage.append(symbols[index])

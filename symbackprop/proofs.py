@@ -19,9 +19,10 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-from sympy import QQ, Add, Dummy, Expr, Pow, S, Symbol, expand
+from sympy import QQ, Add, Dummy, Expr, Pow, S, Symbol, expand, tanh
 from sympy.polys.rings import ring
 
+from .activations import Sigmoid
 from .chain import reverse
 from .layers import LAYERS
 from .layers.base import tensor
@@ -42,14 +43,32 @@ class _ProofStages:
         *,
         shared: bool = False,
         symbol: type[Symbol] = Symbol,
+        step: int | None = None,
     ) -> list[np.ndarray]:
         named = []
+        tag = "" if step is None else f"{step}_"
         for s, value in enumerate(values):
-            names = tensor(value.shape, lambda i, s=s: symbol(f"t_{stem}_{s}_{_flat(i)}"))
+            names = tensor(value.shape, lambda i, s=s: symbol(f"t_{stem}_{s}_{tag}{_flat(i)}"))
             self.definitions.update({names[i]: value[i] for i in np.ndindex(*value.shape)})
             named.append(names)
-        self.cache[stem] = named
+        if step is None:
+            self.cache[stem] = named
+        else:  # one more time step of the stem's (T, ...) tensors
+            earlier = self.cache.get(stem, [])
+            self.cache[stem] = [
+                _appended(earlier[s] if earlier else None, names) for s, names in enumerate(named)
+            ]
         return named
+
+
+def _appended(steps: np.ndarray | None, step: np.ndarray) -> np.ndarray:
+    """The (t + 1, ...) tensor of ``steps`` (t steps, or None) followed by ``step``."""
+    count = 1 if steps is None else steps.shape[0] + 1
+    out = np.empty((count, *step.shape), dtype=object)
+    if steps is not None:
+        out[:-1] = steps
+    out[-1] = step
+    return out
 
 
 def _flat(index: tuple[int, ...]) -> str:
@@ -83,8 +102,16 @@ class _NotPolynomial(Exception):
     """An expression the ring cannot hold (a max, a positive power of a root)."""
 
 
+#: Smooth functions whose derivative is written in their own value (tanh' = 1 - tanh^2,
+#: sigma' = sigma (1 - sigma)): applied to one named intermediate, each application is one
+#: more generator of the ring. That is sound: an identity of polynomials in independent
+#: generators holds for any values of them.
+_OPAQUE = (tanh, Sigmoid)
+
+
 class _Ring:
-    """Polynomials over QQ in the proof's symbols, with 1/sqrt(B) as one more generator.
+    """Polynomials over QQ in the proof's symbols, with 1/sqrt(B) as one more generator, and
+    each tanh(s) or sigma(s) of a symbol s as another.
 
     Expanding products of sums is dict arithmetic here (SymPy's ``expand`` is far slower).
     """
@@ -94,9 +121,11 @@ class _Ring:
             e.base for expr in exprs for e in expr.atoms(Pow) if e.exp.is_Rational and e.exp.q == 2
         }
         self.roots = {b: Dummy(f"s{k}") for k, b in enumerate(sorted(bases, key=str))}
-        self.ring, *gens = ring([*symbols, *self.roots.values()], QQ)
+        applied = {e for expr in exprs for e in expr.atoms(*_OPAQUE) if e.args[0].is_Symbol}
+        opaque = sorted(applied, key=str)
+        self.ring, *gens = ring([*symbols, *self.roots.values(), *opaque], QQ)
         self.known: dict[Expr, Any] = dict(
-            zip([*symbols, *self.roots.values()], gens, strict=True)
+            zip([*symbols, *self.roots.values(), *opaque], gens, strict=True)
         )
 
     def __call__(self, expr: Expr) -> Any:

@@ -34,6 +34,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import ArrayLike
 
 import symbackprop.reference_norm as reference_norm
+import symbackprop.reference_recurrent as reference_recurrent
 import symbackprop.reference_sequence as reference_sequence
 from symbackprop.reference import (
     Array,
@@ -48,7 +49,14 @@ Params = Mapping[str, ArrayLike]
 
 __all__ = ["Layer", "backprop", "forward", "loss", "max_pool_ties"]
 
-_WITH_PARAMETERS = ("conv2d", "dense", "batchnorm", "layernorm", *reference_sequence.KINDS)
+_WITH_PARAMETERS = (
+    "conv2d",
+    "dense",
+    "batchnorm",
+    "layernorm",
+    *reference_sequence.KINDS,
+    *reference_recurrent.KINDS,
+)
 _NORMALISATIONS = ("batchnorm", "layernorm")
 
 
@@ -197,6 +205,9 @@ def _linear_forward(layer: Layer, params: Params, number: int | None, x: Array) 
     if kind in reference_sequence.KINDS:
         assert number is not None
         return reference_sequence.layer_forward(layer, params, number, x)
+    if kind in reference_recurrent.KINDS:
+        assert number is not None
+        return reference_recurrent.layer_forward(layer, params, number, x)
     if kind == "flatten":
         return x.reshape(x.shape[0], -1)
     if kind in ("max_pool2d", "avg_pool2d"):
@@ -215,6 +226,9 @@ def _linear_backward(
     if kind in reference_sequence.KINDS:
         assert number is not None
         return reference_sequence.layer_backward(layer, params, number, x, g)
+    if kind in reference_recurrent.KINDS:
+        assert number is not None
+        return reference_recurrent.layer_backward(layer, params, number, x, g)
     if kind == "flatten":
         return g.reshape(x.shape), {}
     if kind in ("max_pool2d", "avg_pool2d"):

@@ -15,6 +15,7 @@ from .embedding import Embedding
 from .flatten import Flatten
 from .normalization import BatchNorm, LayerNorm
 from .pooling import AvgPool2D, FirstMax, MaxPool2D, PoolMax
+from .recurrent import LSTM, RNN
 from .temporal import TemporalDense
 
 LAYERS: dict[str, LayerKind] = {}
@@ -38,6 +39,8 @@ for _kind in (
     Embedding(),
     TemporalDense(),
     Attention(),
+    RNN(),
+    LSTM(),
 ):
     register(_kind)
 

@@ -52,6 +52,9 @@ class Stages(Protocol):
     ``values`` holds one tensor per sample, or with ``shared`` one tensor for the whole batch
     (a batch statistic). The result is the tensors of named symbols that stand for them, whose
     definitions are ``values``; ``symbol`` is the class of those symbols (for their notation).
+    With ``step`` (0-based) the values are time step ``step`` of the stem's (T, ...) tensor:
+    their symbols are named with the step first (``h^(2)_3,1`` is step 3, unit 1), and the
+    steps of one stem, each its own stage, make up one tensor of the cache.
     """
 
     def __call__(
@@ -61,11 +64,17 @@ class Stages(Protocol):
         *,
         shared: bool = False,
         symbol: type[Symbol] = Symbol,
+        step: int | None = None,
     ) -> list[Tensor]: ...
 
 
 def inline(
-    stem: str, values: Sequence[Tensor], *, shared: bool = False, symbol: type[Symbol] = Symbol
+    stem: str,
+    values: Sequence[Tensor],
+    *,
+    shared: bool = False,
+    symbol: type[Symbol] = Symbol,
+    step: int | None = None,
 ) -> list[Tensor]:
     """The :class:`Stages` that names nothing: each intermediate stays its expression."""
     return list(values)
