@@ -97,6 +97,19 @@ MISTAKES = [
         "attention-mask-after-softmax",
         ["dWk", "dWq", "dWv", "dx"],
     ),
+    (
+        "rnn",
+        "rnn_backward_no_recurrent_path",
+        "rnn-missing-recurrent-path",
+        ["dWh", "dWx", "db", "dh0", "dx"],
+    ),
+    ("rnn_step", "rnn_step_backward_dwh_current", "rnn-dwh-uses-current-state", ["dWh"]),
+    (
+        "rnn_step",
+        "rnn_step_backward_tanh_twice",
+        "tanh-derivative-of-output",
+        ["dWh", "dWx", "db", "dprev_h", "dx"],
+    ),
 ]
 #: Sizes a mistake needs (the causal mask, for one applied after the softmax).
 SHAPES = {"attention_forward_mask_after_softmax+attention_backward_mask_after_softmax": "causal=1"}

@@ -237,3 +237,42 @@ def attention_backward(dout, cache):
     dx = dq @ Wq.T + dk @ Wk.T + dv @ Wv.T
     grads = [np.einsum("ntd,nte->de", x, g) for g in (dq, dk, dv)]
     return (dx, *grads)
+
+
+def rnn_step_forward(x, prev_h, Wx, Wh, b):
+    next_h = np.tanh(x.dot(Wx) + prev_h.dot(Wh) + b)
+    return next_h, (x, prev_h, Wx, Wh, next_h)
+
+
+def rnn_step_backward(dnext_h, cache):
+    x, prev_h, Wx, Wh, next_h = cache
+    dpre = dnext_h * (1 - next_h**2)
+    return dpre.dot(Wx.T), dpre.dot(Wh.T), x.T.dot(dpre), prev_h.T.dot(dpre), dpre.sum(axis=0)
+
+
+def rnn_forward(x, h0, Wx, Wh, b):
+    n, t, _ = x.shape
+    h = np.zeros((n, t, h0.shape[1]))
+    caches = []
+    prev = h0
+    for step in range(t):
+        prev, cache = rnn_step_forward(x[:, step], prev, Wx, Wh, b)
+        h[:, step] = prev
+        caches.append(cache)
+    return h, caches
+
+
+def rnn_backward(dh, cache):
+    n, t, _ = dh.shape
+    d = cache[0][0].shape[1]
+    dx = np.zeros((n, t, d))
+    dWx, dWh = np.zeros_like(cache[0][2]), np.zeros_like(cache[0][3])
+    db = np.zeros(dh.shape[2])
+    dprev = np.zeros((n, dh.shape[2]))
+    for step in reversed(range(t)):
+        dx_t, dprev, dWx_t, dWh_t, db_t = rnn_step_backward(dh[:, step] + dprev, cache[step])
+        dx[:, step] = dx_t
+        dWx += dWx_t
+        dWh += dWh_t
+        db += db_t
+    return dx, dprev, dWx, dWh, db

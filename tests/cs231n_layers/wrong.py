@@ -23,6 +23,9 @@ from correct import (  # noqa: F401  (the forwards the wrong backwards pair with
     max_pool_forward_naive,
     relu_backward,
     relu_forward,
+    rnn_forward,
+    rnn_step_backward,
+    rnn_step_forward,
     softmax_loss,
     svm_loss,
     temporal_affine_backward,
@@ -301,3 +304,27 @@ def attention_backward_diagonal_softmax(dout, cache):
     dx = dq @ Wq.T + dk @ Wk.T + dv @ Wv.T
     grads = [np.einsum("ntd,nte->de", x, g) for g in (dq, dk, dv)]
     return (dx, *grads)
+
+
+def rnn_backward_no_recurrent_path(dh, cache):
+    n, t, _ = dh.shape
+    dx = np.zeros((n, t, cache[0][0].shape[1]))
+    dWx, dWh = np.zeros_like(cache[0][2]), np.zeros_like(cache[0][3])
+    db = np.zeros(dh.shape[2])
+    for step in reversed(range(t)):
+        dx_t, dprev, dWx_t, dWh_t, db_t = rnn_step_backward(dh[:, step], cache[step])
+        dx[:, step] = dx_t
+        dWx, dWh, db = dWx + dWx_t, dWh + dWh_t, db + db_t
+    return dx, dprev, dWx, dWh, db
+
+
+def rnn_step_backward_dwh_current(dnext_h, cache):
+    x, _prev_h, Wx, Wh, next_h = cache
+    dpre = dnext_h * (1 - next_h**2)
+    return dpre.dot(Wx.T), dpre.dot(Wh.T), x.T.dot(dpre), next_h.T.dot(dpre), dpre.sum(axis=0)
+
+
+def rnn_step_backward_tanh_twice(dnext_h, cache):
+    x, prev_h, Wx, Wh, next_h = cache
+    dpre = dnext_h * (1 - np.tanh(next_h) ** 2)
+    return dpre.dot(Wx.T), dpre.dot(Wh.T), x.T.dot(dpre), prev_h.T.dot(dpre), dpre.sum(axis=0)
