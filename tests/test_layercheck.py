@@ -110,6 +110,12 @@ MISTAKES = [
         "tanh-derivative-of-output",
         ["dWh", "dWx", "db", "dprev_h", "dx"],
     ),
+    (
+        "lstm",
+        "lstm_backward_no_cell_path",
+        "lstm-missing-cell-path",
+        ["dWh", "dWx", "db", "dh0", "dx"],
+    ),
 ]
 #: Sizes a mistake needs (the causal mask, for one applied after the softmax).
 SHAPES = {"attention_forward_mask_after_softmax+attention_backward_mask_after_softmax": "causal=1"}

@@ -94,3 +94,46 @@ def _dwh_current(kind: Kind, sizes: Sizes) -> Iterator[Variant]:
 )
 def _tanh_twice(kind: Kind, sizes: Sizes) -> Iterator[Variant]:
     yield _variant(("dx", "dprev_h", "dh0", "dWx", "dWh", "db"), twice=True)
+
+
+def _sig(values: np.ndarray) -> np.ndarray:
+    return np.vectorize(lambda v: 1 / (1 + mpmath.exp(-v)), otypes=[object])(values)
+
+
+def _lstm_without_cell_path(case: Case) -> dict[str, np.ndarray]:
+    """The LSTM's backward where dc_t gets no dc_{t+1} * f_{t+1} from the later step."""
+    x, h0, wx, wh, b, dout = _inputs(case)
+    steps = x.shape[1]
+    hidden = h0.shape[1]
+    h, c, saved = h0, h0 * 0, []
+    for t in range(steps):
+        a = x[:, t].dot(wx) + h.dot(wh) + b
+        i, f, o = (_sig(a[:, k * hidden : (k + 1) * hidden]) for k in range(3))
+        g = _TANH(a[:, 3 * hidden :])
+        saved.append((h, c, i, f, o, g))
+        c = f * c + i * g
+        h = o * _TANH(c)
+    dx = np.zeros(x.shape, dtype=object) * mpmath.mpf(0)
+    dwx, dwh, db, carry = wx * 0, wh * 0, b * 0, h0 * 0
+    for t in reversed(range(steps)):
+        prev_h, prev_c, i, f, o, g = saved[t]
+        tc = _TANH(f * prev_c + i * g)
+        dh = dout[:, t] + carry
+        dc = dh * o * (1 - tc**2)  # no dc_{t+1} f_{t+1}
+        parts = [dc * g * i * (1 - i), dc * prev_c * f * (1 - f)]
+        parts += [dh * tc * o * (1 - o), dc * i * (1 - g**2)]
+        da = np.hstack(parts)
+        dx[:, t] = da.dot(wx.T)
+        dwx, dwh, db = dwx + x[:, t].T.dot(da), dwh + prev_h.T.dot(da), db + da.sum(axis=0)
+        carry = da.dot(wh.T)
+    return {"dx": dx, "dh0": carry, "dWx": dwx, "dWh": dwh, "db": db}
+
+
+@mistake(
+    "lstm-missing-cell-path",
+    "dc_t = dh_t * o_t * (1 - tanh(c_t)^2) alone: the path dc_{t+1} * f_{t+1} back through the "
+    "cell state never added",
+    ("lstm",),
+)
+def _missing_cell(kind: Kind, sizes: Sizes) -> Iterator[Variant]:
+    yield Variant((("cell", "False"),), _lstm_without_cell_path)

@@ -19,6 +19,8 @@ from correct import (  # noqa: F401  (the forwards the wrong backwards pair with
     dropout_forward,
     layernorm_backward,
     layernorm_forward,
+    lstm_forward,
+    lstm_step_backward,
     max_pool_backward_naive,
     max_pool_forward_naive,
     relu_backward,
@@ -328,3 +330,18 @@ def rnn_step_backward_tanh_twice(dnext_h, cache):
     x, prev_h, Wx, Wh, next_h = cache
     dpre = dnext_h * (1 - np.tanh(next_h) ** 2)
     return dpre.dot(Wx.T), dpre.dot(Wh.T), x.T.dot(dpre), prev_h.T.dot(dpre), dpre.sum(axis=0)
+
+
+def lstm_backward_no_cell_path(dh, cache):
+    n, t, hidden = dh.shape
+    dx = np.zeros((n, t, cache[0][0].shape[1]))
+    dWx, dWh = np.zeros_like(cache[0][3]), np.zeros_like(cache[0][4])
+    db = np.zeros(4 * hidden)
+    dprev_h = np.zeros((n, hidden))
+    for step in reversed(range(t)):
+        dx_t, dprev_h, _, dWx_t, dWh_t, db_t = lstm_step_backward(
+            dh[:, step] + dprev_h, np.zeros((n, hidden)), cache[step]
+        )
+        dx[:, step] = dx_t
+        dWx, dWh, db = dWx + dWx_t, dWh + dWh_t, db + db_t
+    return dx, dprev_h, dWx, dWh, db
