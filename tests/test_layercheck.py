@@ -116,6 +116,12 @@ MISTAKES = [
         "lstm-missing-cell-path",
         ["dWh", "dWx", "db", "dh0", "dx"],
     ),
+    (
+        "lstm",
+        "lstm_backward_gate_order",
+        "lstm-gate-order",
+        ["dWh", "dWx", "db", "dh0", "dx"],
+    ),
 ]
 #: Sizes a mistake needs (the causal mask, for one applied after the softmax).
 SHAPES = {"attention_forward_mask_after_softmax+attention_backward_mask_after_softmax": "causal=1"}

@@ -100,8 +100,9 @@ def _sig(values: np.ndarray) -> np.ndarray:
     return np.vectorize(lambda v: 1 / (1 + mpmath.exp(-v)), otypes=[object])(values)
 
 
-def _lstm_without_cell_path(case: Case) -> dict[str, np.ndarray]:
-    """The LSTM's backward where dc_t gets no dc_{t+1} * f_{t+1} from the later step."""
+def _lstm_backward(case: Case, cell: bool = True, swap: bool = False) -> dict[str, np.ndarray]:
+    """The LSTM's backward with a mistake: no dc_{t+1} * f_{t+1} from the later step (``cell``
+    off), or the o and g blocks of the gate gradient stacked as i, f, g, o (``swap``)."""
     x, h0, wx, wh, b, dout = _inputs(case)
     steps = x.shape[1]
     hidden = h0.shape[1]
@@ -115,17 +116,19 @@ def _lstm_without_cell_path(case: Case) -> dict[str, np.ndarray]:
         h = o * _TANH(c)
     dx = np.zeros(x.shape, dtype=object) * mpmath.mpf(0)
     dwx, dwh, db, carry = wx * 0, wh * 0, b * 0, h0 * 0
+    cell_carry = h0 * 0
     for t in reversed(range(steps)):
         prev_h, prev_c, i, f, o, g = saved[t]
         tc = _TANH(f * prev_c + i * g)
         dh = dout[:, t] + carry
-        dc = dh * o * (1 - tc**2)  # no dc_{t+1} f_{t+1}
+        dc = dh * o * (1 - tc**2) + (cell_carry if cell else 0)
         parts = [dc * g * i * (1 - i), dc * prev_c * f * (1 - f)]
-        parts += [dh * tc * o * (1 - o), dc * i * (1 - g**2)]
+        later = [dh * tc * o * (1 - o), dc * i * (1 - g**2)]
+        parts += later[::-1] if swap else later
         da = np.hstack(parts)
         dx[:, t] = da.dot(wx.T)
         dwx, dwh, db = dwx + x[:, t].T.dot(da), dwh + prev_h.T.dot(da), db + da.sum(axis=0)
-        carry = da.dot(wh.T)
+        carry, cell_carry = da.dot(wh.T), dc * f
     return {"dx": dx, "dh0": carry, "dWx": dwx, "dWh": dwh, "db": db}
 
 
@@ -136,4 +139,14 @@ def _lstm_without_cell_path(case: Case) -> dict[str, np.ndarray]:
     ("lstm",),
 )
 def _missing_cell(kind: Kind, sizes: Sizes) -> Iterator[Variant]:
-    yield Variant((("cell", "False"),), _lstm_without_cell_path)
+    yield Variant((("cell", "False"),), lambda case: _lstm_backward(case, cell=False))
+
+
+@mistake(
+    "lstm-gate-order",
+    "the gate gradients stacked i, f, g, o where the forward's Wx, Wh and b slice i, f, o, g: "
+    "the o and g columns of dWx, dWh and db (and so dx, dh0) swapped",
+    ("lstm",),
+)
+def _gate_order(kind: Kind, sizes: Sizes) -> Iterator[Variant]:
+    yield Variant((("order", "ifgo"),), lambda case: _lstm_backward(case, swap=True))

@@ -345,3 +345,23 @@ def lstm_backward_no_cell_path(dh, cache):
         dx[:, step] = dx_t
         dWx, dWh, db = dWx + dWx_t, dWh + dWh_t, db + db_t
     return dx, dprev_h, dWx, dWh, db
+
+
+def lstm_backward_gate_order(dh, cache):
+    n, t, hidden = dh.shape
+    dx = np.zeros((n, t, cache[0][0].shape[1]))
+    dWx, dWh = np.zeros_like(cache[0][3]), np.zeros_like(cache[0][4])
+    db = np.zeros(4 * hidden)
+    dprev_h, dprev_c = np.zeros((n, hidden)), np.zeros((n, hidden))
+    for step in reversed(range(t)):
+        x, prev_h, prev_c, Wx, Wh, i, f, o, g, next_c = cache[step]
+        tc = np.tanh(next_c)
+        dnext_h = dh[:, step] + dprev_h
+        dc = dprev_c + dnext_h * o * (1 - tc**2)
+        di, df = dc * g * i * (1 - i), dc * prev_c * f * (1 - f)
+        do, dg = dnext_h * tc * o * (1 - o), dc * i * (1 - g**2)
+        da = np.hstack([di, df, dg, do])  # the forward slices i, f, o, g
+        dx[:, step] = da.dot(Wx.T)
+        dprev_h, dprev_c = da.dot(Wh.T), dc * f
+        dWx, dWh, db = dWx + x.T.dot(da), dWh + prev_h.T.dot(da), db + da.sum(axis=0)
+    return dx, dprev_h, dWx, dWh, db
