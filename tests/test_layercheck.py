@@ -7,6 +7,7 @@ exact SymPy forward and the chain rule's gradients.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -359,3 +360,14 @@ def test_a_dropout_backward_with_another_mask_fails() -> None:
 
     report = check_layer("dropout", correct.dropout_forward, backward)
     assert not report.ok
+
+
+def test_rnn_end_to_end_through_the_command_line() -> None:
+    root = Path(__file__).parent.parent
+    argv = [sys.executable, "-m", "symbackprop", "check-layer", "rnn", "--module", WRONG]
+    argv += ["--backward", "rnn_backward_no_recurrent_path", "--format", "json"]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    run = subprocess.run(argv, capture_output=True, text=True, cwd=root, env=env, timeout=600)
+    assert run.returncode == 1, run.stderr
+    named = [m["mistake"] for m in json.loads(run.stdout)["mistakes"]]
+    assert "rnn-missing-recurrent-path" in named
