@@ -7,6 +7,7 @@ exact SymPy forward and the chain rule's gradients.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -96,6 +97,31 @@ MISTAKES = [
         "attention_forward_mask_after_softmax+attention_backward_mask_after_softmax",
         "attention-mask-after-softmax",
         ["dWk", "dWq", "dWv", "dx"],
+    ),
+    (
+        "rnn",
+        "rnn_backward_no_recurrent_path",
+        "rnn-missing-recurrent-path",
+        ["dWh", "dWx", "db", "dh0", "dx"],
+    ),
+    ("rnn_step", "rnn_step_backward_dwh_current", "rnn-dwh-uses-current-state", ["dWh"]),
+    (
+        "rnn_step",
+        "rnn_step_backward_tanh_twice",
+        "tanh-derivative-of-output",
+        ["dWh", "dWx", "db", "dprev_h", "dx"],
+    ),
+    (
+        "lstm",
+        "lstm_backward_no_cell_path",
+        "lstm-missing-cell-path",
+        ["dWh", "dWx", "db", "dh0", "dx"],
+    ),
+    (
+        "lstm",
+        "lstm_backward_gate_order",
+        "lstm-gate-order",
+        ["dWh", "dWx", "db", "dh0", "dx"],
     ),
 ]
 #: Sizes a mistake needs (the causal mask, for one applied after the softmax).
@@ -334,3 +360,14 @@ def test_a_dropout_backward_with_another_mask_fails() -> None:
 
     report = check_layer("dropout", correct.dropout_forward, backward)
     assert not report.ok
+
+
+def test_rnn_end_to_end_through_the_command_line() -> None:
+    root = Path(__file__).parent.parent
+    argv = [sys.executable, "-m", "symbackprop", "check-layer", "rnn", "--module", WRONG]
+    argv += ["--backward", "rnn_backward_no_recurrent_path", "--format", "json"]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    run = subprocess.run(argv, capture_output=True, text=True, cwd=root, env=env, timeout=600)
+    assert run.returncode == 1, run.stderr
+    named = [m["mistake"] for m in json.loads(run.stdout)["mistakes"]]
+    assert "rnn-missing-recurrent-path" in named

@@ -105,8 +105,8 @@ def lookup(name: str) -> Kind:
 
 
 def load_all() -> None:
-    """Import the modules that register more kinds and mistakes (the sequence layers)."""
-    from . import sequence_kinds, sequence_mistakes  # noqa: F401
+    """Import the modules that register more kinds and mistakes (sequence, recurrent)."""
+    from . import recurrent_kinds, recurrent_mistakes, sequence_kinds, sequence_mistakes  # noqa: F401
 
 
 def one(sizes: Sizes, name: str) -> int:

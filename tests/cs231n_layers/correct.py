@@ -237,3 +237,104 @@ def attention_backward(dout, cache):
     dx = dq @ Wq.T + dk @ Wk.T + dv @ Wv.T
     grads = [np.einsum("ntd,nte->de", x, g) for g in (dq, dk, dv)]
     return (dx, *grads)
+
+
+def rnn_step_forward(x, prev_h, Wx, Wh, b):
+    next_h = np.tanh(x.dot(Wx) + prev_h.dot(Wh) + b)
+    return next_h, (x, prev_h, Wx, Wh, next_h)
+
+
+def rnn_step_backward(dnext_h, cache):
+    x, prev_h, Wx, Wh, next_h = cache
+    dpre = dnext_h * (1 - next_h**2)
+    return dpre.dot(Wx.T), dpre.dot(Wh.T), x.T.dot(dpre), prev_h.T.dot(dpre), dpre.sum(axis=0)
+
+
+def rnn_forward(x, h0, Wx, Wh, b):
+    n, t, _ = x.shape
+    h = np.zeros((n, t, h0.shape[1]))
+    caches = []
+    prev = h0
+    for step in range(t):
+        prev, cache = rnn_step_forward(x[:, step], prev, Wx, Wh, b)
+        h[:, step] = prev
+        caches.append(cache)
+    return h, caches
+
+
+def rnn_backward(dh, cache):
+    n, t, _ = dh.shape
+    d = cache[0][0].shape[1]
+    dx = np.zeros((n, t, d))
+    dWx, dWh = np.zeros_like(cache[0][2]), np.zeros_like(cache[0][3])
+    db = np.zeros(dh.shape[2])
+    dprev = np.zeros((n, dh.shape[2]))
+    for step in reversed(range(t)):
+        dx_t, dprev, dWx_t, dWh_t, db_t = rnn_step_backward(dh[:, step] + dprev, cache[step])
+        dx[:, step] = dx_t
+        dWx += dWx_t
+        dWh += dWh_t
+        db += db_t
+    return dx, dprev, dWx, dWh, db
+
+
+def _sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
+    hidden = prev_h.shape[1]
+    a = x.dot(Wx) + prev_h.dot(Wh) + b
+    i, f, o = (_sigmoid(a[:, k * hidden : (k + 1) * hidden]) for k in range(3))
+    g = np.tanh(a[:, 3 * hidden :])
+    next_c = f * prev_c + i * g
+    next_h = o * np.tanh(next_c)
+    return next_h, next_c, (x, prev_h, prev_c, Wx, Wh, i, f, o, g, next_c)
+
+
+def lstm_step_backward(dnext_h, dnext_c, cache):
+    x, prev_h, prev_c, Wx, Wh, i, f, o, g, next_c = cache
+    tc = np.tanh(next_c)
+    dc = dnext_c + dnext_h * o * (1 - tc**2)
+    da = np.hstack(
+        [
+            dc * g * i * (1 - i),
+            dc * prev_c * f * (1 - f),
+            dnext_h * tc * o * (1 - o),
+            dc * i * (1 - g**2),
+        ]
+    )
+    return (
+        da.dot(Wx.T),
+        da.dot(Wh.T),
+        dc * f,
+        x.T.dot(da),
+        prev_h.T.dot(da),
+        da.sum(axis=0),
+    )
+
+
+def lstm_forward(x, h0, Wx, Wh, b):
+    n, t, _ = x.shape
+    h = np.zeros((n, t, h0.shape[1]))
+    prev_h, prev_c, caches = h0, np.zeros_like(h0), []
+    for step in range(t):
+        prev_h, prev_c, cache = lstm_step_forward(x[:, step], prev_h, prev_c, Wx, Wh, b)
+        h[:, step] = prev_h
+        caches.append(cache)
+    return h, caches
+
+
+def lstm_backward(dh, cache):
+    n, t, hidden = dh.shape
+    dx = np.zeros((n, t, cache[0][0].shape[1]))
+    dWx, dWh = np.zeros_like(cache[0][3]), np.zeros_like(cache[0][4])
+    db = np.zeros(4 * hidden)
+    dprev_h, dprev_c = np.zeros((n, hidden)), np.zeros((n, hidden))
+    for step in reversed(range(t)):
+        dx_t, dprev_h, dprev_c, dWx_t, dWh_t, db_t = lstm_step_backward(
+            dh[:, step] + dprev_h, dprev_c, cache[step]
+        )
+        dx[:, step] = dx_t
+        dWx, dWh, db = dWx + dWx_t, dWh + dWh_t, db + db_t
+    return dx, dprev_h, dWx, dWh, db

@@ -19,10 +19,15 @@ from correct import (  # noqa: F401  (the forwards the wrong backwards pair with
     dropout_forward,
     layernorm_backward,
     layernorm_forward,
+    lstm_forward,
+    lstm_step_backward,
     max_pool_backward_naive,
     max_pool_forward_naive,
     relu_backward,
     relu_forward,
+    rnn_forward,
+    rnn_step_backward,
+    rnn_step_forward,
     softmax_loss,
     svm_loss,
     temporal_affine_backward,
@@ -301,3 +306,62 @@ def attention_backward_diagonal_softmax(dout, cache):
     dx = dq @ Wq.T + dk @ Wk.T + dv @ Wv.T
     grads = [np.einsum("ntd,nte->de", x, g) for g in (dq, dk, dv)]
     return (dx, *grads)
+
+
+def rnn_backward_no_recurrent_path(dh, cache):
+    n, t, _ = dh.shape
+    dx = np.zeros((n, t, cache[0][0].shape[1]))
+    dWx, dWh = np.zeros_like(cache[0][2]), np.zeros_like(cache[0][3])
+    db = np.zeros(dh.shape[2])
+    for step in reversed(range(t)):
+        dx_t, dprev, dWx_t, dWh_t, db_t = rnn_step_backward(dh[:, step], cache[step])
+        dx[:, step] = dx_t
+        dWx, dWh, db = dWx + dWx_t, dWh + dWh_t, db + db_t
+    return dx, dprev, dWx, dWh, db
+
+
+def rnn_step_backward_dwh_current(dnext_h, cache):
+    x, _prev_h, Wx, Wh, next_h = cache
+    dpre = dnext_h * (1 - next_h**2)
+    return dpre.dot(Wx.T), dpre.dot(Wh.T), x.T.dot(dpre), next_h.T.dot(dpre), dpre.sum(axis=0)
+
+
+def rnn_step_backward_tanh_twice(dnext_h, cache):
+    x, prev_h, Wx, Wh, next_h = cache
+    dpre = dnext_h * (1 - np.tanh(next_h) ** 2)
+    return dpre.dot(Wx.T), dpre.dot(Wh.T), x.T.dot(dpre), prev_h.T.dot(dpre), dpre.sum(axis=0)
+
+
+def lstm_backward_no_cell_path(dh, cache):
+    n, t, hidden = dh.shape
+    dx = np.zeros((n, t, cache[0][0].shape[1]))
+    dWx, dWh = np.zeros_like(cache[0][3]), np.zeros_like(cache[0][4])
+    db = np.zeros(4 * hidden)
+    dprev_h = np.zeros((n, hidden))
+    for step in reversed(range(t)):
+        dx_t, dprev_h, _, dWx_t, dWh_t, db_t = lstm_step_backward(
+            dh[:, step] + dprev_h, np.zeros((n, hidden)), cache[step]
+        )
+        dx[:, step] = dx_t
+        dWx, dWh, db = dWx + dWx_t, dWh + dWh_t, db + db_t
+    return dx, dprev_h, dWx, dWh, db
+
+
+def lstm_backward_gate_order(dh, cache):
+    n, t, hidden = dh.shape
+    dx = np.zeros((n, t, cache[0][0].shape[1]))
+    dWx, dWh = np.zeros_like(cache[0][3]), np.zeros_like(cache[0][4])
+    db = np.zeros(4 * hidden)
+    dprev_h, dprev_c = np.zeros((n, hidden)), np.zeros((n, hidden))
+    for step in reversed(range(t)):
+        x, prev_h, prev_c, Wx, Wh, i, f, o, g, next_c = cache[step]
+        tc = np.tanh(next_c)
+        dnext_h = dh[:, step] + dprev_h
+        dc = dprev_c + dnext_h * o * (1 - tc**2)
+        di, df = dc * g * i * (1 - i), dc * prev_c * f * (1 - f)
+        do, dg = dnext_h * tc * o * (1 - o), dc * i * (1 - g**2)
+        da = np.hstack([di, df, dg, do])  # the forward slices i, f, o, g
+        dx[:, step] = da.dot(Wx.T)
+        dprev_h, dprev_c = da.dot(Wh.T), dc * f
+        dWx, dWh, db = dWx + x.T.dot(da), dWh + prev_h.T.dot(da), db + da.sum(axis=0)
+    return dx, dprev_h, dWx, dWh, db
