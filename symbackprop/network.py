@@ -112,7 +112,8 @@ def build_network(spec: NetworkSpec) -> SymbolicNetwork:
         for s in range(m)
     ]
     j_s, loss = _reduce(spec, per_sample)
-    weights_l2 = spec.l2 * Add(*[w**2 for layer in layers for w in layer.weights])
+    squares = [w**2 for layer in layers for w in layer.weights] if spec.l2 else []
+    weights_l2 = spec.l2 * Add(*squares)  # l2 = 0: no sum over every weight
     return SymbolicNetwork(
         spec,
         x,
