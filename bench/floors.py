@@ -1,6 +1,6 @@
 """The floors ``bench/commands.py`` compares with: a plain backprop of a dense spec file.
 
-Run as ``python bench/floors.py mpmath|numpy SPEC.toml``: reads the spec with ``tomllib``,
+Run as ``python bench/floors.py mpmath|numpy|naive-sympy SPEC.toml``: reads the spec with ``tomllib``,
 runs one forward and backward pass (ReLU, tanh or sigmoid hidden layers; softmax with
 cross-entropy, mean over the batch) and prints the number of gradient entries. ``mpmath``
 works at 60 significant digits, the natural competitor for exact values; ``numpy`` is float64.
@@ -126,6 +126,55 @@ def with_numpy(path: str) -> int:
     return count
 
 
+def with_naive_sympy(path: str) -> int:
+    """The naive SymPy way: the expanded loss, ``diff`` by every parameter, then ``lambdify``."""
+    import sympy
+
+    net, weights, biases, xs, ys = _load(path)
+    ws = [
+        sympy.Matrix(len(w), len(w[0]), lambda i, j, l=l: sympy.Symbol(f"W{l}_{i}_{j}"))
+        for l, w in enumerate(weights)
+    ]
+    bs = [
+        sympy.Matrix(len(b), 1, lambda i, j, l=l: sympy.Symbol(f"b{l}_{i}"))
+        for l, b in enumerate(biases)
+    ]
+    act = {
+        "relu": lambda z: sympy.Max(z, 0),
+        "tanh": sympy.tanh,
+        "sigmoid": lambda z: 1 / (1 + sympy.exp(-z)),
+    }
+    loss = sympy.Integer(0)
+    for x, y in zip(xs, ys, strict=True):
+        a = sympy.Matrix([sympy.Rational(v.numerator, v.denominator) for v in x])
+        for l, (w, b) in enumerate(zip(ws, bs, strict=True)):
+            z = w * a + b
+            name = net["activations"][l]
+            if name == "softmax":
+                e = z.applyfunc(sympy.exp)
+                a = e / sum(e)
+            else:
+                a = z.applyfunc(act[name])
+        loss -= sum(
+            sympy.Rational(t.numerator, t.denominator) * sympy.log(p)
+            for t, p in zip(y, a, strict=True)
+            if t
+        )
+    loss = sympy.expand(loss / len(xs))
+    params = [s for m in ws + bs for s in m]
+    grads = [sympy.diff(loss, s) for s in params]
+    function = sympy.lambdify([params], grads, "mpmath")
+    values = [
+        sympy.Rational(v.numerator, v.denominator)
+        for m in weights + biases
+        for row in m
+        for v in row
+    ]
+    return len(function(values))
+
+
+FLOORS = {"mpmath": with_mpmath, "numpy": with_numpy, "naive-sympy": with_naive_sympy}
+
 if __name__ == "__main__":
     kind, spec_path = sys.argv[1], sys.argv[2]
-    print((with_mpmath if kind == "mpmath" else with_numpy)(spec_path))
+    print(FLOORS[kind](spec_path))
