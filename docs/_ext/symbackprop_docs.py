@@ -213,6 +213,12 @@ def _layer_mistake_rows() -> list[list[nodes.Node | str]]:
     ]
 
 
+def _mistake_rows() -> list[list[nodes.Node | str]]:
+    from symbackprop.mistakes.catalogue import MISTAKES
+
+    return [[_code(m.id), m.summary] for m in MISTAKES.values()]
+
+
 class CheckLayerOutput(SphinxDirective):
     """``.. check-layer-output:: relu --module tests/cs231n_layers/correct.py`` -- the report,
     produced by running ``symbackprop check-layer`` from the repository root; paths under the
@@ -250,6 +256,7 @@ REGISTRIES = {
         _layer_kind_rows,
     ),
     "layer-mistakes": (("Mistake", "Kinds", "What it is"), _layer_mistake_rows),
+    "mistakes": (("Mistake", "What it is"), _mistake_rows),
     "activations": (
         ("Name", "Aliases", "Options (default)", "Definition", "Notes"),
         _activation_rows,
