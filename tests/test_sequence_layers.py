@@ -424,10 +424,10 @@ def test_the_staged_exact_attention_equals_the_closed_form() -> None:
     from dataclasses import replace
 
     from symbackprop.layercheck.exact import build, evaluate
-    from symbackprop.layercheck.kinds import KINDS
+    from symbackprop.layercheck.kinds import lookup
     from symbackprop.layercheck.points import draw_points
 
-    staged = KINDS["attention"]
+    staged = lookup("attention")
     closed = replace(staged, staged=None)
     sizes = {"N": (1,), "T": (2,), "D": (2,), "d": (1,), "causal": (1,)}
     exact = build(staged, sizes)
@@ -440,17 +440,17 @@ def test_the_staged_exact_attention_equals_the_closed_form() -> None:
 
 def test_drawn_words_repeat_and_the_mask_is_in_the_targets() -> None:
     from symbackprop.layercheck.exact import build
-    from symbackprop.layercheck.kinds import KINDS
+    from symbackprop.layercheck.kinds import lookup
     from symbackprop.layercheck.points import draw_points
     from symbackprop.layercheck.sizes import parse_shape
 
-    kind = KINDS["word_embedding"]
+    kind = lookup("word_embedding")
     sizes = parse_shape(kind, None)
     for point in draw_points(kind, sizes, build(kind, sizes), 3, seed=0):
         x = point.arrays["x"]
         assert x.reshape(-1)[-1] == x.reshape(-1)[0]
         assert np.array_equal(np.argmax(np.array(point.exact["onehot"], dtype=int), -1), x)
-    kind = KINDS["temporal_softmax_loss"]
+    kind = lookup("temporal_softmax_loss")
     sizes = parse_shape(kind, None)
     for point in draw_points(kind, sizes, build(kind, sizes), 3, seed=0):
         t = np.array(point.exact["t"], dtype=int)
