@@ -135,8 +135,7 @@ def _conv(**given: Any) -> str:
         ),
         (
             {"pool": "maxpool"},
-            "[[layers]] 2 type: expected one of: attention, avg_pool2d, batchnorm, conv2d, dense, "
-            "dropout, embedding, flatten, layernorm, max_pool2d, temporal_dense, got 'maxpool'",
+            f"[[layers]] 2 type: expected one of: {', '.join(sorted(LAYERS))}, got 'maxpool'",
         ),
         ({"padding": -1}, "[[layers]] 1 (conv2d) padding: expected an integer >= 0, got -1"),
     ],
