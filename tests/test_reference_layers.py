@@ -9,7 +9,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from symbackprop import reference, reference_layers, reference_norm, reference_sequence
+from symbackprop import (
+    reference,
+    reference_layers,
+    reference_norm,
+    reference_recurrent,
+    reference_sequence,
+)
 from symbackprop.reference_layers import backprop, forward, loss, max_pool_ties
 
 Layer = Mapping[str, Any]
@@ -353,10 +359,12 @@ def test_imports_nothing_from_the_symbolic_side() -> None:
         "numpy.typing",
         "symbackprop.reference",
         "symbackprop.reference_norm",
+        "symbackprop.reference_recurrent",
         "symbackprop.reference_sequence",
     }
     assert _imports(reference_norm) <= {"typing", "numpy"}
     assert _imports(reference_sequence) <= {"collections.abc", "typing", "numpy"}
+    assert _imports(reference_recurrent) <= {"collections.abc", "typing", "numpy"}
 
 
 def test_docstring_example_runs() -> None:
