@@ -147,7 +147,16 @@ class StackDerivation:
 
 
 def _size(expr: Expr) -> int:
-    return 1 + sum(_size(arg) for arg in expr.args)
+    """The number of nodes of ``expr``'s tree, each shared subexpression visited once
+    (an unrolled recurrence repeats h_{t-1} in every entry of h_t)."""
+    sizes: dict[Expr, int] = {}
+
+    def size(e: Expr) -> int:
+        if e not in sizes:
+            sizes[e] = 1 + sum(size(arg) for arg in e.args)
+        return sizes[e]
+
+    return size(expr)
 
 
 def derive_stack(spec: StackSpec, options: Any) -> StackDerivation:
@@ -184,4 +193,13 @@ def _at_kink(expr: Expr, convention: Expr) -> Expr:
     """Kink derivatives left at exactly 0 (ReLU'(0)) take the convention."""
     from .activations import KinkFunction
 
+    if not _has(expr, KinkFunction, {}):
+        return expr
     return expr.replace(lambda e: isinstance(e, KinkFunction), lambda e: e.elementary(convention))
+
+
+def _has(expr: Expr, kind: type, seen: dict[Expr, bool]) -> bool:
+    """Whether ``expr`` contains a ``kind``, each shared subexpression looked at once."""
+    if expr not in seen:
+        seen[expr] = isinstance(expr, kind) or any(_has(a, kind, seen) for a in expr.args)
+    return seen[expr]
