@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from sympy import Derivative, Expr
+from sympy import Basic, Derivative, Expr
 from sympy.printing.str import StrPrinter
 
 from .. import notation
@@ -29,7 +30,28 @@ if TYPE_CHECKING:
 
 
 class TextPrinter(StrPrinter):
-    """SymPy's str() with d/d notation for derivatives and ReLU' for the ReLU derivative."""
+    """SymPy's str() with d/d notation for derivatives and ReLU' for the ReLU derivative.
+
+    Printed subexpressions are remembered: the compact and expanded forms of a network's
+    entries repeat the same sums (hidden pre-activations, softmax denominators) many times.
+    """
+
+    #: The memory is cleared when it grows past this many entries.
+    MEMO_LIMIT = 200000
+
+    def __init__(self, settings: dict[str, object] | None = None) -> None:
+        super().__init__(settings)
+        self._memo: dict[Basic, str] = {}
+
+    def _print(self, expr: object, **kwargs: object) -> str:
+        if kwargs or not isinstance(expr, Basic):
+            return str(super()._print(expr, **kwargs))
+        text = self._memo.get(expr)
+        if text is None:
+            if len(self._memo) > self.MEMO_LIMIT:
+                self._memo.clear()
+            text = self._memo[expr] = str(super()._print(expr))
+        return text
 
     def _print_Derivative(self, expr: Derivative) -> str:
         ((variable, _),) = expr.variable_count
@@ -54,7 +76,13 @@ def show(expr: object) -> str:
     numeric value, which costs an ``evalf`` per term)."""
     if isinstance(expr, Omitted):
         return str(expr)
-    return TextPrinter({"order": "none"}).doprint(expr)
+    return _printer().doprint(expr)
+
+
+@lru_cache(maxsize=1)
+def _printer() -> TextPrinter:
+    """The shared printer (it remembers what it printed)."""
+    return TextPrinter({"order": "none"})
 
 
 @register("text")
