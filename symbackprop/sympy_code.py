@@ -15,12 +15,14 @@ True
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import sympy
 from sympy import Expr, Function, Symbol
-from sympy.printing.str import StrPrinter
 
 from .activations import NAMED_FUNCTIONS
 from .layers.pooling import FirstMax, PoolMax
+from .remembering import RememberingStrPrinter
 
 
 def sympify_locals() -> dict[str, type[Function] | type[Symbol]]:
@@ -39,7 +41,7 @@ def sympify_locals() -> dict[str, type[Function] | type[Symbol]]:
     return names
 
 
-class CodePrinter(StrPrinter):
+class CodePrinter(RememberingStrPrinter):
     """SymPy's ``str()`` with a symbol that sympify would misread spelled ``Symbol('name')``."""
 
     def _print_Symbol(self, expr: Symbol) -> str:
@@ -51,4 +53,10 @@ class CodePrinter(StrPrinter):
 def sympy_code(expr: Expr) -> str:
     """``expr`` as a string that ``sympify(text, locals=sympify_locals())`` reads back equal,
     the terms in the expression's own order."""
-    return CodePrinter({"order": "none"}).doprint(expr)
+    return _printer().doprint(expr)
+
+
+@lru_cache(maxsize=1)
+def _printer() -> CodePrinter:
+    """The shared printer (it remembers what it printed)."""
+    return CodePrinter({"order": "none"})

@@ -6,12 +6,12 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from sympy import Basic, Derivative, Expr
-from sympy.printing.str import StrPrinter
+from sympy import Derivative, Expr
 
 from .. import notation
 from ..formats import Omitted, register
 from ..progress import progress
+from ..remembering import RememberingStrPrinter
 from .common import (
     entries,
     forward_keys,
@@ -29,29 +29,11 @@ if TYPE_CHECKING:
     from ..derivation import Derivation
 
 
-class TextPrinter(StrPrinter):
+class TextPrinter(RememberingStrPrinter):
     """SymPy's str() with d/d notation for derivatives and ReLU' for the ReLU derivative.
 
-    Printed subexpressions are remembered: the compact and expanded forms of a network's
-    entries repeat the same sums (hidden pre-activations, softmax denominators) many times.
+    Printed subexpressions are remembered (see :mod:`symbackprop.remembering`).
     """
-
-    #: The memory is cleared when it grows past this many entries.
-    MEMO_LIMIT = 200000
-
-    def __init__(self, settings: dict[str, object] | None = None) -> None:
-        super().__init__(settings)
-        self._memo: dict[Basic, str] = {}
-
-    def _print(self, expr: object, **kwargs: object) -> str:
-        if kwargs or not isinstance(expr, Basic):
-            return str(super()._print(expr, **kwargs))
-        text = self._memo.get(expr)
-        if text is None:
-            if len(self._memo) > self.MEMO_LIMIT:
-                self._memo.clear()
-            text = self._memo[expr] = str(super()._print(expr))
-        return text
 
     def _print_Derivative(self, expr: Derivative) -> str:
         ((variable, _),) = expr.variable_count
