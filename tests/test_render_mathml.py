@@ -1,6 +1,7 @@
 """Tests for symbackprop.render.mathml: LaTeX to MathML Core, checked in Chromium."""
 
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from pathlib import Path
 
 import browser
@@ -17,6 +18,30 @@ from symbackprop.render.mathml import (
 
 M = f"{{{MATHML_NAMESPACE}}}"
 ARTIFACTS = Path(__file__).parent / "artifacts"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_conversions() -> Iterator[None]:
+    """Tests replace latex2mathml; its remembered outputs must not leak between them."""
+    mathml._converted.cache_clear()
+    yield
+    mathml._converted.cache_clear()
+
+
+def test_identical_cells_are_converted_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+
+    def counting(latex: str) -> str:
+        calls.append(latex)
+        return str(raw_latex2mathml(latex))
+
+    monkeypatch.setattr(mathml, "_latex2mathml", counting)
+    first = latex_to_mathml(r"\begin{aligned} a &= x + 1 \\ b &= x + 1 \end{aligned}")
+    again = latex_to_mathml(r"\begin{aligned} a &= x + 1 \\ b &= x + 1 \end{aligned}")
+    assert first == again
+    assert sorted(set(calls)) == sorted(calls)  # every distinct cell once, no repeats
+    assert len(calls) == 3  # a, b and "= x + 1"
+
 
 ALIGNED_CONTINUATION = r"""\begin{aligned}
 \delta^{(2)}_{1} &= \frac{\partial J}{\partial z^{(2)}_{1}} \\

@@ -336,8 +336,6 @@ class _Writer:
             args = list(expr.args)
         elif expr.is_Add:
             args = list(self.printer._as_ordered_terms(expr, order=None))
-        elif expr.is_Mul:
-            args = list(expr.as_ordered_factors())
         else:
             args = list(expr.args)
         with evaluate(False):
@@ -351,7 +349,7 @@ class _Writer:
             terms = [self.errors_first(term) for term in self.printer._as_ordered_terms(expr)]
             return Add(*terms, evaluate=False) if len(terms) > 1 else terms[0]
         if expr.is_Mul:
-            factors = list(expr.as_ordered_factors())
+            factors = list(expr.args)
             factors.sort(key=lambda factor: factor not in deltas)
             return Mul(*factors, evaluate=False)
         return expr

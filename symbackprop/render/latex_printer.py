@@ -112,7 +112,8 @@ class DerivationPrinter(LatexPrinter):
       transposes use ``\\top``, Hadamard products ``\\odot``, and a ones vector ``\\mathbf{1}``;
     * :class:`DecimalNumber` prints its digits, with ``\\cdot 10^{k}`` for an exponent.
 
-    Settings are SymPy's; ``mul_symbol="dot"`` and ``order="none"`` suit worked numbers.
+    Settings are SymPy's, with ``order="none"`` by default: terms and factors in SymPy's
+    canonical order, never sorted by numeric value; ``mul_symbol="dot"`` suits worked numbers.
     """
 
     printmethod = "_symbackprop_latex"
@@ -121,6 +122,9 @@ class DerivationPrinter(LatexPrinter):
         "mat_str": "bmatrix",
         "mat_delim": "",
         "fold_derivatives": False,
+        # SymPy's canonical (structural) order of terms and factors: the default sorts them by
+        # numeric value, an ``evalf`` per term, most of the time of a large derivation
+        "order": "none",
     }
 
     #: How each of our function classes is named; derivatives add a prime.
@@ -251,6 +255,21 @@ class DerivationPrinter(LatexPrinter):
             rf"{{\partial {self._print(variable)}{power}}}"
         )
 
+    def _as_ordered_terms(self, expr: Any, order: str | None = None) -> list[Any]:
+        """SymPy's canonical order, but where the sum has symbols, products before lone
+        symbols before a number: ``W x + b``, ``x + 1``.
+
+        A structural rule (a stable sort on the kind of term), never a numeric sort;
+        :meth:`_print_Add`, line breaking and the substituted numbers all take their order
+        from here.
+        """
+        terms = list(super()._as_ordered_terms(expr, order=order))
+        if (order or self.order) != "none" or len(terms) < 2:
+            return terms
+        if terms[0].is_Number and not expr.free_symbols:
+            return terms  # a sum of numbers keeps its own order: 1 + e^{27/50}
+        return sorted(terms, key=_term_rank)
+
     def _print_Add(self, expr: Add, order: str | None = None) -> str:
         """Terms in the printer's order, but starting with a positive term where there is one.
 
@@ -341,6 +360,13 @@ class DerivationPrinter(LatexPrinter):
 
     _print_ImmutableMatrix = _print_ImmutableDenseMatrix = _print_MatrixBase
     _print_Matrix = _print_MutableDenseMatrix = _print_MatrixBase
+
+
+def _term_rank(term: Expr) -> int:
+    """Where a term goes in a printed sum: products (and the rest), lone symbols, numbers."""
+    if term.is_Number:
+        return 2
+    return 1 if term.is_Symbol else 0
 
 
 def is_negative(term: Expr) -> bool:

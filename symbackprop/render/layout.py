@@ -125,11 +125,7 @@ class _Breaker:
             if not expr.is_Mul:
                 return items + self.items(expr, depth)
         numerator, denominator = fraction(expr, exact=True)
-        factors = (
-            list(numerator.args)
-            if self.printer.order == "none" and numerator.is_Mul
-            else list(numerator.as_ordered_factors())
-        )
+        factors = list(numerator.args) if numerator.is_Mul else [numerator]
         long_denominator = False
         if denominator != 1:
             den_tex = self.printer._print(denominator)

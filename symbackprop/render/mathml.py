@@ -24,6 +24,7 @@ import re
 import unicodedata
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
+from functools import lru_cache
 
 from latex2mathml.converter import convert as _latex2mathml
 
@@ -33,7 +34,9 @@ __all__ = [
     "MATHML_CORE_ELEMENTS",
     "MATHML_NAMESPACE",
     "MathMLError",
+    "checked",
     "latex_to_mathml",
+    "unchecked_mathml",
     "validate_core",
 ]
 
@@ -132,14 +135,27 @@ def latex_to_mathml(latex: str, *, display: bool = True, label: str = "equation"
         >>> latex_to_mathml(r"\\operatorname{ReLU}(z)", display=False)  # doctest: +ELLIPSIS
         '<math ... display="inline"><mrow><mi mathvariant="normal">ReLU</mi><mo ...>(</mo>...'
     """
+    return checked(unchecked_mathml(latex, display=display, label=label), label)
+
+
+def unchecked_mathml(latex: str, *, display: bool = True, label: str = "equation") -> str:
+    """:func:`latex_to_mathml` without the final :func:`validate_core`, for a caller that
+    changes the result further and then validates it once with :func:`checked`."""
     try:
         root = ET.Element("math", {"xmlns": MATHML_NAMESPACE})
         root.set("display", "block" if display else "inline")
         root.append(_convert_equation(latex))
         _repair(root)
-        mathml = ET.tostring(root, encoding="unicode", short_empty_elements=False)
+    except _Rejected as error:
+        raise MathMLError(f"cannot convert equation '{label}' to MathML: {error}") from None
+    return ET.tostring(root, encoding="unicode", short_empty_elements=False)
+
+
+def checked(mathml: str, label: str) -> str:
+    """``mathml`` once :func:`validate_core` accepts it; the error names ``label``."""
+    try:
         validate_core(mathml)
-    except (_Rejected, MathMLError) as error:
+    except MathMLError as error:
         raise MathMLError(f"cannot convert equation '{label}' to MathML: {error}") from None
     return mathml
 
@@ -384,10 +400,7 @@ def _convert_fragment(latex: str) -> ET.Element:
     if not latex.strip():
         return ET.Element("mrow")
     _check_source(latex)
-    try:
-        output = _latex2mathml(_hide_text_escapes(latex))
-    except Exception as error:  # latex2mathml raises many types, often with empty messages
-        raise _Rejected(_describe_failure(error)) from None
+    output = _converted(_hide_text_escapes(latex))
     try:
         math = ET.fromstring(output)
     except ET.ParseError as error:
@@ -435,6 +448,15 @@ def _wrap(children: list[ET.Element], attributes: dict[str, str] | None = None) 
     row = ET.Element("mrow", attributes or {})
     row.extend(children)
     return row
+
+
+@lru_cache(maxsize=4096)
+def _converted(latex: str) -> str:
+    """latex2mathml's output for ``latex`` (a pure function: cells repeat across equations)."""
+    try:
+        return str(_latex2mathml(latex))
+    except Exception as error:  # latex2mathml raises many types, often with empty messages
+        raise _Rejected(_describe_failure(error)) from None
 
 
 # --- Alignment tables ---------------------------------------------------------------------

@@ -16,7 +16,7 @@ from ..formats import register
 from .blocks import Block, Equation, Heading, Paragraph
 from .content import content
 from .figure import Figure, figure_html
-from .mathml import MATHML_NAMESPACE, latex_to_mathml, validate_core
+from .mathml import MATHML_NAMESPACE, checked, unchecked_mathml
 
 if TYPE_CHECKING:
     from ..derivation import Derivation
@@ -38,9 +38,9 @@ def equation_mathml(latex: str, *, display: bool = True, label: str = "equation"
     Raises:
         MathMLError: The LaTeX cannot be converted; the message names ``label``.
     """
-    mathml = latex_to_mathml(latex, display=display, label=label)
+    mathml = unchecked_mathml(latex, display=display, label=label)
     if "minsize" not in mathml:
-        return mathml
+        return checked(mathml, label)
     root = ET.fromstring(mathml)
     for operator in root.iter(f"{{{MATHML_NAMESPACE}}}mo"):
         text = operator.text or ""
@@ -49,9 +49,7 @@ def equation_mathml(latex: str, *, display: bool = True, label: str = "equation"
                 del operator.attrib[attribute]
             operator.set("stretchy", "false")
             operator.set("form", "prefix" if text in _OPENING else "postfix")
-    repaired = ET.tostring(root, encoding="unicode", short_empty_elements=False)
-    validate_core(repaired)
-    return repaired
+    return checked(ET.tostring(root, encoding="unicode", short_empty_elements=False), label)
 
 
 def block_html(block: Block | Figure, anchor: str | None = None) -> str:
