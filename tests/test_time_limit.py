@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from resource_specs import spec
 
 from symbackprop import cli
 from symbackprop.deadline import STOPPED, TimeLimitReached, deadline
@@ -24,14 +25,10 @@ def _symbackprop(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def _deep_tanh_chain(folder: Path, depth: int = 16) -> Path:
-    """A 1-wide tanh chain: its exact values take far longer than a second to print."""
-    widths = ", ".join(["1"] * (depth + 1))
-    activations = ", ".join(['"tanh"'] * (depth - 1) + ['"identity"'])
-    parameters = "".join(f"W{i} = [[0.9]]\nb{i} = [0.1]\n" for i in range(1, depth + 1))
+    """A 1-wide tanh chain: its derivation takes well over the half second allowed below."""
     path = folder / "deep.toml"
     path.write_text(
-        f'[network]\nlayers = [{widths}]\nactivations = [{activations}]\nloss = "squared_error"\n'
-        f"[parameters]\n{parameters}[data]\nx = [0.5]\ny = [0.2]\n"
+        spec([1] * (depth + 1), ["tanh"] * (depth - 1) + ["identity"], "squared_error")
     )
     return path
 
