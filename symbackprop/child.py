@@ -104,10 +104,9 @@ def _run(request: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]
         traceback = getattr(exc, "traceback", "")
         return {"status": "error", "message": str(exc), "traceback": traceback}, {}
     except BaseException as exc:  # anything the user's objects raise
-        from .userbackprop import user_traceback
+        from .userbackprop import raised, user_traceback
 
-        detail = f": {exc}" if str(exc) else ""
-        message = f"{request['who']}: raised {type(exc).__name__}{detail}"
+        message = f"{request['who']}: raised {raised(exc)}"
         return {"status": "error", "message": message, "traceback": user_traceback(exc)}, {}
 
 

@@ -29,4 +29,12 @@ class SpecError(SymbackpropError):
 
 
 class UserBackpropError(SymbackpropError):
-    """The user's own backprop function is missing, raised, or returned the wrong thing."""
+    """The user's own code is missing, raised, or returned the wrong thing.
+
+    The message is one line; ``traceback`` is the user's part of the traceback, if any, for the
+    pytest helpers (the command line shows the one line alone).
+    """
+
+    def __init__(self, message: str, traceback: str = "") -> None:
+        super().__init__(message)
+        self.traceback = traceback

@@ -54,10 +54,6 @@ class ChildResult:
 class ChildError(UserBackpropError):
     """The user's code failed in the child; ``traceback`` is the user's part of it, if any."""
 
-    def __init__(self, message: str, traceback: str = "") -> None:
-        super().__init__(message)
-        self.traceback = traceback
-
 
 def importable(function: Any) -> tuple[str, str] | None:
     """``(module target, name)`` under which a child process can import ``function`` again: a

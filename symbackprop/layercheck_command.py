@@ -6,7 +6,6 @@ The checker (:mod:`symbackprop.layercheck`) is imported inside :func:`run`, not 
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from .arguments import non_negative, timeout_option, tolerance
@@ -90,9 +89,7 @@ def run(args: argparse.Namespace) -> int:
         report = check_functions(
             kind.name, functions, args.shape, args.random_points, args.seed, args.rtol, args.atol
         )
-    except LayerFunctionError as exc:
-        if exc.traceback:
-            print(exc.traceback, file=sys.stderr)
+    except LayerFunctionError as exc:  # one line: the exception and where in the user's code
         raise SymbackpropError(str(exc).splitlines()[0]) from None
     write_stdout(report.json() if args.format == "json" else report.text())
     return 0 if report.ok else 1

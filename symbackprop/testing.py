@@ -67,7 +67,7 @@ def assert_backprop_matches(
     try:
         report = check(spec, backprop=target, **kwargs)
     except UserBackpropError as exc:
-        raise AssertionError(f"your backprop failed: {exc}") from None
+        raise AssertionError(f"your backprop failed: {exc}\n{exc.traceback}".rstrip()) from None
     mine = [c for c in report.comparisons if c.name == USER]
     if all(c.ok for c in mine):
         return report

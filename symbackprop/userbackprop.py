@@ -62,8 +62,18 @@ def user_traceback(exc: BaseException) -> str:
     return "".join(traceback.format_exception(type(exc), exc, tb)).rstrip()
 
 
+def raised(exc: BaseException) -> str:
+    """``ValueError: boom (at f.py, line 2, in backprop)``: the exception and the innermost frame
+    of the user's code, for a one-line error."""
+    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not _is_ours(f.filename)]
+    if frames:
+        text += f" (at {frames[-1].filename}, line {frames[-1].lineno}, in {frames[-1].name})"
+    return text
+
+
 def _raised(what: str, exc: BaseException) -> UserBackpropError:
-    return UserBackpropError(f"{what} raised {type(exc).__name__}\n{user_traceback(exc)}")
+    return UserBackpropError(f"{what} raised {raised(exc)}", user_traceback(exc))
 
 
 def _forget(folder: str) -> None:

@@ -271,7 +271,7 @@ def test_hostile_layer_functions(
 
 
 def err_is_last(err: str, line: str) -> bool:
-    """check-layer prints the user's traceback first, then the error line."""
+    """The error line is the last (and only) line check-layer prints."""
     return err.rstrip().splitlines()[-1] == line
 
 

@@ -21,17 +21,13 @@ from typing import Any
 import numpy as np
 
 from ..errors import UserBackpropError
-from ..userbackprop import caught, user_traceback
+from ..userbackprop import caught, raised, user_traceback
 
 Function = Callable[..., Any]
 
 
 class LayerFunctionError(UserBackpropError):
     """A user's layer function failed; ``traceback`` is the user's part of it, if any."""
-
-    def __init__(self, message: str, traceback: str = "") -> None:
-        super().__init__(message)
-        self.traceback = traceback
 
 
 def _described(exc: BaseException) -> str:
@@ -58,7 +54,7 @@ def _import_file(path: Path) -> ModuleType:
         if not caught(exc):
             raise
         raise LayerFunctionError(
-            f"--module {path}: importing it raised {_described(exc)}",
+            f"--module {path}: importing it raised {raised(exc)}",
             user_traceback(exc),
         ) from None
     finally:
@@ -85,7 +81,7 @@ def _import_module(name: str) -> ModuleType:
         if not caught(exc):
             raise
         raise LayerFunctionError(
-            f"--module {name}: importing it raised {_described(exc)}",
+            f"--module {name}: importing it raised {raised(exc)}",
             user_traceback(exc),
         ) from None
     finally:
@@ -122,9 +118,7 @@ def call(function: Function, label: str, args: tuple[Any, ...]) -> Any:
     except BaseException as exc:
         if not caught(exc):
             raise
-        raise LayerFunctionError(
-            f"{label} raised {_described(exc)}", user_traceback(exc)
-        ) from None
+        raise LayerFunctionError(f"{label} raised {raised(exc)}", user_traceback(exc)) from None
 
 
 def _plain(result: Any, label: str) -> Any:
