@@ -1,5 +1,5 @@
 """``python -m symbackprop``."""
 
-from .cli import run
+from .console import run
 
 run()

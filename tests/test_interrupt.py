@@ -106,3 +106,21 @@ def test_help_example_and_argument_errors_do_not_import_sympy_or_numpy() -> None
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.splitlines()[-1] == "[]"
+
+
+def test_ctrl_c_while_the_command_line_is_imported_is_one_line() -> None:
+    """A Ctrl-C that lands during the start-up imports, before cli.run can catch it."""
+    program = (
+        "import sys\n"
+        "class Interrupt:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'symbackprop.cli':\n"
+        "            raise KeyboardInterrupt\n"
+        "sys.meta_path.insert(0, Interrupt())\n"
+        "from symbackprop.console import run\n"
+        "run()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=60
+    )
+    assert (result.returncode, result.stderr) == (130, "symbackprop: interrupted\n")
