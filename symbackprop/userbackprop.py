@@ -25,6 +25,7 @@ import contextlib
 import importlib
 import importlib.util
 import inspect
+import os
 import sys
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -68,8 +69,18 @@ def raised(exc: BaseException) -> str:
     text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if not _is_ours(f.filename)]
     if frames:
-        text += f" (at {frames[-1].filename}, line {frames[-1].lineno}, in {frames[-1].name})"
+        frame = frames[-1]
+        text += f" (at {_relative(frame.filename)}, line {frame.lineno}, in {frame.name})"
     return text
+
+
+def _relative(filename: str) -> str:
+    """``filename`` relative to the working folder when it is inside it, else as it is."""
+    try:
+        relative = os.path.relpath(filename)
+    except ValueError:
+        return filename
+    return filename if relative.startswith("..") else relative
 
 
 def _raised(what: str, exc: BaseException) -> UserBackpropError:

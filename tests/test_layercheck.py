@@ -291,7 +291,7 @@ def test_an_exception_shows_the_users_frames_only(capsys: pytest.CaptureFixture[
     assert "symbackprop/layercheck" not in err and "site-packages" not in err
     assert re.fullmatch(
         f"symbackprop: error: relu_backward_raises in {re.escape(str(WRONG))} \\(at edge "
-        f"point\\) raised ValueError: shapes do not line up \\(at {re.escape(str(WRONG))}, "
+        f"point\\) raised ValueError: shapes do not line up \\(at \\S*wrong\\.py, "
         "line \\d+, in _helper\\)\n",
         err,
     ), err
