@@ -63,10 +63,15 @@ def user_traceback(exc: BaseException) -> str:
     return "".join(traceback.format_exception(type(exc), exc, tb)).rstrip()
 
 
+def described(exc: BaseException) -> str:
+    """``ValueError: message``, or the bare type name of an exception without a message."""
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
 def raised(exc: BaseException) -> str:
     """``ValueError: boom (at f.py, line 2, in backprop)``: the exception and the innermost frame
     of the user's code, for a one-line error."""
-    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    text = described(exc)
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if not _is_ours(f.filename)]
     if frames:
         frame = frames[-1]

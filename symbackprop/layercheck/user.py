@@ -21,18 +21,13 @@ from typing import Any
 import numpy as np
 
 from ..errors import UserBackpropError
-from ..userbackprop import caught, raised, user_traceback
+from ..userbackprop import caught, described, raised, user_traceback
 
 Function = Callable[..., Any]
 
 
 class LayerFunctionError(UserBackpropError):
     """A user's layer function failed; ``traceback`` is the user's part of it, if any."""
-
-
-def _described(exc: BaseException) -> str:
-    """``ValueError: message``, or the bare type name of an exception without a message."""
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def _import_file(path: Path) -> ModuleType:
@@ -129,7 +124,7 @@ def _plain(result: Any, label: str) -> Any:
         return tuple(result)
     except Exception as exc:
         raise LayerFunctionError(
-            f"{label} returned a {type(result).__name__} that cannot be read: {_described(exc)}"
+            f"{label} returned a {type(result).__name__} that cannot be read: {described(exc)}"
         ) from None
 
 
