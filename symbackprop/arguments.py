@@ -9,7 +9,8 @@ import argparse
 import math
 from collections.abc import Callable
 
-from .defaults import MAX_TOLERANCE
+from .deadline import STOPPED
+from .defaults import MAX_TIME_LIMIT, MAX_TOLERANCE, TIME_LIMIT
 
 _INT_TEXT = 40  # longer integer literals are refused before int() reads them
 
@@ -90,4 +91,16 @@ def timeout_option(parser: argparse.ArgumentParser, flag: str) -> None:
         help=f"the time limit of your code of {flag}, which runs in a child process: its "
         f"import and its calls at every point (default: {TIMEOUT:g}, at most {MAX_TIMEOUT:g}); "
         "running past it, exiting or crashing is an error (exit status 2)",
+    )
+
+
+def time_limit_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``--time-limit SECONDS`` to a computing command's parser."""
+    parser.add_argument(
+        "--time-limit",
+        type=seconds(MAX_TIME_LIMIT),
+        default=TIME_LIMIT,
+        metavar="SECONDS",
+        help=f"stop with exit status {STOPPED} after this many seconds (default: "
+        f"{TIME_LIMIT:g}, at most {MAX_TIME_LIMIT:g})",
     )

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, NoReturn
 
 from . import exercise_command, layercheck_command, picture_command
 from ._version import __version__
-from .arguments import non_negative, positive, timeout_option, tolerance
+from .arguments import non_negative, positive, time_limit_option, timeout_option, tolerance
 from .builtin import example_names, example_text
-from .deadline import STOPPED, TimeLimitReached, deadline, stopped_message, time_limit_option
+from .deadline import STOPPED, TimeLimitReached, deadline, stopped_message
 from .defaults import (
     ATOL,
     EXACT_LIMIT,

@@ -7,14 +7,10 @@ user's code in a child process (:mod:`symbackprop.isolation`) is killed on the w
 
 from __future__ import annotations
 
-import argparse
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
-
-from .arguments import seconds
-from .defaults import MAX_TIME_LIMIT, TIME_LIMIT
 
 #: The exit status of a command stopped by its time limit.
 STOPPED = 3
@@ -26,18 +22,6 @@ class TimeLimitReached(BaseException):
     def __init__(self, limit: float) -> None:
         super().__init__(limit)
         self.limit = limit
-
-
-def time_limit_option(parser: argparse.ArgumentParser) -> None:
-    """Add ``--time-limit SECONDS`` to a computing command's parser."""
-    parser.add_argument(
-        "--time-limit",
-        type=seconds(MAX_TIME_LIMIT),
-        default=TIME_LIMIT,
-        metavar="SECONDS",
-        help=f"stop with exit status {STOPPED} after this many seconds (default: "
-        f"{TIME_LIMIT:g}, at most {MAX_TIME_LIMIT:g})",
-    )
 
 
 @contextmanager
