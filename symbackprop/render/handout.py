@@ -15,17 +15,9 @@ from sympy import Derivative, Expr, HadamardProduct, ImmutableMatrix, Rational, 
 from .. import notation
 from ..errors import SymbackpropError
 from ..formats import Omitted
-from .blocks import (
-    Block,
-    Equation,
-    Heading,
-    _equation_chunks,
-    _exact_decimal,
-    _matrix,
-    _text,
-    _whole,
-    _Writer,
-)
+from .backward_blocks import Writer
+from .block_parts import Block, Equation, Heading, equation_chunks, matrix_symbol, paragraph, whole
+from .common import exact_decimal
 from .figure import Figure, figure
 from .latex_printer import DecimalNumber, latex
 from .layout import LINE_WIDTH, Row, Segment
@@ -52,18 +44,18 @@ def long_rational(value: Expr) -> bool:
     return any(len(str(abs(r.p))) + len(str(r.q)) - 1 > HANDOUT_DIGITS for r in atoms)
 
 
-class _HandoutWriter(_Writer):
+class _HandoutWriter(Writer):
     """The derivation's writer, with long rationals shown as decimals."""
 
     def shown(self, value: Expr) -> DecimalNumber:
-        exact = _exact_decimal(value)
+        exact = exact_decimal(value)
         if exact is not None and len(exact.lstrip("-0.").replace(".", "")) <= HANDOUT_DIGITS:
             return DecimalNumber(exact)
         return DecimalNumber(self.d.decimal(value, min(self.d.options.digits, HANDOUT_DECIMALS)))
 
     def value_segments(self, value: Expr) -> list[Segment]:
         """``= 0.3``; or ``= exact ≈ decimal``, the exact form only when short."""
-        exact = _exact_decimal(value)
+        exact = exact_decimal(value)
         shown = self.shown(value)
         if exact is not None and str(shown) == exact:
             return [Segment("=", shown)]
@@ -76,30 +68,30 @@ class _HandoutWriter(_Writer):
 
     def shown_matrix(self, matrix: ImmutableMatrix) -> tuple[str, ImmutableMatrix]:
         _, shown = super().shown_matrix(matrix)
-        exact = all(str(s) == _exact_decimal(v) for s, v in zip(shown, matrix, strict=True))
+        exact = all(str(s) == exact_decimal(v) for s, v in zip(shown, matrix, strict=True))
         return ("=" if exact else r"\approx", shown)
 
     # -- the handout's own sections
 
     def forward_matrices(self) -> list[Block]:
         out: list[Block] = [Heading("Forward pass", 1)]
-        out.append(_text("Layer by layer, as matrices at the documented point:"))
+        out.append(paragraph("Layer by layer, as matrices at the documented point:"))
         for layer in self.net.layers:
             l = layer.index
             previous = self.spec.x if l == 0 else self.d.values.forward[f"a{l}"]
             output = layer is self.net.output
-            z = _whole("z", l)
+            z = whole("z", l)
             segments = [Segment("=", self.affine(l))]
             product = self.product_line(l, previous)
             if product is not None:
                 segments.append(Segment("=", product))
             segments.append(self.matrix_segment(self.d.values.forward[f"z{l + 1}"]))
             rows = [Row(latex(z), tuple(segments))]
-            a = r"\hat{y}" if output else latex(_whole("a", l))
+            a = r"\hat{y}" if output else latex(whole("a", l))
             value = self.d.values.forward["yhat" if output else f"a{l + 1}"]
             activation = Segment("=", self.activation_of(layer, z))
             rows.append(Row(a, (activation, self.matrix_segment(value))))
-            out += _equation_chunks(rows, f"handout/forward {l + 1}")
+            out += equation_chunks(rows, f"handout/forward {l + 1}")
         return out
 
     def matrix_segment(self, matrix: ImmutableMatrix) -> Segment:
@@ -122,7 +114,7 @@ class _HandoutWriter(_Writer):
             return []
         out: list[Block] = [Heading("Backward pass", 1)]
         out.append(
-            _text(
+            paragraph(
                 "Each hidden layer's error from the next layer's, with ",
                 ("math", r"\odot"),
                 " the element-wise product:",
@@ -131,20 +123,20 @@ class _HandoutWriter(_Writer):
         for l in range(self.depth - 2, -1, -1):
             layer, after = self.net.layers[l], self.net.layers[l + 1]
             n, m = layer.size, self.spec.samples
-            back = Transpose(_matrix("W", l + 1, after.size, n)) * _matrix(
+            back = Transpose(matrix_symbol("W", l + 1, after.size, n)) * matrix_symbol(
                 "delta", l + 1, after.size, m
             )
-            derivative = self.derivative_of(layer, _matrix("z", l, n, m))
+            derivative = self.derivative_of(layer, matrix_symbol("z", l, n, m))
             form = back if derivative is None else HadamardProduct(back, derivative)
-            rows = [Row(latex(_whole("delta", l)), (Segment("=", latex(form)),))]
+            rows = [Row(latex(whole("delta", l)), (Segment("=", latex(form)),))]
             rows += self.value_rows("", self.d.values.deltas[l])
-            out += _equation_chunks(rows, f"handout/delta{l + 1}")
+            out += equation_chunks(rows, f"handout/delta{l + 1}")
         return out
 
     def gradient_matrices(self) -> list[Block]:
         out: list[Block] = [Heading("Gradients", 1)]
         out.append(
-            _text(
+            paragraph(
                 "For each layer: the gradient in matrix form, one entry worked out, "
                 "and every gradient as a matrix."
             )
@@ -157,15 +149,15 @@ class _HandoutWriter(_Writer):
             assert isinstance(form, Equation)
             out.append(form)
             key, params = self.parameter_pairs(layer)[0]
-            out.append(_text("One entry, worked out:"))
+            out.append(paragraph("One entry, worked out:"))
             rows, _ = self.gradient_entry(key, params[0, 0], (0, 0), numbers)
-            out += _equation_chunks(rows, f"handout/dJ/d{key}[0,0]")
+            out += equation_chunks(rows, f"handout/dJ/d{key}[0,0]")
             rows = []
             for key, _ in self.parameter_pairs(layer):
-                lhs = latex(Derivative(notation.LOSS, _whole(key[0], l)))
+                lhs = latex(Derivative(notation.LOSS, whole(key[0], l)))
                 rows += self.value_rows(lhs, self.d.values.gradients[key])
-            out.append(_text("As matrices:"))
-            out += _equation_chunks(rows, f"handout/gradients {l + 1}")
+            out.append(paragraph("As matrices:"))
+            out += equation_chunks(rows, f"handout/gradients {l + 1}")
         return out
 
 

@@ -18,7 +18,8 @@ from sympy import Derivative, Expr, Symbol
 from .. import notation
 from ..formats import Omitted
 from ..layers import LAYERS
-from .blocks import Block, Equation, Heading, Paragraph, _exact_decimal
+from .block_parts import Block, Equation, Heading, Paragraph
+from .common import exact_decimal
 from .latex_printer import DecimalNumber, latex
 from .layout import Row, Segment, aligned
 from .stack import SHOWN, SHOWN_GRADIENT, notes
@@ -43,7 +44,7 @@ def _derivatives(d: StackDerivation) -> dict[Symbol, Expr]:
 
 def _values(d: StackDerivation, value: Expr) -> list[Segment]:
     """``= 0.3`` for an exact decimal; ``= exact`` and ``≈ decimal`` otherwise."""
-    exact = _exact_decimal(value)
+    exact = exact_decimal(value)
     if exact is not None:
         return [Segment("=", DecimalNumber(exact))]
     decimal = Segment(r"\approx", DecimalNumber(d.decimal(value)))

@@ -11,7 +11,8 @@ from sympy import Derivative
 
 from .. import notation
 from ..formats import register
-from .blocks import Block, _equation_chunks, _text, _whole, _Writer
+from .backward_blocks import Writer
+from .block_parts import Block, equation_chunks, paragraph, whole
 from .common import title
 from .html import CSS
 from .latex import _block_latex
@@ -27,9 +28,9 @@ FULL = "The whole derivation, step by step: d.document() (or d.to_html(), d.to_l
 
 def summary_blocks(derivation: Derivation) -> list[Block]:
     """A one-line architecture and loss, then each layer's gradient matrices at the point."""
-    writer = _Writer(derivation, expanded=False)
+    writer = Writer(derivation, expanded=False)
     out: list[Block] = [
-        _text(
+        paragraph(
             f"symbackprop derivation of {title(derivation)} (layer sizes, activations, loss). "
             "Gradients at the documented point, ReLU'(0) = "
             f"{derivation.options.relu_prime_at_zero}:"
@@ -37,10 +38,10 @@ def summary_blocks(derivation: Derivation) -> list[Block]:
     ]
     rows = []
     for key, matrix in derivation.values.gradients.items():
-        symbol = _whole(key[0], int(key[1:]) - 1)
+        symbol = whole(key[0], int(key[1:]) - 1)
         rows += writer.value_rows(latex(Derivative(notation.LOSS, symbol)), matrix)
-    out += _equation_chunks(rows, "gradient matrices")
-    return [*out, _text(FULL)]
+    out += equation_chunks(rows, "gradient matrices")
+    return [*out, paragraph(FULL)]
 
 
 @register("notebook", view=True)

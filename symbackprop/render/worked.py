@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING
 from sympy import Expr, Symbol
 
 if TYPE_CHECKING:
-    from .blocks import _Writer
+    from .forward_blocks import ForwardWriter
 
 
-def worked_numbers(writer: _Writer) -> dict[Symbol, Expr]:
+def worked_numbers(writer: ForwardWriter) -> dict[Symbol, Expr]:
     """Every symbol's shown value, and each output error ``delta^(L)`` as its definition in
-    those values (:meth:`_Writer.numbers`)."""
+    those values (:meth:`ForwardWriter.numbers`)."""
     point = writer.point()
     numbers = dict(point)
     gradients = writer.d.gradients
