@@ -90,9 +90,6 @@ class Attention(LayerKind):
         d = (shape[1], config["dim"])
         return {"Wq": d, "Wk": d, "Wv": d}
 
-    def forward(self, config: Config, x: Tensor, params: Mapping[str, Tensor]) -> Tensor:
-        return self.forward_batch(config, [x], params)[0]
-
     def forward_batch(
         self,
         config: Config,

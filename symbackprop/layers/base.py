@@ -134,7 +134,10 @@ class LayerKind:
         return {}
 
     def forward(self, config: Config, x: Tensor, params: Mapping[str, Tensor]) -> Tensor:
-        """One level of definitions: the output entries in terms of ``x`` and ``params``."""
+        """One level of definitions: the output entries in terms of ``x`` and ``params``.
+
+        A layer defines this, or overrides :meth:`forward_batch` instead (one that mixes samples
+        or names intermediates)."""
         raise NotImplementedError
 
     def forward_batch(

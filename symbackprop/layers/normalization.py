@@ -197,9 +197,6 @@ class LayerNorm(LayerKind):
     def parameter_shapes(self, config: Config, shape: Shape) -> dict[str, Shape]:
         return {"gamma": shape, "beta": shape}
 
-    def forward(self, config: Config, x: Tensor, params: Mapping[str, Tensor]) -> Tensor:
-        return self.forward_batch(config, [x], params)[0]
-
     def forward_batch(
         self,
         config: Config,

@@ -143,9 +143,6 @@ class RNN(LayerKind):
         h, a = config["units"], self.width * config["units"]
         return {"Wx": (shape[1], a), "Wh": (h, a), "b": (a,)}
 
-    def forward(self, config: Config, x: Tensor, params: Mapping[str, Tensor]) -> Tensor:
-        return self.forward_batch(config, [x], params)[0]
-
     def forward_batch(
         self,
         config: Config,
