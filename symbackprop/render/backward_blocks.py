@@ -23,21 +23,6 @@ from .. import notation
 from ..exact import tidy
 from ..formats import Omitted
 from ..gradients import matrix_form, partials
-from .latex_printer import DecimalNumber, latex, printer
-from .layout import (
-    LINE_WIDTH,
-    MATRIX_ROWS,
-    Row,
-    Segment,
-    aligned,
-    break_lines,
-)
-from .widths import estimate_width
-from .worked import worked_numbers
-
-if TYPE_CHECKING:
-    from ..network import Layer
-
 from .block_parts import (
     EXPANDED_LINES,
     EXPANDED_TEXT,
@@ -52,6 +37,20 @@ from .block_parts import (
     whole,
 )
 from .forward_blocks import ForwardWriter
+from .latex_printer import DecimalNumber, latex, printer
+from .layout import (
+    LINE_WIDTH,
+    MATRIX_ROWS,
+    Row,
+    Segment,
+    aligned,
+    break_lines,
+)
+from .widths import estimate_width
+from .worked import worked_numbers
+
+if TYPE_CHECKING:
+    from ..network import Layer
 
 
 class Writer(ForwardWriter):

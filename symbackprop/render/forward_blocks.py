@@ -29,6 +29,17 @@ from .. import notation
 from ..activations import KinkFunction
 from ..exact import tidy
 from ..formats import Omitted
+from .block_parts import (
+    Block,
+    Equation,
+    Heading,
+    Paragraph,
+    equation_chunks,
+    inline_math,
+    paragraph,
+    span,
+    whole,
+)
 from .common import exact_decimal, kink_note
 from .latex_printer import DecimalNumber, latex, printer
 from .layout import (
@@ -45,18 +56,6 @@ from .widths import estimate_width
 if TYPE_CHECKING:
     from ..derivation import Derivation
     from ..network import Layer
-
-from .block_parts import (
-    Block,
-    Equation,
-    Heading,
-    Paragraph,
-    equation_chunks,
-    inline_math,
-    paragraph,
-    span,
-    whole,
-)
 
 
 class ForwardWriter:
