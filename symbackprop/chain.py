@@ -4,7 +4,9 @@ For every named intermediate s, dJ/ds = sum over the consumers c of s of dJ/dc *
 each local derivative dc/ds is ``sympy.diff`` of c's one-level definition. A parameter used at
 many positions (a convolution kernel, a weight shared by the samples of a batch) collects one
 term per use. The result is itself a set of one-level definitions, in the adjoint symbols
-``dJ/ds``: nothing is ever expanded into one expression for the whole network.
+``dJ/ds``: nothing is ever expanded into one expression for the whole network. Stacks
+(:mod:`symbackprop.stack_derivation`) and dense networks (:mod:`symbackprop.gradients`) both
+derive through :func:`reverse`.
 
 >>> from sympy import symbols
 >>> x, w, z, J = symbols("x w z J")
@@ -12,6 +14,8 @@ term per use. The result is itself a set of one-level definitions, in the adjoin
 >>> adj.parameters[w]
 dJ/dz*x
 >>> adj.definitions[adj.symbols[z]]
+2*dJ/dJ*z
+>>> adj.local(J, z)
 2*z
 """
 
@@ -19,11 +23,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cache
 
-from sympy import Add, Expr, Integer, Symbol
-
-from .gradients import partials
+from sympy import Add, Expr, Integer, Symbol, diff
 
 
 @dataclass(frozen=True, eq=False)
@@ -37,6 +40,31 @@ class Adjoints:
     symbols: dict[Symbol, Symbol]
     definitions: dict[Symbol, Expr]
     parameters: dict[Symbol, Expr]
+    #: ``uses[s]`` lists each consumer c of s with its (rewritten) local derivative dc/ds.
+    uses: dict[Symbol, list[tuple[Symbol, Expr]]] = field(default_factory=dict)
+
+    def local(self, consumer: Symbol, symbol: Symbol) -> Expr:
+        """The local derivative d ``consumer`` / d ``symbol`` (0 when it does not use it)."""
+        return next((d for c, d in self.uses.get(symbol, ()) if c == consumer), Integer(0))
+
+
+@cache
+def partials(expr: Expr) -> dict[Symbol, Expr]:
+    """d expr / d v for every free symbol v, differentiating term by term (diff is linear).
+
+    One pass over the terms of ``expr`` instead of one ``diff`` of the whole sum per symbol, which
+    matters for z = W a + b with hundreds of terms.
+
+    >>> from sympy import symbols
+    >>> w, a, b = symbols("w a b")
+    >>> partials(w * a + b) == {w: a, a: w, b: 1}
+    True
+    """
+    result: defaultdict[Symbol, list[Expr]] = defaultdict(list)
+    for term in Add.make_args(expr):
+        for symbol in term.free_symbols:
+            result[symbol].append(diff(term, symbol))
+    return {symbol: Add(*terms) for symbol, terms in result.items()}
 
 
 def adjoint_symbol(symbol: Symbol) -> Symbol:
@@ -71,7 +99,7 @@ def reverse(
         else:
             adjoint[symbols[s]] = _accumulate(consumers[s], symbols)
     grads = {p: _accumulate(consumers[p], symbols) for p in parameters}
-    return Adjoints(symbols, adjoint, grads)
+    return Adjoints(symbols, adjoint, grads, dict(consumers))
 
 
 def _accumulate(uses: list[tuple[Symbol, Expr]], symbols: Mapping[Symbol, Symbol]) -> Expr:

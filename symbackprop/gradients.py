@@ -9,9 +9,9 @@ equal to the element-wise result.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import partial
 
 from sympy import (
     Add,
@@ -19,18 +19,22 @@ from sympy import (
     Eq,
     Expr,
     ImmutableMatrix,
+    Integer,
     Mul,
     Symbol,
     cancel,
     count_ops,
-    diff,
     expand,
     factor,
     hadamard_product,
 )
 
 from . import notation
+from .chain import Adjoints, partials, reverse
 from .network import Layer, SymbolicNetwork
+
+#: ``partials`` lives in :mod:`symbackprop.chain`; importable from here as before.
+__all__ = ["Gradients", "OutputError", "Step", "gradients_of", "matrix_form", "partials"]
 
 
 @dataclass(frozen=True)
@@ -94,89 +98,84 @@ class Gradients:
         return result
 
 
-@cache
-def partials(expr: Expr) -> dict[Symbol, Expr]:
-    """d expr / d v for every free symbol v, differentiating term by term (diff is linear).
-
-    One pass over the terms of ``expr`` instead of one ``diff`` of the whole sum per symbol, which
-    matters for z = W a + b with hundreds of terms.
-
-    >>> from sympy import symbols
-    >>> w, a, b = symbols("w a b")
-    >>> partials(w * a + b) == {w: a, a: w, b: 1}
-    True
-    """
-    result: defaultdict[Symbol, list[Expr]] = defaultdict(list)
-    for term in Add.make_args(expr):
-        for symbol in term.free_symbols:
-            result[symbol].append(diff(term, symbol))
-    return {symbol: Add(*terms) for symbol, terms in result.items()}
-
-
 def gradients_of(net: SymbolicNetwork) -> Gradients:
     """Differentiate the loss of ``net`` with respect to every weight and bias.
+
+    The chain rule (:func:`symbackprop.chain.reverse`) runs over the network's one-level
+    definitions; its adjoints dJ/dz^(l) are renamed delta^(l) and dJ/da^(l) is folded into
+    the delta it feeds, so each delta is defined in the next layer's.
 
     Returns:
         The compact gradients with every derivation step recorded.
     """
     layers = net.layers
+    params = [p for _, matrix in net.parameters() for p in matrix]
+    adjoints = reverse(net.definitions(), notation.LOSS, params, _rewrites(net))
     deltas = [
         ImmutableMatrix(
             layer.size, net.spec.samples, lambda i, s, l=layer.index: _delta_symbol(net, l, i, s)
         )
         for layer in layers
     ]
-    locals_ = [_local_derivatives(layer) for layer in layers[:-1]]
-    outputs = _output_errors(net)
+    rename: dict[Symbol, Expr] = {adjoints.symbols[notation.LOSS]: Integer(1)}
+    for layer, delta in zip(layers, deltas, strict=True):
+        pairs = zip(layer.pre_activation, delta, strict=True)
+        rename.update({adjoints.symbols[z]: symbol for z, symbol in pairs})
+    locals_ = [_local_derivatives(adjoints, layer) for layer in layers[:-1]]
+    outputs = _output_errors(net, adjoints)
     n = net.output.size
-    definitions: list[ImmutableMatrix] = [ImmutableMatrix(0, 0, [])] * len(layers)
-    definitions[-1] = ImmutableMatrix(
-        n, net.spec.samples, lambda k, s: outputs[s * n + k].steps[-1].rhs
+    definitions = [_hidden_delta(adjoints, layer, rename) for layer in layers[:-1]]
+    definitions.append(
+        ImmutableMatrix(n, net.spec.samples, lambda k, s: outputs[s * n + k].steps[-1].rhs)
     )
-    for l in range(len(layers) - 2, -1, -1):
-        definitions[l] = _hidden_delta(layers[l + 1], deltas[l + 1], layers[l], locals_[l])
-    weights, biases = _parameter_gradients(net, deltas)
+    weights, biases = _parameter_gradients(net, adjoints, rename)
     verified = _verify_matrix_form(net, deltas, definitions, locals_, weights, biases)
     return Gradients(
         tuple(deltas), tuple(definitions), outputs, tuple(locals_), weights, biases, verified
     )
 
 
+def _rewrites(net: SymbolicNetwork) -> dict[Symbol, Callable[[Expr], Expr]]:
+    """For every activation symbol a, write its local derivatives in the outputs where
+    textbooks do (sigma'(z) as a (1 - a), softmax's through yhat)."""
+    rewrites: dict[Symbol, Callable[[Expr], Expr]] = {}
+    for layer in net.layers:
+        for s in range(layer.pre_activation.cols):
+            zs, outs = list(layer.pre_activation[:, s]), list(layer.activation[:, s])
+            rewrite = partial(_in_outputs, layer, zs, outs)
+            rewrites.update(dict.fromkeys(outs, rewrite))
+    return rewrites
+
+
+def _in_outputs(layer: Layer, zs: list[Symbol], outs: list[Symbol], expr: Expr) -> Expr:
+    return layer.function.in_outputs(expr, zs, outs, layer.options)
+
+
 def _delta_symbol(net: SymbolicNetwork, l: int, i: int, s: int) -> Symbol:
     return notation.delta(l, i, s if net.spec.batched else None, net.wide)
 
 
-def _local_derivatives(layer: Layer) -> ImmutableMatrix:
-    """da_i/dz_i for an element-wise (hidden) layer, in terms of its outputs where textbooks do."""
-    entries = [
-        [
-            _in_outputs(layer, diff(layer.a_definition[i, s], layer.pre_activation[i, s]), s)
-            for s in range(layer.pre_activation.cols)
-        ]
-        for i in range(layer.size)
-    ]
-    return ImmutableMatrix(entries)
+def _local_derivatives(adjoints: Adjoints, layer: Layer) -> ImmutableMatrix:
+    """da_i/dz_i of an element-wise (hidden) layer, as the chain rule's local derivatives."""
+    z, a = layer.pre_activation, layer.activation
+    return ImmutableMatrix(z.rows, z.cols, lambda i, s: adjoints.local(a[i, s], z[i, s]))
 
 
-def _in_outputs(layer: Layer, expr: Expr, s: int) -> Expr:
-    return layer.function.in_outputs(
-        expr, list(layer.pre_activation[:, s]), list(layer.activation[:, s]), layer.options
+def _output_errors(net: SymbolicNetwork, adjoints: Adjoints) -> tuple[OutputError, ...]:
+    """Derive dJ/dz^(L)_{k,s} for every output unit and sample, recording each step."""
+    m = net.spec.samples
+    return tuple(
+        _output_error(net, adjoints, k, s) for s in range(m) for k in range(net.output.size)
     )
 
 
-def _output_errors(net: SymbolicNetwork) -> tuple[OutputError, ...]:
-    """Derive dJ/dz^(L)_{k,s} for every output unit and sample, recording each step."""
-    m = net.spec.samples
-    return tuple(_output_error(net, k, s) for s in range(m) for k in range(net.output.size))
-
-
-def _output_error(net: SymbolicNetwork, k: int, s: int) -> OutputError:
+def _output_error(net: SymbolicNetwork, adjoints: Adjoints, k: int, s: int) -> OutputError:
+    """The chain rule's sum_j dJ_s/dyhat_j dyhat_j/dz_k, simplified step by step."""
     out = net.output
     z, yhat, y = out.pre_activation[k, s], list(out.activation[:, s]), list(net.y[:, s])
     sample_loss = net.sample_losses[s] if net.sample_losses else notation.LOSS
-    loss_def = net.sample_loss_definitions[s] if net.sample_losses else net.loss_definition
-    outer = [diff(loss_def, p) for p in yhat]
-    inner = [_in_outputs(out, diff(out.a_definition[j, s], z), s) for j in range(out.size)]
+    outer = [adjoints.local(sample_loss, p) for p in yhat]
+    inner = [adjoints.local(p, z) for p in yhat]
     lhs = Derivative(sample_loss, z)
     terms = [
         Mul(d_loss, d_out, evaluate=False)
@@ -196,7 +195,7 @@ def _output_error(net: SymbolicNetwork, k: int, s: int) -> OutputError:
             simplified, assumption = _simplest(applied[0]), applied[1]
             steps.append(Step("one-hot target", lhs, simplified))
     if net.sample_losses:
-        scale = diff(net.loss_definition, sample_loss)
+        scale = adjoints.local(notation.LOSS, sample_loss)
         steps.append(Step("batch reduction", Derivative(notation.LOSS, z), scale * simplified))
     return OutputError(k, s, tuple(steps), assumption)
 
@@ -207,51 +206,32 @@ def _simplest(expr: Expr) -> Expr:
     return factored if count_ops(factored) < count_ops(expr) else expr
 
 
-def _hidden_delta(
-    after: Layer, after_deltas: ImmutableMatrix, layer: Layer, local: ImmutableMatrix
-) -> ImmutableMatrix:
-    """delta^(l)_{i,s} = (sum_k delta^(l+1)_{k,s} dz^(l+1)_{k,s}/da^(l)_{i,s}) da^(l)_{i,s}/dz^(l)_{i,s}."""
-    m = layer.pre_activation.cols
-    consumers = [[partials(after.z_definition[k, s]) for s in range(m)] for k in range(after.size)]
+def _hidden_delta(adjoints: Adjoints, layer: Layer, rename: dict[Symbol, Expr]) -> ImmutableMatrix:
+    """delta^(l)_{i,s} = dJ/da^(l)_{i,s} da^(l)_{i,s}/dz^(l)_{i,s}, with dJ/da^(l)_{i,s} =
+    sum_k delta^(l+1)_{k,s} dz^(l+1)_{k,s}/da^(l)_{i,s} written in."""
+    z, a, symbols = layer.pre_activation, layer.activation, adjoints.symbols
+    back = {symbols[a_i]: adjoints.definitions[symbols[a_i]].xreplace(rename) for a_i in a}
 
     def entry(i: int, s: int) -> Expr:
-        a = layer.activation[i, s]
-        back = Add(*[after_deltas[k, s] * consumers[k][s].get(a, 0) for k in range(after.size)])
-        return back * local[i, s]
+        return adjoints.definitions[symbols[z[i, s]]].xreplace(back)
 
-    return ImmutableMatrix(layer.size, m, entry)
+    return ImmutableMatrix(z.rows, z.cols, entry)
 
 
 def _parameter_gradients(
-    net: SymbolicNetwork, deltas: list[ImmutableMatrix]
+    net: SymbolicNetwork, adjoints: Adjoints, rename: dict[Symbol, Expr]
 ) -> tuple[tuple[ImmutableMatrix, ...], tuple[ImmutableMatrix, ...] | None]:
     """dJ/dW_ij = sum_s delta_{i,s} dz_{i,s}/dW_ij + dJ/dW_ij|direct (the l2 term); same for b."""
-    direct = partials(net.loss_definition)
-    weights, biases = [], []
-    for layer, delta in zip(net.layers, deltas, strict=True):
-        local = [
-            [partials(layer.z_definition[i, s]) for s in range(delta.cols)]
-            for i in range(layer.size)
-        ]
 
-        def grad(
-            symbol: Symbol, i: int, local: list = local, delta: ImmutableMatrix = delta
-        ) -> Expr:
-            chain = Add(*[delta[i, s] * local[i][s].get(symbol, 0) for s in range(delta.cols)])
-            return chain + direct.get(symbol, 0)
+    def gradients(matrix: ImmutableMatrix) -> ImmutableMatrix:
+        return matrix.applyfunc(lambda p: adjoints.parameters[p].xreplace(rename))
 
-        weights.append(
-            ImmutableMatrix(
-                layer.weights.rows,
-                layer.weights.cols,
-                lambda i, j, lw=layer.weights: grad(lw[i, j], i),
-            )
-        )
-        if layer.biases is not None:
-            biases.append(
-                ImmutableMatrix(layer.size, 1, lambda i, _, lb=layer.biases: grad(lb[i], i))
-            )
-    return tuple(weights), (tuple(biases) if net.layers[0].biases is not None else None)
+    weights = tuple(gradients(layer.weights) for layer in net.layers)
+    if net.layers[0].biases is None:
+        return weights, None
+    return weights, tuple(
+        gradients(layer.biases) for layer in net.layers if layer.biases is not None
+    )
 
 
 def matrix_form(
