@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sympy import Rational
 
 from symbackprop import check, load_spec
 from symbackprop.cli import main
@@ -120,6 +121,55 @@ def test_bad_specs_are_one_line_errors(
     tmp_path: Path, capsys, kind: str, states: str | None, extra: str, message: str
 ) -> None:
     path = _spec(tmp_path, kind, extra, states)
+    assert main(["check", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and message in err and "Traceback" not in err, err
+
+
+def _in_data(tmp_path: Path, kind: str, layer: str, data: str, extra: str = "") -> Path:
+    """The network of :func:`_spec` with ``layer`` in the layer's table, ``data`` in [data]."""
+    path = _spec(tmp_path, kind, extra, layer)
+    path.write_text(path.read_text("utf-8").replace("[data]\n", f"[data]\n{data}\n"), "utf-8")
+    return path
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm"])
+def test_initial_states_in_data_mean_what_the_layer_keys_mean(tmp_path: Path, kind: str) -> None:
+    states = "h0 = [[0.1]]" + ("\nc0 = [[-0.2]]" if kind == "lstm" else "")
+    in_layer = load_spec(_spec(tmp_path, kind))
+    (tmp_path / "data").mkdir()
+    in_data = load_spec(_in_data(tmp_path / "data", kind, "", states))
+    assert in_layer.layers == in_data.layers
+    assert dict(in_data.layers[0].config)["h0"] == ((Rational(1, 10),),)
+    report = check(in_data, random_points=1)
+    assert report.comparisons and all(c.ok for c in report.comparisons), report
+
+
+@pytest.mark.parametrize(
+    ("kind", "layer", "data", "extra", "message"),
+    [
+        (
+            "rnn",
+            "h0 = [[0.1]]",
+            "h0 = [[0.2]]",
+            "",
+            "[[layers]] 1 (rnn) h0: given in [data] too; give it in one place",
+        ),
+        ("lstm", "h0 = [[0.1]]", "c0 = [[1, 2]]", "", "[data] c0[0]: expected an array of shape"),
+        ("rnn", "", "h0 = [[0.1]]\nc0 = [[0.1]]", "", "[data] c0: unknown key"),
+        (
+            "rnn",
+            "",
+            "h0 = [[0.1]]",
+            '[[layers]]\ntype = "rnn"\nunits = 1',
+            "[data] h0: layers 1, 2 all take h0; give it in each [[layers]] table",
+        ),
+    ],
+)
+def test_bad_initial_states_in_data_are_one_line_errors(
+    tmp_path: Path, capsys, kind: str, layer: str, data: str, extra: str, message: str
+) -> None:
+    path = _in_data(tmp_path, kind, layer, data, extra)
     assert main(["check", str(path)]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and message in err and "Traceback" not in err, err
