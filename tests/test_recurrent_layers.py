@@ -238,3 +238,80 @@ def test_random_small_recurrent_networks_agree_everywhere(
         path.write_text(text, "utf-8")
         report = check(path, random_points=1)
     assert report.comparisons and all(c.ok for c in report.comparisons), report
+
+
+def _lstm_in_data(tmp_path: Path) -> Path:
+    return _in_data(tmp_path, "lstm", "", "h0 = [[0.1]]\nc0 = [[-0.2]]")
+
+
+def _reference_states(spec: object) -> dict[tuple[int, str], np.ndarray]:
+    """dh0 and dc0 of the independent NumPy reference at the spec's point."""
+    from symbackprop import reference_layers
+    from symbackprop.checking.stack import _layer_dicts
+
+    states: dict[tuple[int, str], np.ndarray] = {}
+    params = {k: v.astype(float) for k, v in spec.parameters.items()}  # type: ignore[attr-defined]
+    options = {"loss": "squared_error", "reduction": "sum", "half": True}
+    reference_layers.backprop(
+        _layer_dicts(spec),  # type: ignore[arg-type]
+        params,
+        spec.x.astype(float),  # type: ignore[attr-defined]
+        spec.y.astype(float),  # type: ignore[attr-defined]
+        data=states,
+        **options,
+    )
+    return states
+
+
+def test_dh0_and_dc0_are_reported_in_text_and_json(tmp_path: Path) -> None:
+    """The data gradients equal the reference's and central differences of its loss in h0."""
+    import json
+
+    from symbackprop import derive, reference_layers
+    from symbackprop.checking.stack import _layer_dicts
+
+    path = _lstm_in_data(tmp_path)
+    derivation = derive(path)
+    text = derivation.to_text(sections="gradients")
+    document = json.loads(derivation.to_json(sections="gradients"))
+    assert "Gradients of the data" in text and "dh0[0,0] = dJ/dh^(1)_0,1" in text
+    assert "dc0[0,0] = dJ/dc^(1)_0,1" in text
+    assert set(document["data_gradients"]) == {"h0", "c0"}
+    assert document["data_gradients"]["c0"]["compact"] == [["dJ/dc^(1)_1,1*f^(1)_1,1"]]
+    spec = load_spec(path)
+    reference = _reference_states(spec)
+    layers = _layer_dicts(spec)  # type: ignore[arg-type]
+    params = {k: v.astype(float) for k, v in spec.parameters.items()}  # type: ignore[union-attr]
+    for key in ("h0", "c0"):
+        exact = float(derivation.data_gradients[key][0, 0])
+        assert abs(exact - reference[(1, key)][0, 0]) < 1e-12
+        step, losses = 1e-6, []
+        for sign in (1, -1):
+            moved = [dict(layer) for layer in layers]
+            moved[0][key] = [[float(moved[0][key][0][0]) + sign * step]]
+            options = {"loss": "squared_error", "reduction": "sum", "half": True}
+            losses.append(
+                reference_layers.loss(
+                    moved, params, spec.x.astype(float), spec.y.astype(float), **options
+                )
+            )  # type: ignore[union-attr]
+        assert abs(exact - (losses[0] - losses[1]) / (2 * step)) < 1e-8
+
+
+def test_check_judges_dh0_against_every_oracle(tmp_path: Path, monkeypatch) -> None:
+    """dh0 and dc0 are entries of each comparison; a reference with a wrong dh0 fails there."""
+    from symbackprop import reference_recurrent
+
+    path = _lstm_in_data(tmp_path)
+    report = check(path, random_points=1)
+    assert all(c.ok and c.entries == 16 + 2 for c in report.comparisons), report
+    original = reference_recurrent.lstm_backward
+
+    def no_dh0(dh, cache):  # type: ignore[no-untyped-def]
+        dx, dh0, dc0, *rest = original(dh, cache)
+        return (dx, 0 * dh0, dc0, *rest)
+
+    monkeypatch.setattr(reference_recurrent, "lstm_backward", no_dh0)
+    report = check(path, random_points=1)
+    failing = {f.entry for c in report.comparisons for f in c.failures}
+    assert failing == {"dh0[0,0]"}, failing
