@@ -57,7 +57,7 @@ class StackDerivation:
 
     @cached_property
     def data_compact(self) -> dict[str, np.ndarray]:
-        """:attr:`compact` of the data with gradients (h0, c0), in the data's shape."""
+        """Each data gradient (dJ/dh0, dJ/dc0) in the adjoints, in the data's shape."""
         return {
             key: tensor(array.shape, lambda i, a=array: self.adjoints.parameters[a[i]])
             for key, array in self.graph.data.items()
@@ -65,7 +65,7 @@ class StackDerivation:
 
     @cached_property
     def data_gradients(self) -> dict[str, np.ndarray]:
-        """:attr:`gradients` of the data with gradients (h0, c0): dJ/dh0 at the point."""
+        """The exact value of each data gradient (dJ/dh0, dJ/dc0) at the documented point."""
         return {
             key: tensor(array.shape, lambda i, a=array: self.values[a[i]])
             for key, array in self.graph.data.items()

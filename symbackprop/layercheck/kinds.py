@@ -90,7 +90,7 @@ class Kind:
 
     @property
     def upstreams(self) -> tuple[str, ...]:
-        """The upstream gradients' names: ``dout``, or ``dnext_h``, ``dnext_c``."""
+        """The names of the upstream gradients, ``dout`` or ``dnext_h`` and ``dnext_c``."""
         return tuple(f"d{name}" for name in self.outputs)
 
 
