@@ -53,6 +53,7 @@ def network(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
 def test_standalone_latex_compiles(network: object, tmp_path: Path) -> None:
     latex = network.to_latex(standalone=True)  # type: ignore[attr-defined]
     assert r"h^{(2)}_{3," in latex or r"h^{(1)}_{2," in latex  # the last step's state
+    assert "dh0 (data)" in latex  # the initial state's gradient, after the parameters'
     compile_latex(latex, tmp_path, "recurrent")
 
 
@@ -63,3 +64,4 @@ def test_every_equation_of_the_html_is_mathml_core(network: object) -> None:
     for math in maths:
         validate_core(math)
     assert "<msubsup><mi>h</mi>" in page  # h^(l) with its step and unit
+    assert "dh0 (data)" in page
