@@ -105,6 +105,9 @@ def test_the_rnn_example_checks_a_whole_sequence_network() -> None:
     assert {"Wx2", "Wh2", "b2"} <= set(spec.parameters)
     report = check("rnn", random_points=2)
     assert all(c.ok for c in report.comparisons), report
+    parameters = sum(v.size for v in spec.parameters.values())  # type: ignore[union-attr]
+    # dh0, one row of 3 units per sample, is judged with the parameters' gradients
+    assert {c.entries for c in report.comparisons} == {parameters + 2 * 3}
 
 
 @pytest.mark.parametrize(
