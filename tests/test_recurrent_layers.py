@@ -318,3 +318,24 @@ def test_check_judges_dh0_against_every_oracle(tmp_path: Path, monkeypatch) -> N
     report = check(path, random_points=1)
     failing = {f.entry for c in report.comparisons for f in c.failures}
     assert failing == {"dh0[0,0]"}, failing
+
+
+def test_two_recurrent_layers_report_each_h0_under_its_layer(tmp_path: Path) -> None:
+    """With two layers that take h0, the data gradients are keyed h0_1 and h0_2."""
+    from symbackprop import derive
+
+    text = NETWORK.format(
+        steps=2,
+        kind="rnn",
+        states="h0 = [[0.1]]",
+        extra='[[layers]]\ntype = "rnn"\nunits = 1\nh0 = [[-0.3]]',
+        parameters="Wx1 = [[0.3], [-0.1]]\nWh1 = [[0.4]]\nb1 = [0.05]\n"
+        "Wx2 = [[0.7]]\nWh2 = [[-0.2]]\nb2 = [0.1]",
+        x="[0.5, -0.4], [0.3, 0.8]",
+        y="[0.2, -0.1]",
+    )
+    path = tmp_path / "two.toml"
+    path.write_text(text, "utf-8")
+    assert set(derive(path).data_gradients) == {"h0_1", "h0_2"}
+    report = check(path, random_points=1)
+    assert all(c.ok and c.entries == 7 + 2 for c in report.comparisons), report
