@@ -76,7 +76,7 @@ def _layer_job(payload: dict[str, Any]) -> Results:
     for point in payload["points"]:
         if backward:
             functions = (forward, backward)
-            args = (point["args"], point["dout"], point["names"], point["out_shape"])
+            args = (point["args"], point["douts"], point["names"], point["outputs"])
             results.append(user.layer_arrays(functions, point["labels"], *args))
         else:
             results.append(user.loss_arrays(forward, point["labels"][0], point["args"]))

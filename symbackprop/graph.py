@@ -11,7 +11,7 @@ J reduces the J_s. Symbols are named like the MLP's, with every index written ou
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -43,6 +43,13 @@ class LayerGraph:
     positions: dict[Symbol, int]
     rewrites: dict[Symbol, Callable[[Expr], Expr]]
     loss: Symbol = notation.LOSS
+    #: The data whose gradients are reported besides the parameters' (an RNN's h0, LSTM's c0):
+    #: symbols by key (``h0``; ``h0_2`` for layer 2 when several layers take one), shaped
+    #: (samples, ...) like the data, and their values in :attr:`data_values`.
+    data: dict[str, Tensor] = field(default_factory=dict)
+    data_values: dict[str, np.ndarray] = field(default_factory=dict)
+    #: Each data key's layer position and its key in that layer (``h0_2`` -> (2, "h0")).
+    data_owners: dict[str, tuple[int, str]] = field(default_factory=dict)
 
     def parameter_symbols(self) -> list[tuple[str, Symbol, tuple[int, ...]]]:
         """(key, symbol, index) of every parameter entry, in spec order."""
@@ -126,9 +133,13 @@ def build_graph(spec: StackSpec) -> LayerGraph:
     stage_layers: list[int] = []
     outputs: dict[int, tuple[Tensor, ...]] = {}
     current = list(inputs)
+    data: dict[str, Tensor] = {}
+    data_values: dict[str, np.ndarray] = {}
+    owners: dict[str, tuple[int, str]] = {}
     for layer in spec.layers:
         named = _Stages(layer.position, tag, definitions, stages, stage_layers)
-        current = _layer_stages(layer, spec, current, params, named, rewrites)
+        options = _data_symbols(spec, layer, tag, data, data_values, owners)
+        current = _layer_stages(layer, spec, current, params, named, rewrites, options)
         outputs[layer.position] = tuple(current)
     per_sample = [
         LOSSES[spec.loss.name].per_sample(list(yhat), list(y), dict(spec.loss.options))
@@ -137,8 +148,45 @@ def build_graph(spec: StackSpec) -> LayerGraph:
     _loss_stages(spec, per_sample, definitions, stages)
     positions = {s: p for p, stage in zip(stage_layers, stages, strict=False) for s in stage}
     return LayerGraph(
-        spec, inputs, targets, params, outputs, definitions, tuple(stages), positions, rewrites
+        spec,
+        inputs,
+        targets,
+        params,
+        outputs,
+        definitions,
+        tuple(stages),
+        positions,
+        rewrites,
+        data=data,
+        data_values=data_values,
+        data_owners=owners,
     )
+
+
+def _data_symbols(
+    spec: StackSpec,
+    layer: StackLayer,
+    tag: Callable[[int], int | None],
+    data: dict[str, Tensor],
+    values: dict[str, np.ndarray],
+    owners: dict[str, tuple[int, str]],
+) -> dict[str, Any]:
+    """The layer's options with its data keys (h0, c0: one row per sample) as symbols, which
+    ``data``, ``values`` and ``owners`` record. h0's entries are ``h^(l)_0,j``: step 0."""
+    options = layer.options
+    for key in LAYERS[layer.kind].data_keys:
+        rows = np.array(options[key], dtype=object)
+        stem = f"{key.rstrip('0123456789')}^({layer.position})"
+        symbols = tensor(rows.shape, lambda i, stem=stem: _name(stem, (-1, *i[1:]), tag(i[0])))
+        name = key if _takers(spec, key) == 1 else f"{key}_{layer.position}"
+        data[name], values[name], owners[name] = symbols, rows, (layer.position, key)
+        options = {**options, key: tuple(tuple(row) for row in symbols)}
+    return options
+
+
+def _takers(spec: StackSpec, key: str) -> int:
+    """How many of the stack's layers take the data key ``key``."""
+    return sum(key in LAYERS[layer.kind].data_keys for layer in spec.layers)
 
 
 def takes_indices(spec: StackSpec) -> bool:
@@ -166,14 +214,16 @@ def _layer_stages(
     params: dict[str, Tensor],
     named: _Stages,
     rewrites: dict[Symbol, Callable[[Expr], Expr]],
+    options: dict[str, Any],
 ) -> list[Tensor]:
-    """Define layer ``layer``'s intermediates, z (and a) for every sample; return its outputs."""
+    """Define layer ``layer``'s intermediates, z (and a) for every sample; return its outputs.
+    ``options`` are the layer's, with its data as symbols."""
     kind, last = LAYERS[layer.kind], layer.position == len(spec.layers)
     own = {} if layer.number is None else layer_parameters(layer, params)
     l, definitions, stages, tag = layer.position, named.definitions, named.stages, named.tag
     z_stem = "yhat" if last and layer.activation is None else f"z^({l})"
     zs, z_stage = [], []
-    for s, out in enumerate(kind.forward_batch(layer.options, current, own, named)):
+    for s, out in enumerate(kind.forward_batch(options, current, own, named)):
         z = _named(z_stem, layer.output_shape, tag(s))
         for index, expr in np.ndenumerate(out):
             definitions[z[index]] = expr

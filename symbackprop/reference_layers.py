@@ -58,6 +58,8 @@ _WITH_PARAMETERS = (
     *reference_recurrent.KINDS,
 )
 _NORMALISATIONS = ("batchnorm", "layernorm")
+#: The initial states of recurrent layers, data whose gradients :func:`backprop` can report.
+STATES = ("h0", "c0")
 
 
 # --- Preparation: parameter names and activations per layer ---------------------------------
@@ -328,6 +330,7 @@ def backprop(
     reduction: str = "mean",
     half: bool = False,
     relu_prime_at_zero: float = 0.0,
+    data: dict[tuple[int, str], Array] | None = None,
 ) -> dict[str, Array]:
     """Gradients of :func:`loss` with respect to every parameter, layer by layer backwards.
 
@@ -340,6 +343,8 @@ def backprop(
         reduction: As in :func:`loss`.
         half: As in :func:`loss`.
         relu_prime_at_zero: The value used for ReLU'(0).
+        data: If given, filled with the gradients of the layers' initial states: keyed
+            (layer position, 1-based, and ``h0`` or ``c0``).
 
     Returns:
         A dict with the keys and shapes of ``params``.
@@ -366,6 +371,8 @@ def backprop(
         layer_input = inputs if k == 0 else pairs[k - 1][1]
         g, layer_grads = _linear_backward(layers[k], params, numbers[k], layer_input, delta)
         grads.update(layer_grads)
+        if data is not None:  # a recurrent layer's dh0, dc0: keyed h0, c0 there
+            data.update(((k + 1, key), v) for key, v in layer_grads.items() if key in STATES)
         if k > 0:
             delta = _activation_backward(activations[k - 1], *pairs[k - 1], g, c)
     return {key: grads[key] for key in params}

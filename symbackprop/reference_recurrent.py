@@ -56,8 +56,8 @@ def rnn_forward(
     return h, (x, h0, Wx, Wh, h)
 
 
-def rnn_backward(dh: Array, cache: tuple[Any, ...]) -> tuple[Array, Array, Array, Array]:
-    """dx, dWx, dWh, db from dh = dJ/dh of every step (upstream only, no recurrence)."""
+def rnn_backward(dh: Array, cache: tuple[Any, ...]) -> tuple[Array, ...]:
+    """dx, dh0, dWx, dWh, db from dh = dJ/dh of every step (upstream only, no recurrence)."""
     x, h0, Wx, Wh, h = cache
     steps = x.shape[1]
     dx = np.zeros(x.shape)
@@ -72,7 +72,7 @@ def rnn_backward(dh: Array, cache: tuple[Any, ...]) -> tuple[Array, Array, Array
         dWh += before.T @ draw
         db += draw.sum(axis=0)
         carried = draw @ Wh.T
-    return dx, dWx, dWh, db
+    return dx, carried, dWx, dWh, db
 
 
 def lstm_forward(
@@ -98,8 +98,8 @@ def lstm_forward(
     return h, (x, h0, c0, Wx, Wh, gates, c, h)
 
 
-def lstm_backward(dh: Array, cache: tuple[Any, ...]) -> tuple[Array, Array, Array, Array]:
-    """dx, dWx, dWh, db, with the cell state's gradient carried back through f."""
+def lstm_backward(dh: Array, cache: tuple[Any, ...]) -> tuple[Array, ...]:
+    """dx, dh0, dc0, dWx, dWh, db, with the cell state's gradient carried back through f."""
     x, h0, c0, Wx, Wh, gates, c, h = cache
     steps = x.shape[1]
     hidden = Wh.shape[0]
@@ -126,7 +126,7 @@ def lstm_backward(dh: Array, cache: tuple[Any, ...]) -> tuple[Array, Array, Arra
         dWh += h_before.T @ draw
         db += draw.sum(axis=0)
         dh_carried, dc_carried = draw @ Wh.T, dnext_c * f
-    return dx, dWx, dWh, db
+    return dx, dh_carried, dc_carried, dWx, dWh, db
 
 
 def _param(params: Mapping[str, Any], key: str) -> Array:
@@ -152,7 +152,8 @@ def layer_forward(layer: Mapping[str, Any], params: Mapping[str, Any], n: int, x
 def layer_backward(
     layer: Mapping[str, Any], params: Mapping[str, Any], n: int, x: Array, g: Array
 ) -> tuple[Array, dict[str, Array]]:
-    """From g = dJ/d(output): dJ/dx and the gradients of Wx, Wh (and b)."""
+    """From g = dJ/d(output): dJ/dx and the gradients of Wx, Wh (and b), and of the initial
+    states, keyed ``h0`` (and ``c0``)."""
     lstm = layer["type"] == "lstm"
     h, cache = (lstm_forward if lstm else rnn_forward)(x, *_arguments(layer, params, n))
     if layer["return_sequence"]:
@@ -160,6 +161,7 @@ def layer_backward(
     else:  # only the last state is the output
         dh = np.zeros(h.shape)
         dh[:, -1, :] = g
-    dx, dwx, dwh, db = (lstm_backward if lstm else rnn_backward)(dh, cache)
+    dx, *states, dwx, dwh, db = (lstm_backward if lstm else rnn_backward)(dh, cache)
     grads = {f"Wx{n}": dwx, f"Wh{n}": dwh, **({f"b{n}": db} if f"b{n}" in params else {})}
+    grads.update(zip(("h0", "c0")[: len(states)], states, strict=True))
     return dx, grads

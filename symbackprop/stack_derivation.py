@@ -55,6 +55,22 @@ class StackDerivation:
             for key, array in self.graph.parameters.items()
         }
 
+    @cached_property
+    def data_compact(self) -> dict[str, np.ndarray]:
+        """Each data gradient (dJ/dh0, dJ/dc0) in the adjoints, in the data's shape."""
+        return {
+            key: tensor(array.shape, lambda i, a=array: self.adjoints.parameters[a[i]])
+            for key, array in self.graph.data.items()
+        }
+
+    @cached_property
+    def data_gradients(self) -> dict[str, np.ndarray]:
+        """The exact value of each data gradient (dJ/dh0, dJ/dc0) at the documented point."""
+        return {
+            key: tensor(array.shape, lambda i, a=array: self.values[a[i]])
+            for key, array in self.graph.data.items()
+        }
+
     def nondifferentiable(self) -> list[str]:
         """Tied max-pool windows and pre-activations exactly on a kink, at the documented point."""
         from .activations import LeakyReLU, ReLU
@@ -163,6 +179,7 @@ def derive_stack(spec: StackSpec, options: Any) -> StackDerivation:
     """Build the graph, run the chain rule, evaluate exactly and prove each textbook form."""
     graph = build_graph(spec)
     params = [p for _, p, _ in graph.parameter_symbols()]
+    params += [s for array in graph.data.values() for s in array.ravel()]
     adjoints = reverse(graph.definitions, graph.loss, params, graph.rewrites)
     values = exact_values(graph, adjoints, options.relu_prime_at_zero)
     proofs = {layer.position: prove_textbook(layer, spec.samples) for layer in spec.layers}
@@ -177,6 +194,8 @@ def exact_values(graph: LayerGraph, adjoints: Adjoints, convention: Expr) -> dic
     spec, values = graph.spec, {}
     for key, array in graph.parameters.items():
         values.update({array[i]: spec.parameters[key][i] for i in np.ndindex(*array.shape)})
+    for key, array in graph.data.items():
+        values.update(zip(array.ravel(), graph.data_values[key].ravel(), strict=True))
     for tensors, data in ((graph.inputs, spec.x), (graph.targets, spec.y)):
         for s, symbols in enumerate(tensors):
             values.update({symbols[i]: data[s][i] for i in np.ndindex(*symbols.shape)})
@@ -184,8 +203,13 @@ def exact_values(graph: LayerGraph, adjoints: Adjoints, convention: Expr) -> dic
         values[symbol] = _at_kink(expr.xreplace(values), convention)
     for symbol, expr in adjoints.definitions.items():
         values[symbol] = _at_kink(expr.xreplace(values), convention)
-    for symbol, expr in adjoints.parameters.items():
-        values[symbol] = _at_kink(expr.xreplace(values), convention)
+    # each gradient is stored under its parameter's own symbol, so all are evaluated before
+    # any is stored: dh0 = Wh da_1 needs Wh's value, not dWh's
+    gradients = {
+        symbol: _at_kink(expr.xreplace(values), convention)
+        for symbol, expr in adjoints.parameters.items()
+    }
+    values.update(gradients)
     return values
 
 

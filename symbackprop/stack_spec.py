@@ -145,14 +145,27 @@ class StackSpec:
 
 
 class _Fields:
-    """One layer table, read with errors naming ``[[layers]] n (type) key``."""
+    """One layer table, read with errors naming ``[[layers]] n (type) key``; ``data`` holds the
+    layer's data keys given in ``[data]`` instead, whose errors name ``[data] key``."""
 
-    def __init__(self, v: Validator, where: str, table: Mapping[str, Any], samples: int) -> None:
-        self.v, self.where, self.table, self.samples = v, where, table, samples
+    def __init__(
+        self,
+        v: Validator,
+        where: str,
+        table: Mapping[str, Any],
+        samples: int,
+        data: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.v, self.where, self.samples = v, where, samples
+        self.data = dict(data or {})
+        self.table = {**table, **self.data}
+
+    def _where(self, key: str) -> str:
+        return f"[data] {key}" if key in self.data else f"{self.where} {key}".rstrip()
 
     def fail(self, key: str, message: str) -> Exception:
         """An error naming the layer and ``key`` (the layer alone when ``key`` is empty)."""
-        return self.v.fail(f"{self.where} {key}".rstrip(), message)
+        return self.v.fail(self._where(key), message)
 
     def rational(self, key: str, default: Rational | None = None) -> Rational:
         value = self._value(key, default)
@@ -164,7 +177,7 @@ class _Fields:
         return self.v.boolean(f"{self.where} {key}", self.table.get(key, default))
 
     def array(self, key: str, shape: Shape) -> np.ndarray:
-        return tensor(self.v, f"{self.where} {key}", self._value(key, None), shape)
+        return tensor(self.v, self._where(key), self._value(key, None), shape)
 
     def _value(self, key: str, default: Any) -> Any:
         if key not in self.table:
@@ -213,7 +226,7 @@ def parse_stack(v: Validator) -> dict[str, Any] | StackSpec:
         raise v.fail("[network] l2", "not supported yet for stacks with convolution or pooling")
     parameters = _parameters(v, layers, use_biases)
     expected = _expected(v, parameters) if "expected" in v.data else None
-    x, y, batched = _samples(v, shape, layers[-1].output_shape)
+    x, y, batched = _samples(v, shape, layers[-1].output_shape, data_keys(layers))
     problem = LAYERS[layers[0].kind].check_data(layers[0].options, x)
     if problem:
         raise v.fail("[data] x", problem)
@@ -268,6 +281,7 @@ def _layers(v: Validator, shape: Shape, samples: int) -> tuple[StackLayer, ...]:
     tables = v.data["layers"]
     if not isinstance(tables, list) or not tables or not all(isinstance(t, dict) for t in tables):
         raise v.fail("[[layers]]", "expected one or more [[layers]] tables")
+    _data_owners(v, tables)
     layers: list[StackLayer] = []
     number = 0
     for position, table in enumerate(tables, start=1):
@@ -322,7 +336,7 @@ def _layer(
         raise v.fail(
             where, f"needs {_WANTED[kind.takes]} as input, got shape {_shape_text(shape)}{hint}"
         )
-    config = kind.configure(_Fields(v, where, table, samples), shape)
+    config = kind.configure(_Fields(v, where, table, samples, _data_keys(v, where, table)), shape)
     activation = None
     if "activation" in table:
         activation = v.named_activation(f"{where} activation", table["activation"], last)
@@ -335,6 +349,40 @@ def _layer(
         shape,
         kind.output_shape(config, shape),
     )
+
+
+def _data_keys(v: Validator, where: str, table: Mapping[str, Any]) -> dict[str, Any]:
+    """The layer's data keys that ``[data]`` gives; one given in both places is an error."""
+    data = v.data.get("data")
+    if not isinstance(data, dict):
+        return {}
+    given = {k: data[k] for k in LAYERS[table["type"]].data_keys if k in data}
+    for key in given:
+        if key in table:
+            raise v.fail(
+                f"{where} {key}", "given in [data] too; give it in one place, [data] or the layer"
+            )
+    return given
+
+
+def _data_owners(v: Validator, tables: list[dict[str, Any]]) -> None:
+    """A data key in ``[data]`` belongs to exactly one layer: several that take it is an error."""
+    data = v.data.get("data")
+    if not isinstance(data, dict):
+        return
+    kinds = [LAYERS.get(t["type"]) if isinstance(t.get("type"), str) else None for t in tables]
+    for key in data:
+        owners = [str(n) for n, k in enumerate(kinds, start=1) if k and key in k.data_keys]
+        if len(owners) > 1:
+            raise v.fail(
+                f"[data] {key}",
+                f"layers {', '.join(owners)} all take {key}; give it in each [[layers]] table",
+            )
+
+
+def data_keys(layers: tuple[StackLayer, ...]) -> list[str]:
+    """The ``[data]`` keys the stack's layers may take (h0, c0)."""
+    return list(dict.fromkeys(k for layer in layers for k in LAYERS[layer.kind].data_keys))
 
 
 def _shape_text(shape: Shape) -> str:
@@ -417,9 +465,11 @@ def _depth(value: Any) -> int:
     return depth
 
 
-def _samples(v: Validator, shape: Shape, out: Shape) -> tuple[np.ndarray, np.ndarray, bool]:
+def _samples(
+    v: Validator, shape: Shape, out: Shape, layer_keys: list[str]
+) -> tuple[np.ndarray, np.ndarray, bool]:
     data = v.data["data"]
-    v.check_keys("data", data, list(_DATA_KEYS))
+    v.check_keys("data", data, [*_DATA_KEYS, *layer_keys])
     if "x" not in data:
         raise v.fail("[data] x", "missing key")
     batched = _depth(data["x"]) == len(shape) + 1

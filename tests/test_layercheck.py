@@ -118,6 +118,18 @@ MISTAKES = [
         ["dWh", "dWx", "db", "dh0", "dx"],
     ),
     (
+        "lstm_step",
+        "lstm_step_backward_no_cell_path",
+        "lstm-missing-cell-path",
+        ["dWh", "dWx", "db", "dprev_c", "dprev_h", "dx"],
+    ),
+    (
+        "lstm_step",
+        "lstm_step_backward_gate_order",
+        "lstm-gate-order",
+        ["dWh", "dWx", "db", "dprev_h", "dx"],
+    ),
+    (
         "lstm",
         "lstm_backward_gate_order",
         "lstm-gate-order",
@@ -263,6 +275,14 @@ def test_the_ground_truth_is_exact_rationals() -> None:
             r"returned db of shape \(6,\) instead of \(3,\)",
         ),
         (
+            ["lstm_step", "--module", WRONG, "--forward", "lstm_step_forward_two"],
+            r"returned 2 values; expected \(next_h, next_c, cache\)",
+        ),
+        (
+            ["lstm_step", "--module", WRONG, "--forward", "lstm_step_forward_flat_c"],
+            r"returned next_c of shape \(4,\); expected \(2, 2\)",
+        ),
+        (
             ["gru", "--module", CORRECT],
             r"unknown kind 'gru'; expected one of: affine, attention, batchnorm, conv",
         ),
@@ -372,3 +392,44 @@ def test_rnn_end_to_end_through_the_command_line() -> None:
     assert run.returncode == 1, run.stderr
     named = [m["mistake"] for m in json.loads(run.stdout)["mistakes"]]
     assert "rnn-missing-recurrent-path" in named
+
+
+def test_lstm_step_gets_one_upstream_gradient_per_output_in_process() -> None:
+    """Two outputs, two upstream gradients, without the child process: the exact gradients
+    include the dnext_c path, so a backward that drops it is named."""
+    from wrong import lstm_step_backward_no_cell_path
+
+    good = check_layer("lstm_step", correct.lstm_step_forward, correct.lstm_step_backward)
+    assert good.ok and good.names()[:2] == ["next_h", "next_c"]
+    assert set(good.points[0].arrays) >= {"dnext_h", "dnext_c"}
+    assert "J = sum(dnext_h * next_h) + sum(dnext_c * next_c)" in good.text()
+    bad = check_layer("lstm_step", correct.lstm_step_forward, lstm_step_backward_no_cell_path)
+    assert [m.mistake for m in bad.mistakes] == ["lstm-missing-cell-path"]
+
+
+def test_lstm_step_exact_next_c_and_dprev_c_by_hand() -> None:
+    """next_c = f prev_c + i g and dprev_c = (dnext_c + dnext_h o (1 - tanh(next_c)^2)) f,
+    written out here in mpmath for one unit, equal the exact forward and chain rule."""
+    import mpmath
+
+    from symbackprop.layercheck.exact import build, evaluate
+    from symbackprop.layercheck.points import draw_points
+    from symbackprop.layercheck.sizes import parse_shape
+
+    kind = KINDS["lstm_step"]
+    sizes = parse_shape(kind, "N=1,D=1,H=1")
+    exact = build(kind, sizes)
+    point = draw_points(kind, sizes, exact, 1, 4)[0]
+    numbers = evaluate(exact, point.exact)
+    with mpmath.workdps(50):
+        v = {
+            k: [mpmath.mpf(int(r.p)) / int(r.q) for r in a.ravel()] for k, a in point.exact.items()
+        }
+        pre = [v["x"][0] * v["Wx"][k] + v["prev_h"][0] * v["Wh"][k] + v["b"][k] for k in range(4)]
+        i, f, o = (1 / (1 + mpmath.exp(-a)) for a in pre[:3])
+        g = mpmath.tanh(pre[3])
+        c = f * v["prev_c"][0] + i * g
+        dc = v["dnext_c"][0] + v["dnext_h"][0] * o * (1 - mpmath.tanh(c) ** 2)
+        assert abs(numbers["next_c"][0, 0] - c) < mpmath.mpf(10) ** -40
+        assert abs(numbers["next_h"][0, 0] - o * mpmath.tanh(c)) < mpmath.mpf(10) ** -40
+        assert abs(numbers["dprev_c"][0, 0] - dc * f) < mpmath.mpf(10) ** -40

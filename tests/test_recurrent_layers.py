@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sympy import Rational
 
 from symbackprop import check, load_spec
 from symbackprop.cli import main
@@ -104,6 +105,9 @@ def test_the_rnn_example_checks_a_whole_sequence_network() -> None:
     assert {"Wx2", "Wh2", "b2"} <= set(spec.parameters)
     report = check("rnn", random_points=2)
     assert all(c.ok for c in report.comparisons), report
+    parameters = sum(v.size for v in spec.parameters.values())  # type: ignore[union-attr]
+    # dh0, one row of 3 units per sample, is judged with the parameters' gradients
+    assert {c.entries for c in report.comparisons} == {parameters + 2 * 3}
 
 
 @pytest.mark.parametrize(
@@ -120,6 +124,55 @@ def test_bad_specs_are_one_line_errors(
     tmp_path: Path, capsys, kind: str, states: str | None, extra: str, message: str
 ) -> None:
     path = _spec(tmp_path, kind, extra, states)
+    assert main(["check", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and message in err and "Traceback" not in err, err
+
+
+def _in_data(tmp_path: Path, kind: str, layer: str, data: str, extra: str = "") -> Path:
+    """The network of :func:`_spec` with ``layer`` in the layer's table, ``data`` in [data]."""
+    path = _spec(tmp_path, kind, extra, layer)
+    path.write_text(path.read_text("utf-8").replace("[data]\n", f"[data]\n{data}\n"), "utf-8")
+    return path
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm"])
+def test_initial_states_in_data_mean_what_the_layer_keys_mean(tmp_path: Path, kind: str) -> None:
+    states = "h0 = [[0.1]]" + ("\nc0 = [[-0.2]]" if kind == "lstm" else "")
+    in_layer = load_spec(_spec(tmp_path, kind))
+    (tmp_path / "data").mkdir()
+    in_data = load_spec(_in_data(tmp_path / "data", kind, "", states))
+    assert in_layer.layers == in_data.layers
+    assert dict(in_data.layers[0].config)["h0"] == ((Rational(1, 10),),)
+    report = check(in_data, random_points=1)
+    assert report.comparisons and all(c.ok for c in report.comparisons), report
+
+
+@pytest.mark.parametrize(
+    ("kind", "layer", "data", "extra", "message"),
+    [
+        (
+            "rnn",
+            "h0 = [[0.1]]",
+            "h0 = [[0.2]]",
+            "",
+            "[[layers]] 1 (rnn) h0: given in [data] too; give it in one place",
+        ),
+        ("lstm", "h0 = [[0.1]]", "c0 = [[1, 2]]", "", "[data] c0[0]: expected an array of shape"),
+        ("rnn", "", "h0 = [[0.1]]\nc0 = [[0.1]]", "", "[data] c0: unknown key"),
+        (
+            "rnn",
+            "",
+            "h0 = [[0.1]]",
+            '[[layers]]\ntype = "rnn"\nunits = 1',
+            "[data] h0: layers 1, 2 all take h0; give it in each [[layers]] table",
+        ),
+    ],
+)
+def test_bad_initial_states_in_data_are_one_line_errors(
+    tmp_path: Path, capsys, kind: str, layer: str, data: str, extra: str, message: str
+) -> None:
+    path = _in_data(tmp_path, kind, layer, data, extra)
     assert main(["check", str(path)]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and message in err and "Traceback" not in err, err
@@ -188,3 +241,101 @@ def test_random_small_recurrent_networks_agree_everywhere(
         path.write_text(text, "utf-8")
         report = check(path, random_points=1)
     assert report.comparisons and all(c.ok for c in report.comparisons), report
+
+
+def _lstm_in_data(tmp_path: Path) -> Path:
+    return _in_data(tmp_path, "lstm", "", "h0 = [[0.1]]\nc0 = [[-0.2]]")
+
+
+def _reference_states(spec: object) -> dict[tuple[int, str], np.ndarray]:
+    """dh0 and dc0 of the independent NumPy reference at the spec's point."""
+    from symbackprop import reference_layers
+    from symbackprop.checking.stack import _layer_dicts
+
+    states: dict[tuple[int, str], np.ndarray] = {}
+    params = {k: v.astype(float) for k, v in spec.parameters.items()}  # type: ignore[attr-defined]
+    options = {"loss": "squared_error", "reduction": "sum", "half": True}
+    reference_layers.backprop(
+        _layer_dicts(spec),  # type: ignore[arg-type]
+        params,
+        spec.x.astype(float),  # type: ignore[attr-defined]
+        spec.y.astype(float),  # type: ignore[attr-defined]
+        data=states,
+        **options,
+    )
+    return states
+
+
+def test_dh0_and_dc0_are_reported_in_text_and_json(tmp_path: Path) -> None:
+    """The data gradients equal the reference's and central differences of its loss in h0."""
+    import json
+
+    from symbackprop import derive, reference_layers
+    from symbackprop.checking.stack import _layer_dicts
+
+    path = _lstm_in_data(tmp_path)
+    derivation = derive(path)
+    text = derivation.to_text(sections="gradients")
+    document = json.loads(derivation.to_json(sections="gradients"))
+    assert "Gradients of the data" in text and "dh0[0,0] = dJ/dh^(1)_0,1" in text
+    assert "dc0[0,0] = dJ/dc^(1)_0,1" in text
+    assert set(document["data_gradients"]) == {"h0", "c0"}
+    assert document["data_gradients"]["c0"]["compact"] == [["dJ/dc^(1)_1,1*f^(1)_1,1"]]
+    spec = load_spec(path)
+    reference = _reference_states(spec)
+    layers = _layer_dicts(spec)  # type: ignore[arg-type]
+    params = {k: v.astype(float) for k, v in spec.parameters.items()}  # type: ignore[union-attr]
+    for key in ("h0", "c0"):
+        exact = float(derivation.data_gradients[key][0, 0])
+        assert abs(exact - reference[(1, key)][0, 0]) < 1e-12
+        step, losses = 1e-6, []
+        for sign in (1, -1):
+            moved = [dict(layer) for layer in layers]
+            moved[0][key] = [[float(moved[0][key][0][0]) + sign * step]]
+            options = {"loss": "squared_error", "reduction": "sum", "half": True}
+            losses.append(
+                reference_layers.loss(
+                    moved, params, spec.x.astype(float), spec.y.astype(float), **options
+                )
+            )  # type: ignore[union-attr]
+        assert abs(exact - (losses[0] - losses[1]) / (2 * step)) < 1e-8
+
+
+def test_check_judges_dh0_against_every_oracle(tmp_path: Path, monkeypatch) -> None:
+    """dh0 and dc0 are entries of each comparison; a reference with a wrong dh0 fails there."""
+    from symbackprop import reference_recurrent
+
+    path = _lstm_in_data(tmp_path)
+    report = check(path, random_points=1)
+    assert all(c.ok and c.entries == 16 + 2 for c in report.comparisons), report
+    original = reference_recurrent.lstm_backward
+
+    def no_dh0(dh, cache):  # type: ignore[no-untyped-def]
+        dx, dh0, dc0, *rest = original(dh, cache)
+        return (dx, 0 * dh0, dc0, *rest)
+
+    monkeypatch.setattr(reference_recurrent, "lstm_backward", no_dh0)
+    report = check(path, random_points=1)
+    failing = {f.entry for c in report.comparisons for f in c.failures}
+    assert failing == {"dh0[0,0]"}, failing
+
+
+def test_two_recurrent_layers_report_each_h0_under_its_layer(tmp_path: Path) -> None:
+    """With two layers that take h0, the data gradients are keyed h0_1 and h0_2."""
+    from symbackprop import derive
+
+    text = NETWORK.format(
+        steps=2,
+        kind="rnn",
+        states="h0 = [[0.1]]",
+        extra='[[layers]]\ntype = "rnn"\nunits = 1\nh0 = [[-0.3]]',
+        parameters="Wx1 = [[0.3], [-0.1]]\nWh1 = [[0.4]]\nb1 = [0.05]\n"
+        "Wx2 = [[0.7]]\nWh2 = [[-0.2]]\nb2 = [0.1]",
+        x="[0.5, -0.4], [0.3, 0.8]",
+        y="[0.2, -0.1]",
+    )
+    path = tmp_path / "two.toml"
+    path.write_text(text, "utf-8")
+    assert set(derive(path).data_gradients) == {"h0_1", "h0_2"}
+    report = check(path, random_points=1)
+    assert all(c.ok and c.entries == 7 + 2 for c in report.comparisons), report

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import mpmath
@@ -70,6 +70,8 @@ class Program:
 
     stages: tuple[_Stage, ...]
     gradients: _Stage
+    #: The gradients of the graph's data (h0, c0), if it has any.
+    data: _Stage | None = None
 
     def run(self, values: Values) -> list[Any]:
         """Evaluate every stage into ``values``; return the gradient entries."""
@@ -77,6 +79,12 @@ class Program:
             results = stage.function(*(values[s] for s in stage.inputs))
             values.update(zip(stage.outputs, results, strict=True))
         return list(self.gradients.function(*(values[s] for s in self.gradients.inputs)))
+
+    def run_data(self, values: Values) -> list[Any]:
+        """The data's gradient entries, from the ``values`` that :meth:`run` filled."""
+        if self.data is None:
+            return []
+        return list(self.data.function(*(values[s] for s in self.data.inputs)))
 
 
 def _stage(
@@ -110,7 +118,9 @@ def compile_program(
         )
     params = [p for _, p, _ in graph.parameter_symbols()]
     gradients = _stage(params, [adjoints.parameters[p] for p in params], convention, numpy)
-    return Program(tuple(stages), gradients)
+    data = [s for array in graph.data.values() for s in array.ravel()]
+    states = _stage(data, [adjoints.parameters[s] for s in data], convention, numpy)
+    return Program(tuple(stages), gradients, states if data else None)
 
 
 @dataclass(frozen=True)
@@ -124,6 +134,8 @@ class StackPoint:
     exact: dict[str, np.ndarray]  # "dW1" -> object array of mpf
     ties: tuple[tuple[str, int], ...] = ()
     not_judged: frozenset[str] = frozenset()
+    #: The exact gradients of the graph's data (``dh0``, ``dc0``), the spec's at every point.
+    data_exact: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def _assign(
@@ -137,7 +149,20 @@ def _assign(
         for s, symbols in enumerate(tensors):
             for index in np.ndindex(*symbols.shape):
                 values[symbols[index]] = convert(data[s][index])
+    for key, array in graph.data.items():  # h0, c0: the spec's, at every point
+        for index in np.ndindex(*array.shape):
+            values[array[index]] = convert(graph.data_values[key][index])
     return values
+
+
+def _data_by_key(graph: LayerGraph, flat: Sequence[Any]) -> dict[str, np.ndarray]:
+    """The data's gradient entries keyed ``dh0``, ``dc0``, in the data's shapes."""
+    out, position = {}, 0
+    for key, array in graph.data.items():
+        out[f"d{key}"] = np.array(flat[position : position + array.size], dtype=object)
+        out[f"d{key}"] = out[f"d{key}"].reshape(array.shape)
+        position += array.size
+    return out
 
 
 def _mp(value: Any) -> mpmath.mpf:
@@ -225,12 +250,9 @@ class StackCheck:
 def prepare_stack(spec: StackSpec, count: int, seed: int, convention: Rational) -> StackCheck:
     """Build, differentiate and compile the stack; make the documented and random points."""
     graph = build_graph(spec)
-    adjoints = reverse(
-        graph.definitions,
-        graph.loss,
-        [p for _, p, _ in graph.parameter_symbols()],
-        graph.rewrites,
-    )
+    wanted = [p for _, p, _ in graph.parameter_symbols()]
+    wanted += [s for array in graph.data.values() for s in array.ravel()]
+    adjoints = reverse(graph.definitions, graph.loss, wanted, graph.rewrites)
     exact = compile_program(graph, adjoints, convention, numpy=False)
     floats = compile_program(graph, adjoints, convention, numpy=True)
     rng = np.random.default_rng(seed)
@@ -265,6 +287,7 @@ def _point(
     with mpmath.workdps(PRECISION + GUARD):
         values = _assign(graph, params, x, y, _mp)
         numbers = _by_key(graph, exact.run(values), object)
+        data = _data_by_key(graph, exact.run_data(values))
         ties = _ties(graph, values)
     as_float = {k: np.array(v, dtype=np.float64) for k, v in params.items()}
     point = StackPoint(
@@ -274,6 +297,7 @@ def _point(
         np.array(y, dtype=np.float64),
         numbers,
         ties,
+        data_exact=data,
     )
     return replace(point, not_judged=frozenset(_tie_dependent(graph.spec, point)))
 
@@ -307,24 +331,28 @@ def stack_comparisons(
     comparisons: list[Comparison] = []
     notes: list[str] = []
     with np.errstate(all="ignore"):
+        graph = check.graph
         for point in check.points:
-            values = _assign(check.graph, point.parameters, point.x, point.y, float)
-            floats = _by_key(check.graph, check.floats.run(values), np.float64)
-            comparisons.append(compare(LAMBDIFIED, point, floats, rtol, atol))
+            values = _assign(graph, point.parameters, point.x, point.y, float)
+            floats = _by_key(graph, check.floats.run(values), np.float64)
+            floats.update(_data_by_key(graph, check.floats.run_data(values)))
+            comparisons.append(compare(LAMBDIFIED, _with_data(point), floats, rtol, atol))
         for point in check.points:
+            states: dict[tuple[int, str], np.ndarray] = {}
             grads = reference_layers.backprop(
                 layers,
                 point.parameters,
                 point.x,
                 point.y,
                 relu_prime_at_zero=float(convention),
+                data=states,
                 **loss_options,
             )
-            comparisons.append(
-                compare(REFERENCE, point, {f"d{k}": v for k, v in grads.items()}, rtol, atol)
-            )
+            found = {f"d{k}": v for k, v in grads.items()}
+            found.update((f"d{k}", states[owner]) for k, owner in graph.data_owners.items())
+            comparisons.append(compare(REFERENCE, _with_data(point), found, rtol, atol))
         for point in check.points:
-            comparisons.append(_finite_differences(layers, point, loss_options, notes))
+            comparisons.append(_finite_differences(layers, point, loss_options, notes, graph))
     for point in check.points:
         if point.ties:
             notes.append(
@@ -337,17 +365,31 @@ def stack_comparisons(
     return comparisons, notes
 
 
+def _with_data(point: StackPoint) -> StackPoint:
+    """``point`` with the data's exact gradients (dh0, dc0) judged beside the parameters'."""
+    return replace(point, exact={**point.exact, **point.data_exact}) if point.data_exact else point
+
+
 def _finite_differences(
-    layers: list[dict[str, Any]], point: StackPoint, options: dict[str, Any], notes: list[str]
+    layers: list[dict[str, Any]],
+    point: StackPoint,
+    options: dict[str, Any],
+    notes: list[str],
+    graph: LayerGraph,
 ) -> Comparison:
-    """Central differences of the reference loss; those float64 cannot resolve are not judged."""
-    keys = list(point.parameters)
-    weights = [point.parameters[k] for k in keys]
+    """Central differences of the reference loss in the parameters and the graph's data (h0,
+    c0: a layer's entry); those float64 cannot resolve are not judged."""
+    keys = [*point.parameters, *graph.data_owners]
+    weights = [point.parameters[k] for k in point.parameters]
+    weights += [np.array(graph.data_values[k], dtype=np.float64) for k in graph.data_owners]
+    point = _with_data(point)
 
     def loss(weights: list[np.ndarray], biases: Any) -> float:
-        return reference_layers.loss(
-            layers, dict(zip(keys, weights, strict=True)), point.x, point.y, **options
-        )
+        given = dict(zip(keys, weights, strict=True))
+        changed = [dict(layer) for layer in layers]
+        for key, (position, name) in graph.data_owners.items():
+            changed[position - 1][name] = given.pop(key)
+        return reference_layers.loss(changed, given, point.x, point.y, **options)
 
     grads, _ = central_differences(loss, weights, None)
     values = {f"d{k}": g for k, g in zip(keys, grads, strict=True)}

@@ -55,9 +55,13 @@ def check_layer(
 
     Args:
         kind: ``affine``, ``relu``, ``conv``, ``max_pool``, ``softmax_loss``, ``svm_loss``,
-            ``batchnorm``, ``layernorm``, ``dropout``
-        forward: ``out, cache = forward(x, ...)``, or ``loss, dx = forward(x, y)`` for a loss.
-        backward: ``dx, ... = backward(dout, cache)``; None for a loss.
+            ``batchnorm``, ``layernorm``, ``dropout``, ``rnn_step``, ``lstm_step``, ... (the
+            keys of ``KINDS``)
+        forward: ``out, cache = forward(x, ...)``, or ``loss, dx = forward(x, y)`` for a loss;
+            a kind with several outputs returns them all before the cache
+            (``next_h, next_c, cache`` for ``lstm_step``).
+        backward: ``dx, ... = backward(dout, cache)``, one upstream gradient per output
+            (``backward(dnext_h, dnext_c, cache)``); None for a loss.
         shape: sizes over the kind's defaults, ``"N=4,D=2x3"`` or ``{"N": 4}``.
         random_points: random points after the edge point (default: ``check.RANDOM_POINTS``).
         seed: their seed.

@@ -76,10 +76,20 @@ def _run_layer(
         (f.forward, f.backward),
         (f.label(False, point.label), f.label(True, point.label)),
         kind.arguments(_copies(point), sizes),
-        point.arrays["dout"].copy(),
+        _upstreams(kind, point),
         tuple(f"d{g}" for g in kind.gradients),
-        exact.output.shape,
+        _shapes(exact),
     )
+
+
+def _upstreams(kind: Kind, point: Point) -> tuple[np.ndarray, ...]:
+    """The backward's upstream gradients at ``point``: ``dout``, or one per output."""
+    return tuple(point.arrays[name].copy() for name in kind.upstreams)
+
+
+def _shapes(exact: Exact) -> dict[str, tuple[int, ...]]:
+    """Each output's name and shape, in the order the forward returns them."""
+    return {name: output.shape for name, output in exact.outputs.items()}
 
 
 def _isolated(
@@ -91,8 +101,8 @@ def _isolated(
         {
             "labels": (f.label(False, p.label), f.label(True, p.label)),
             "args": kind.arguments(_copies(p), sizes),
-            "dout": None if kind.loss else p.arrays["dout"].copy(),
-            "out_shape": exact.output.shape,
+            "douts": () if kind.loss else _upstreams(kind, p),
+            "outputs": _shapes(exact),
             "names": tuple(f"d{g}" for g in kind.gradients),
         }
         for p in points
@@ -162,14 +172,15 @@ def check_functions(
     ):
         observed = {}
         if not kind.loss and kind.observed is not None:
-            observed = kind.observed(point.arrays, arrays["out"])
+            observed = kind.observed(point.arrays, arrays[kind.outputs[0]])
         values, numbers = _exact_at(exact, point, observed)
         if kind.loss:
             numbers["loss"] = numbers.pop("out")
         results += [compare(k, point.label, v, numbers[k], rtol, atol) for k, v in arrays.items()]
         cases.append(Case(values, numbers))
         users.append(arrays)
-    failing = list(dict.fromkeys(r.name for r in results if not r.ok and r.name != "out"))
+    failing = [r.name for r in results if not r.ok and r.name not in kind.outputs]
+    failing = list(dict.fromkeys(failing))
     matches, unexplained = diagnose(kind, sizes, cases, users, failing, rtol, atol)
     _reject_unexplained_shapes(functions, results, unexplained)
     return LayerReport(

@@ -32,16 +32,22 @@ CONVENTION = S.Zero
 
 @dataclass(frozen=True, eq=False)
 class Exact:
-    """Symbol arrays (``x``, ``w``, ..., ``dout``, ``t``), the output, and the gradients.
+    """Symbol arrays (``x``, ``w``, ..., ``dout``, ``t``), the outputs, and the gradients.
 
-    ``output`` is the output tensor, or a 1-entry tensor holding the loss; ``gradients`` maps
-    ``dx``, ``dw``, ... to tensors of expressions in the symbols.
+    ``outputs`` maps the kind's outputs (``out``; ``next_h``, ``next_c``) to their tensors, a
+    loss's ``out`` to a 1-entry tensor holding the loss; ``gradients`` maps ``dx``, ``dw``, ...
+    to tensors of expressions in the symbols.
     """
 
     symbols: dict[str, Tensor]
-    output: Tensor
+    outputs: dict[str, Tensor]
     gradients: dict[str, Tensor]
     program: Callable[..., list[Any]] = field(default=lambda *args: [])
+
+    @property
+    def output(self) -> Tensor:
+        """The first (for most kinds the only) output tensor."""
+        return next(iter(self.outputs.values()))
 
 
 def _symbols(name: str, shape: tuple[int, ...]) -> Tensor:
@@ -64,21 +70,25 @@ def _build(kind: Kind, key: tuple[tuple[str, tuple[int, ...]], ...]) -> Exact:
         result = kind.staged(sizes, symbols, _Named(definitions))
     else:
         result = kind.symbolic(sizes, symbols)
-    output = np.array([result], dtype=object) if kind.loss else result
-    names = [Symbol(f"out[{','.join(map(str, i))}]") for i in np.ndindex(*output.shape)]
-    definitions.update(zip(names, output.ravel(), strict=True))
+    outputs = _outputs(kind, result)
+    named = {name: _symbols(name, output.shape) for name, output in outputs.items()}
+    for name, output in outputs.items():
+        definitions.update(zip(named[name].ravel(), output.ravel(), strict=True))
     if kind.loss:
-        total = names[0]
+        total = named["out"].ravel()[0]
     else:
-        symbols["dout"] = _symbols("dout", output.shape)
+        symbols.update((f"d{n}", _symbols(f"d{n}", o.shape)) for n, o in outputs.items())
         total = Symbol("J")
-        definitions[total] = Add(
-            *(d * o for d, o in zip(symbols["dout"].ravel(), names, strict=True))
-        )
+        products = [
+            d * o
+            for n in outputs
+            for d, o in zip(symbols[f"d{n}"].ravel(), named[n].ravel(), strict=True)
+        ]
+        definitions[total] = Add(*products)
     wanted = [s for g in kind.gradients for s in symbols[g].ravel()]
     adjoints = reverse(definitions, total, wanted)
     if kind.staged is not None:
-        return _staged(kind, symbols, definitions, adjoints, np.array(names).reshape(output.shape))
+        return _staged(kind, symbols, definitions, adjoints, named)
     upstream: dict[Symbol, Expr] = {}
     for adjoint, definition in adjoints.definitions.items():
         upstream[adjoint] = definition.xreplace(upstream)
@@ -88,8 +98,17 @@ def _build(kind: Kind, key: tuple[tuple[str, tuple[int, ...]], ...]) -> Exact:
         )
         for g in kind.gradients
     }
-    exact = Exact(symbols, output, gradients)
+    exact = Exact(symbols, outputs, gradients)
     return replace(exact, program=_compile(exact))
+
+
+def _outputs(kind: Kind, result: Any) -> dict[str, Tensor]:
+    """The forward's result by output name (a loss's number as a 1-entry tensor)."""
+    if kind.loss:
+        return {"out": np.array([result], dtype=object)}
+    if len(kind.outputs) == 1:
+        return {kind.outputs[0]: result}
+    return dict(zip(kind.outputs, result, strict=True))
 
 
 class _Named:
@@ -118,7 +137,7 @@ def _staged(
     symbols: dict[str, Tensor],
     definitions: dict[Symbol, Expr],
     adjoints: Any,
-    output: Tensor,
+    outputs: dict[str, Tensor],
 ) -> Exact:
     """The Exact of a staged forward: the gradients stay in the named intermediates, and the
     program evaluates the definitions one by one (no closed form of the whole layer)."""
@@ -126,9 +145,9 @@ def _staged(
         f"d{g}": tensor(symbols[g].shape, lambda i, g=g: adjoints.parameters[symbols[g][i]])
         for g in kind.gradients
     }
-    exact = Exact(symbols, output, gradients)
+    exact = Exact(symbols, outputs, gradients)
     steps = [*definitions.items(), *adjoints.definitions.items()]
-    results = [e for array in (output, *gradients.values()) for e in array.ravel()]
+    results = [e for array in (*outputs.values(), *gradients.values()) for e in array.ravel()]
     return replace(exact, program=_stepwise(exact, steps, results))
 
 
@@ -167,7 +186,8 @@ def build(kind: Kind, sizes: Sizes) -> Exact:
 def _compile(exact: Exact) -> Callable[..., list[Any]]:
     """Every output and gradient entry as one mpmath function of every symbol (flat, in order)."""
     inputs = [s for array in exact.symbols.values() for s in array.ravel()]
-    exprs = [e for array in (exact.output, *exact.gradients.values()) for e in array.ravel()]
+    arrays = (*exact.outputs.values(), *exact.gradients.values())
+    exprs = [e for array in arrays for e in array.ravel()]
     ready = [scalar_ready(e, CONVENTION, numpy=False) for e in exprs]
     scalar = scalar_functions(mpmath.mpf(int(CONVENTION)))
     names = [Symbol(f"_v{i}") for i in range(len(inputs))]
@@ -199,7 +219,7 @@ def evaluate(exact: Exact, values: Mapping[str, np.ndarray]) -> dict[str, np.nda
         ]
         flat = iter(exact.program(*args))
         result = {}
-        for name, array in (("out", exact.output), *exact.gradients.items()):
+        for name, array in (*exact.outputs.items(), *exact.gradients.items()):
             out = np.empty(array.shape, dtype=object)
             for index in np.ndindex(*array.shape):
                 out[index] = next(flat)

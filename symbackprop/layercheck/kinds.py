@@ -83,6 +83,15 @@ class Kind:
     #: ``symbolic`` with its intermediates named (Stages, as a layer's ``forward_batch``):
     #: the exact side then differentiates and evaluates one stage at a time.
     staged: Callable[[Sizes, Mapping[str, Tensor], Any], Any] | None = None
+    #: The forward's outputs, returned before its cache (CS231n's lstm_step_forward returns
+    #: next_h, next_c). The backward gets one upstream gradient per output, ``d`` + its name,
+    #: in this order; with more than one, ``symbolic`` returns a tuple of their tensors.
+    outputs: tuple[str, ...] = ("out",)
+
+    @property
+    def upstreams(self) -> tuple[str, ...]:
+        """The names of the upstream gradients, ``dout`` or ``dnext_h`` and ``dnext_c``."""
+        return tuple(f"d{name}" for name in self.outputs)
 
 
 KINDS: dict[str, Kind] = {}

@@ -25,7 +25,8 @@ EDGE_POINT = "edge point"
 class Point:
     """A point: its label, what its edge is (if any), exact values and float64 arrays.
 
-    ``exact`` holds object arrays of rationals (``x``, ``w``, ``dout``, and for a loss the
+    ``exact`` holds object arrays of rationals (``x``, ``w``, ``dout`` (one upstream gradient
+    per output: ``dnext_h``, ``dnext_c``), and for a loss the
     one-hot ``t``; word indices one-hot as ``onehot``); ``arrays`` holds float64 arrays and,
     for a loss, the integer labels ``y`` (and a ``mask``), for an embedding the indices ``x``.
     """
@@ -50,7 +51,8 @@ def _draw(
         *steps, c = ints["x"].shape
         ints["y"] = np.asarray(rng.integers(0, c, steps))
     else:
-        ints["dout"] = np.asarray(rng.integers(-LIMIT, LIMIT + 1, exact.output.shape))
+        for name, output in exact.outputs.items():
+            ints[f"d{name}"] = np.asarray(rng.integers(-LIMIT, LIMIT + 1, output.shape))
     for name, numerators in kind.avoid:
         _redraw(rng, ints[name], numerators)
     what = kind.edge(rng, ints, sizes) if edge and kind.edge is not None else ""

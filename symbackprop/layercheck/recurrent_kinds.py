@@ -1,8 +1,10 @@
-"""The recurrent kinds of ``check-layer``: CS231n's vanilla RNN, one step and a whole sequence.
+"""The recurrent kinds of ``check-layer``: CS231n's vanilla RNN and LSTM, one step and a whole
+sequence.
 
-``rnn_step`` and ``rnn`` follow CS231n's assignment-3 signatures. The exact forward is
-next_h = tanh(x @ Wx + prev_h @ Wh + b), built from the symbolic side's ``tanh`` activation;
-the gradients come from the generic chain rule (exact.py). Registered on import (by the package).
+``rnn_step``, ``rnn``, ``lstm_step`` and ``lstm`` follow CS231n's assignment-3 signatures. The
+RNN's exact forward is next_h = tanh(x @ Wx + prev_h @ Wh + b), the LSTM's is its four gates,
+both built from the symbolic side's ``sigmoid`` and ``tanh`` activations; the gradients come
+from the generic chain rule (exact.py). Registered on import (by the package).
 """
 
 from __future__ import annotations
@@ -121,6 +123,41 @@ def _lstm_step(
     return gate_o * _tanh(next_c), next_c
 
 
+def _lstm_step_symbolic(z: Sizes, s: Mapping[str, Tensor]) -> tuple[Tensor, Tensor]:
+    return _lstm_step(s["x"], s["prev_h"], s["prev_c"], s["Wx"], s["Wh"], s["b"])
+
+
+def _lstm_weights(z: Sizes) -> dict[str, tuple[int, ...]]:
+    four = 4 * z["H"][0]
+    return {"Wx": (*z["D"], four), "Wh": (*z["H"], four), "b": (four,)}
+
+
+register(
+    Kind(
+        "lstm_step",
+        "lstm_step_forward",
+        "lstm_step_backward",
+        (
+            "lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b) -> (next_h, next_c, cache)",
+            "lstm_step_backward(dnext_h, dnext_c, cache) -> (dx, dprev_h, dprev_c, dWx, dWh, db)",
+        ),
+        (Size("N", (2,), "batch size"), Size("D", (3,), "input features"), HIDDEN),
+        lambda z: {
+            "x": (*z["N"], *z["D"]),
+            "prev_h": (*z["N"], *z["H"]),
+            "prev_c": (*z["N"], *z["H"]),
+            **_lstm_weights(z),
+        },
+        lambda a, z: (a["x"], a["prev_h"], a["prev_c"], a["Wx"], a["Wh"], a["b"]),
+        _lstm_step_symbolic,
+        ("x", "prev_h", "prev_c", "Wx", "Wh", "b"),
+        outputs=("next_h", "next_c"),
+        summary="gates i, f, o, g stacked in Wx (D, 4H): next_c = f prev_c + i g, "
+        "next_h = o tanh(next_c)",
+    )
+)
+
+
 def _lstm_symbolic(z: Sizes, s: Mapping[str, Tensor]) -> Tensor:
     x, h = s["x"], s["h0"]
     c = np.full(h.shape, Integer(0), dtype=object)
@@ -132,14 +169,7 @@ def _lstm_symbolic(z: Sizes, s: Mapping[str, Tensor]) -> Tensor:
 
 
 def _lstm_inputs(z: Sizes) -> dict[str, tuple[int, ...]]:
-    four = 4 * z["H"][0]
-    return {
-        "x": (*z["N"], *z["T"], *z["D"]),
-        "h0": (*z["N"], *z["H"]),
-        "Wx": (*z["D"], four),
-        "Wh": (*z["H"], four),
-        "b": (four,),
-    }
+    return {"x": (*z["N"], *z["T"], *z["D"]), "h0": (*z["N"], *z["H"]), **_lstm_weights(z)}
 
 
 register(

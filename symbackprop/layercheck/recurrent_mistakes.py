@@ -1,6 +1,7 @@
-"""The catalogue's entries for the recurrent kinds ``rnn_step`` and ``rnn``. Registered into
-:data:`~.mistakes.LAYER_MISTAKES` on import (by the package); each predicts, exactly (mpmath),
-what a backward with the mistake returns, by a loop written here (not the symbolic side).
+"""The catalogue's entries for the recurrent kinds ``rnn_step``, ``rnn``, ``lstm_step`` and
+``lstm``. Registered into :data:`~.mistakes.LAYER_MISTAKES` on import (by the package); each
+predicts, exactly (mpmath), what a backward with the mistake returns, by a loop written here
+(not the symbolic side).
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ _TANH = np.vectorize(mpmath.tanh, otypes=[object])
 
 
 def _inputs(case: Case) -> tuple[np.ndarray, ...]:
-    """x as (N, T, D), h0, Wx, Wh, b and dout as (N, T, H), for both kinds."""
+    """x as (N, T, D), h0, Wx, Wh, b and dout (a step's dnext_h) as (N, T, H), for every kind."""
     v = case.values
-    x, dout = mp_array(v["x"]), mp_array(v["dout"])
+    x, dout = mp_array(v["x"]), mp_array(v["dout"] if "dout" in v else v["dnext_h"])
     if x.ndim == 2:
         x, dout = x[:, None, :], dout[:, None, :]
     h0 = mp_array(v["prev_h"] if "prev_h" in v else v["h0"])
@@ -102,11 +103,14 @@ def _sig(values: np.ndarray) -> np.ndarray:
 
 def _lstm_backward(case: Case, cell: bool = True, swap: bool = False) -> dict[str, np.ndarray]:
     """The LSTM's backward with a mistake: no dc_{t+1} * f_{t+1} from the later step (``cell``
-    off), or the o and g blocks of the gate gradient stacked as i, f, g, o (``swap``)."""
+    off; for one step, dnext_c dropped), or the o and g blocks of the gate gradient stacked as
+    i, f, g, o (``swap``). A step starts from prev_c and gets dnext_c; a sequence from c_0 = 0."""
     x, h0, wx, wh, b, dout = _inputs(case)
     steps = x.shape[1]
     hidden = h0.shape[1]
-    h, c, saved = h0, h0 * 0, []
+    step = "prev_c" in case.values
+    c0 = mp_array(case.values["prev_c"]) if step else h0 * 0
+    h, c, saved = h0, c0, []
     for t in range(steps):
         a = x[:, t].dot(wx) + h.dot(wh) + b
         i, f, o = (_sig(a[:, k * hidden : (k + 1) * hidden]) for k in range(3))
@@ -116,7 +120,7 @@ def _lstm_backward(case: Case, cell: bool = True, swap: bool = False) -> dict[st
         h = o * _TANH(c)
     dx = np.zeros(x.shape, dtype=object) * mpmath.mpf(0)
     dwx, dwh, db, carry = wx * 0, wh * 0, b * 0, h0 * 0
-    cell_carry = h0 * 0
+    cell_carry = mp_array(case.values["dnext_c"]) if step else h0 * 0
     for t in reversed(range(steps)):
         prev_h, prev_c, i, f, o, g = saved[t]
         tc = _TANH(f * prev_c + i * g)
@@ -129,14 +133,18 @@ def _lstm_backward(case: Case, cell: bool = True, swap: bool = False) -> dict[st
         dx[:, t] = da.dot(wx.T)
         dwx, dwh, db = dwx + x[:, t].T.dot(da), dwh + prev_h.T.dot(da), db + da.sum(axis=0)
         carry, cell_carry = da.dot(wh.T), dc * f
-    return {"dx": dx, "dh0": carry, "dWx": dwx, "dWh": dwh, "db": db}
+    if step:
+        first = {"dprev_h": carry, "dprev_c": cell_carry}
+    else:
+        first = {"dh0": carry}
+    return {"dx": dx.reshape(case.exact["dx"].shape), **first, "dWx": dwx, "dWh": dwh, "db": db}
 
 
 @mistake(
     "lstm-missing-cell-path",
     "dc_t = dh_t * o_t * (1 - tanh(c_t)^2) alone: the path dc_{t+1} * f_{t+1} back through the "
-    "cell state never added",
-    ("lstm",),
+    "cell state never added (in one step: dnext_c dropped)",
+    ("lstm_step", "lstm"),
 )
 def _missing_cell(kind: Kind, sizes: Sizes) -> Iterator[Variant]:
     yield Variant((("cell", "False"),), lambda case: _lstm_backward(case, cell=False))
@@ -146,7 +154,7 @@ def _missing_cell(kind: Kind, sizes: Sizes) -> Iterator[Variant]:
     "lstm-gate-order",
     "the gate gradients stacked i, f, g, o where the forward's Wx, Wh and b slice i, f, o, g: "
     "the o and g columns of dWx, dWh and db (and so dx, dh0) swapped",
-    ("lstm",),
+    ("lstm_step", "lstm"),
 )
 def _gate_order(kind: Kind, sizes: Sizes) -> Iterator[Variant]:
     yield Variant((("order", "ifgo"),), lambda case: _lstm_backward(case, swap=True))

@@ -67,14 +67,20 @@ class LayerReport:
 def _inputs(report: LayerReport) -> str:
     shapes = {k: v.shape for k, v in report.points[0].arrays.items()}
     if not report.kind.loss:
-        shapes["dout"] = report.exact.output.shape
+        shapes.update((f"d{n}", o.shape) for n, o in report.exact.outputs.items())
     return ", ".join(f"{k} {tuple(int(d) for d in v)}" for k, v in shapes.items())
+
+
+def _compared(kind: Kind) -> str:
+    """``out, then the gradients of J = sum(dout * out)``, with every output."""
+    total = " + ".join(f"sum(d{n} * {n})" for n in kind.outputs)
+    return f"{', '.join(kind.outputs)}, then the gradients of J = {total}"
 
 
 def _header(report: LayerReport) -> list[str]:
     edges = [f"  {p.label}: {p.edge}" for p in report.points if p.edge]
     random = sum(1 for p in report.points if not p.edge)
-    what = "loss and dx" if report.kind.loss else "out, then the gradients of J = sum(dout * out)"
+    what = "loss and dx" if report.kind.loss else _compared(report.kind)
     return [
         f"check-layer {report.title}",
         f"sizes: {shape_text(report.sizes)}; arrays: {_inputs(report)}",

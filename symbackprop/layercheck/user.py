@@ -130,13 +130,19 @@ def _plain(result: Any, label: str) -> Any:
 
 def pair(result: Any, label: str, names: str) -> tuple[Any, Any]:
     """A returned ``(a, b)``; anything else is an error naming ``names``."""
+    first, second = values(result, label, 2, names)
+    return first, second
+
+
+def values(result: Any, label: str, count: int, names: str) -> tuple[Any, ...]:
+    """A returned tuple of ``count`` values; anything else is an error naming ``names``."""
     result = _plain(result, label)
-    if not isinstance(result, tuple | list) or len(result) != 2:
+    if not isinstance(result, tuple | list) or len(result) != count:
         got = (
             f"{len(result)} values" if isinstance(result, tuple | list) else type(result).__name__
         )
         raise LayerFunctionError(f"{label} returned {got}; expected {names}")
-    return result[0], result[1]
+    return tuple(result)
 
 
 def gradients(result: Any, label: str, names: tuple[str, ...]) -> list[Any]:
@@ -179,19 +185,23 @@ def layer_arrays(
     functions: tuple[Callable[..., Any], Callable[..., Any]],
     labels: tuple[str, str],
     args: Any,
-    dout: np.ndarray,
+    douts: tuple[np.ndarray, ...],
     names: tuple[str, ...],
-    out_shape: tuple[int, ...],
+    outputs: dict[str, tuple[int, ...]],
 ) -> dict[str, np.ndarray]:
-    """A forward/backward pair's ``out`` and gradients (``names``) at one point."""
+    """A forward/backward pair's outputs (``out``, or ``next_h``, ``next_c``: their names and
+    shapes, in order) and gradients (``names``) at one point; the backward gets ``douts``, one
+    upstream gradient per output, then the cache."""
     (forward, backward), (label, back) = functions, labels
-    out_value, cache = pair(call(forward, label, args), label, "(out, cache)")
-    out = array(out_value, label, "out")
-    if out.shape != tuple(out_shape):
-        raise LayerFunctionError(
-            f"{label} returned out of shape {out.shape}; expected {tuple(out_shape)}"
-        )
-    returned = gradients(call(backward, back, (dout, cache)), back, names)
-    arrays = {"out": out}
-    arrays.update((n, array(g, back, n)) for n, g in zip(names, returned, strict=True))
+    expected = f"({', '.join(outputs)}, cache)"
+    *returned, cache = values(call(forward, label, args), label, len(outputs) + 1, expected)
+    arrays = {}
+    for (name, shape), value in zip(outputs.items(), returned, strict=True):
+        arrays[name] = array(value, label, name)
+        if arrays[name].shape != tuple(shape):
+            raise LayerFunctionError(
+                f"{label} returned {name} of shape {arrays[name].shape}; expected {tuple(shape)}"
+            )
+    grads = gradients(call(backward, back, (*douts, cache)), back, names)
+    arrays.update((n, array(g, back, n)) for n, g in zip(names, grads, strict=True))
     return arrays

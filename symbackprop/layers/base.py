@@ -87,6 +87,9 @@ class LayerKind:
     name: ClassVar[str]
     #: Spec keys besides ``type`` and ``activation``.
     keys: ClassVar[tuple[str, ...]] = ()
+    #: The keys among ``keys`` that are data of the spec (an RNN's initial state h0, one row
+    #: per sample), which ``[data]`` may give instead of the layer's table.
+    data_keys: ClassVar[tuple[str, ...]] = ()
     #: Whether the layer has parameters (``W{n}`` and ``b{n}``, ``gamma{n}`` and ``beta{n}``, ...)
     #: and so a number n.
     parameterised: ClassVar[bool] = False

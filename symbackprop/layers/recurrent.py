@@ -4,9 +4,10 @@ CS231n's layout. ``rnn``: a_t = x_t Wx + h_{t-1} Wh + b and h_t = tanh(a_t), wit
 (D, H), Wh of (H, H) and b of (H,). ``lstm``: a_t = x_t Wx + h_{t-1} Wh + b of width 4H is
 split into the gates i, f, o (sigmoid) and g (tanh) in that order, c_t = f_t c_{t-1} + i_t g_t
 and h_t = o_t tanh(c_t), with Wx of (D, 4H), Wh of (H, 4H) and b of (4H,). h_0 (and c_0) are
-data of the spec, one row per sample. The parameters are shared across time: every step is
-its own named stage (``h^(2)_3,1`` is h_3, unit 1), so the chain rule collects one term per
-step. The output is h_1..h_T, or h_T alone with ``return_sequence = false``.
+data of the spec, one row per sample, in ``[data]`` or the layer's table. The parameters
+are shared across time: every step is its own named stage (``h^(2)_3,1`` is h_3, unit 1), so
+the chain rule collects one term per step. The output is h_1..h_T, or h_T alone with
+``return_sequence = false``.
 
 The textbook backward pass is backpropagation through time: dh_t takes the output's gradient
 at t and the recurrent path from step t + 1; each parameter's gradient sums the per-step
@@ -93,6 +94,7 @@ def _zero_grads(params: Mapping[str, Tensor]) -> dict[str, Tensor]:
 class RNN(LayerKind):
     name = "rnn"
     keys: ClassVar[tuple[str, ...]] = ("units", "h0", "return_sequence")
+    data_keys: ClassVar[tuple[str, ...]] = ("h0",)
     parameterised = True
     #: h_0 is one row per sample of the spec.
     batch_dependent = True
@@ -203,6 +205,7 @@ def _gates(a: Tensor, units: int) -> dict[str, Tensor]:
 class LSTM(RNN):
     name = "lstm"
     keys: ClassVar[tuple[str, ...]] = ("units", "h0", "c0", "return_sequence")
+    data_keys: ClassVar[tuple[str, ...]] = ("h0", "c0")
     formula = (
         "a_t = x_t Wx + h_{t-1} Wh + b (width 4H), i_t, f_t, o_t = sigma of its blocks 1-3, "
         "g_t = tanh of block 4, c_t = f_t * c_{t-1} + i_t * g_t, h_t = o_t * tanh(c_t) "

@@ -104,12 +104,27 @@ def _backward_lines(d: StackDerivation) -> list[str]:
 
 def _gradient_lines(d: StackDerivation) -> list[str]:
     lines = ["Gradients (0-based entries, in the parameter's shape)"]
-    for key, compact in d.compact.items():
+    lines += _entry_lines(d, d.compact, d.gradients, d.graph.parameters)
+    if d.data_compact:
+        lines.append("Gradients of the data (0-based entries, one row per sample)")
+        lines += _entry_lines(d, d.data_compact, d.data_gradients, d.graph.data)
+    return lines
+
+
+def _entry_lines(
+    d: StackDerivation,
+    compacts: dict[str, np.ndarray],
+    exacts: dict[str, np.ndarray],
+    symbols: dict[str, np.ndarray],
+) -> list[str]:
+    """Each gradient entry: its name, compact form, exact form and value."""
+    lines = []
+    for key, compact in compacts.items():
         indices = list(np.ndindex(*compact.shape))
         for index in indices[:SHOWN_GRADIENT]:
-            value = d.gradients[key][index]
+            value = exacts[key][index]
             lines += [
-                f"d{key}[{','.join(map(str, index))}] = dJ/d{d.graph.parameters[key][index]}",
+                f"d{key}[{','.join(map(str, index))}] = dJ/d{symbols[key][index]}",
                 f"  compact:  {show(compact[index])}",
                 f"  exact:    {d.exact_form(value)}",
                 f"  value:    {shown_value(d, value)[1]}",
@@ -213,6 +228,23 @@ def _layer_json(d: StackDerivation, layer: StackLayer) -> dict[str, Any]:
     }
 
 
+def _gradients_json(
+    d: StackDerivation, compacts: dict[str, np.ndarray], exacts: dict[str, np.ndarray]
+) -> dict[str, Any]:
+    """Each gradient in its shape: compact, exact and decimal forms."""
+    gradients = {}
+    for key, compact in compacts.items():
+        exact = exacts[key]
+        gradients[key] = {
+            "shape": list(compact.shape),
+            "compact": _nested(compact, show),
+            "compact_sympy": _nested(compact, sympy_code),
+            "exact": _nested(exact, lambda v: _entry(d, v)["exact"]),
+            "decimal": _nested(exact, lambda v: shown_value(d, v)[1]),
+        }
+    return gradients
+
+
 @register("json", stack=True)
 def stack_json(
     derivation: StackDerivation,
@@ -226,16 +258,6 @@ def stack_json(
     of the sections not chosen.
     """
     d, chosen = derivation, resolve(sections)
-    gradients = {}
-    for key, compact in d.compact.items():
-        exact = d.gradients[key]
-        gradients[key] = {
-            "shape": list(compact.shape),
-            "compact": _nested(compact, show),
-            "compact_sympy": _nested(compact, sympy_code),
-            "exact": _nested(exact, lambda v: _entry(d, v)["exact"]),
-            "decimal": _nested(exact, lambda v: shown_value(d, v)[1]),
-        }
     document = {
         "symbackprop": __version__,
         "spec": d.spec.name,
@@ -261,11 +283,15 @@ def stack_json(
             a.name: {"definition": show(d.adjoints.definitions[a]), **_entry(d, d.values[a])}
             for a in d.adjoints.definitions
         },
-        "gradients": gradients,
+        "gradients": _gradients_json(d, d.compact, d.gradients),
     }
+    if d.data_compact:  # h0, c0: the data whose gradients are reported, keyed like gradients
+        document["data_gradients"] = _gradients_json(d, d.data_compact, d.data_gradients)
     for key in ("forward", "backward", "gradients"):
         if key not in chosen:
             del document[key]
+    if "gradients" not in chosen:
+        document.pop("data_gradients", None)
     return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 

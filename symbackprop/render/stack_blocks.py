@@ -131,15 +131,17 @@ def _backward(d: StackDerivation) -> list[Block]:
 
 def _gradients(d: StackDerivation) -> list[Block]:
     out: list[Block] = [Heading("Gradients", 1)]
-    for key, compact in d.compact.items():
-        out.append(Heading(f"d{key}, shape {compact.shape}", 2))
-        symbols = d.graph.parameters[key]
-        indices = list(np.ndindex(*compact.shape))
-        for index in indices[:SHOWN_GRADIENT]:
-            lhs = Derivative(notation.LOSS, symbols[index], evaluate=False)
-            row = _row(d, lhs, compact[index], d.gradients[key][index])
-            out.append(_equation([row], notation.entry_name(f"d{key}", index)))
-        out += _more(len(indices) - SHOWN_GRADIENT, f"d{key}")
+    arrays = [(d.compact, d.gradients, d.graph.parameters, "")]
+    arrays += [(d.data_compact, d.data_gradients, d.graph.data, " (data)")]
+    for compacts, exacts, named, what in arrays:
+        for key, compact in compacts.items():
+            out.append(Heading(f"d{key}{what}, shape {compact.shape}", 2))
+            indices = list(np.ndindex(*compact.shape))
+            for index in indices[:SHOWN_GRADIENT]:
+                lhs = Derivative(notation.LOSS, named[key][index], evaluate=False)
+                row = _row(d, lhs, compact[index], exacts[key][index])
+                out.append(_equation([row], notation.entry_name(f"d{key}", index)))
+            out += _more(len(indices) - SHOWN_GRADIENT, f"d{key}")
     return out
 
 

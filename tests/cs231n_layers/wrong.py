@@ -21,6 +21,7 @@ from correct import (  # noqa: F401  (the forwards the wrong backwards pair with
     layernorm_forward,
     lstm_forward,
     lstm_step_backward,
+    lstm_step_forward,
     max_pool_backward_naive,
     max_pool_forward_naive,
     relu_backward,
@@ -365,3 +366,27 @@ def lstm_backward_gate_order(dh, cache):
         dprev_h, dprev_c = da.dot(Wh.T), dc * f
         dWx, dWh, db = dWx + x.T.dot(da), dWh + prev_h.T.dot(da), db + da.sum(axis=0)
     return dx, dprev_h, dWx, dWh, db
+
+
+def lstm_step_backward_no_cell_path(dnext_h, dnext_c, cache):
+    return lstm_step_backward(dnext_h, np.zeros_like(dnext_c), cache)
+
+
+def lstm_step_backward_gate_order(dnext_h, dnext_c, cache):
+    x, prev_h, prev_c, Wx, Wh, i, f, o, g, next_c = cache
+    tc = np.tanh(next_c)
+    dc = dnext_c + dnext_h * o * (1 - tc**2)
+    di, df = dc * g * i * (1 - i), dc * prev_c * f * (1 - f)
+    do, dg = dnext_h * tc * o * (1 - o), dc * i * (1 - g**2)
+    da = np.hstack([di, df, dg, do])  # the forward slices i, f, o, g
+    return da.dot(Wx.T), da.dot(Wh.T), dc * f, x.T.dot(da), prev_h.T.dot(da), da.sum(axis=0)
+
+
+def lstm_step_forward_two(x, prev_h, prev_c, Wx, Wh, b):
+    next_h, _, cache = lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b)
+    return next_h, cache
+
+
+def lstm_step_forward_flat_c(x, prev_h, prev_c, Wx, Wh, b):
+    next_h, next_c, cache = lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b)
+    return next_h, next_c.ravel(), cache
