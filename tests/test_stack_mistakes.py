@@ -1,19 +1,24 @@
-"""Issue 12 for whole-network stacks and transposed gradients: what is not done yet.
+"""Issue 12 for whole-network stacks and transposed gradients.
 
-Each test states the issue's requirement and is a strict ``xfail`` while it is missing: the
-day it passes, pytest reports XPASS as a failure, and the marker comes off. Today a gradient in
-the transposed shape is bad input (exit 2) in dense and stack checks alike, and
-``--save-failing`` writes nothing for a stack.
+A gradient in the transposed shape is a failed check named ``transposed`` (dense, stacks,
+check-layer, the pytest helpers); a wrong stack backprop from the corpus
+(``tests/stack_wrong_backprops.py``, plain NumPy) is named per parameter by the layer
+catalogue's entry, a correct one by nothing; ``--save-failing`` re-runs for stacks. A strict
+``xfail`` states what is still missing.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
+from types import ModuleType
 
 import pytest
+import stack_wrong_backprops as corpus
 
 from symbackprop.cli import main
+from symbackprop.testing import assert_backprop_matches, assert_layer_matches
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 CONV = str(EXAMPLES / "lexailabs-conv2d-backward.toml")
@@ -28,6 +33,13 @@ def stack(params, x, y):
 
 def zeros(params, x, y):
     return {k: np.zeros(np.shape(v)) for k, v in params.items()}
+
+def affine_forward(x, w, b):
+    return x.reshape(x.shape[0], -1) @ w + b, (x, w, b)
+
+def affine_backward(dout, cache):
+    x, w, _ = cache
+    return (dout @ w.T).reshape(x.shape), np.zeros(w.shape[::-1]), dout.sum(axis=0)
 """
 
 
@@ -45,13 +57,11 @@ def _failed_json(argv: list[str], capsys: pytest.CaptureFixture[str]) -> dict:
     return json.loads(capsys.readouterr().out)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12: a transposed gradient is still bad input")
 def test_dense_non_square_transposed_is_a_failed_check(module, capsys) -> None:
     report = _failed_json(["seed", "--backprop", f"{module}:backprop"], capsys)
     assert "transposed" in {m["mistake"] for m in report["mistakes"]}
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12: a transposed gradient is still bad input")
 def test_stack_transposed_is_a_failed_check(module, capsys) -> None:
     report = _failed_json([CONV, "--backprop", f"{module}:stack"], capsys)
     assert "transposed" in {m["mistake"] for m in report["mistakes"]}
@@ -66,3 +76,77 @@ def test_stack_save_failing_writes_the_failing_points(module, tmp_path, capsys) 
     assert len(saved) == 2
     for path in saved:
         assert main(["check", str(path), "--backprop", f"{module}:zeros"]) == 1
+
+
+def _loaded(path: Path) -> ModuleType:
+    found = importlib.util.spec_from_file_location(path.stem, path)
+    assert found is not None and found.loader is not None
+    loaded = importlib.util.module_from_spec(found)
+    found.loader.exec_module(loaded)
+    return loaded
+
+
+def test_dense_transposed_is_named_in_the_pytest_helper(module) -> None:
+    with pytest.raises(AssertionError, match="'transposed'"):
+        assert_backprop_matches(_loaded(module).backprop, "seed", random_points=1)
+
+
+def test_check_layer_transposed_zeros_is_a_failed_check(module, capsys) -> None:
+    argv = [
+        "check-layer",
+        "affine",
+        "--module",
+        str(module),
+        "--random-points",
+        "1",
+        "--format",
+        "json",
+    ]
+    assert main(argv) == 1, capsys.readouterr().err
+    report = json.loads(capsys.readouterr().out)
+    named = {m["mistake"]: m for m in report["mistakes"]}
+    assert named["transposed"]["parameters"] == ["dw"]
+    mine = _loaded(module)
+    with pytest.raises(AssertionError, match="'transposed'"):
+        assert_layer_matches("affine", mine.affine_forward, mine.affine_backward, random_points=1)
+
+
+@pytest.fixture(scope="module")
+def specs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    folder = tmp_path_factory.mktemp("stacks")
+    written = {}
+    for make in (corpus.conv_spec, corpus.norm_spec):
+        path = folder / f"{make.__name__}.toml"
+        path.write_text(make())
+        written[make.__name__] = str(path)
+    return written
+
+
+CORPUS = str(Path(__file__).parent / "stack_wrong_backprops.py")
+
+
+@pytest.mark.parametrize("function", sorted(corpus.WRONG))
+def test_wrong_stack_backprop_is_named(function, specs, capsys) -> None:
+    make, mistake, parameters = corpus.WRONG[function]
+    report = _failed_json([specs[make.__name__], "--backprop", f"{CORPUS}:{function}"], capsys)
+    named = {m["mistake"]: m for m in report["mistakes"]}
+    assert mistake in named, report["mistakes"]
+    assert sorted(named[mistake]["parameters"]) == sorted(parameters)
+    assert named[mistake]["points"] == "2/2"
+    assert not report["unexplained"], report["unexplained"]
+
+
+@pytest.mark.parametrize("function", sorted(corpus.CORRECT))
+def test_correct_stack_backprop_is_named_nothing(function, specs, capsys) -> None:
+    spec = specs[corpus.CORRECT[function].__name__]
+    argv = ["check", spec, "--backprop", f"{CORPUS}:{function}", "--random-points", "1"]
+    assert main([*argv, "--format", "json"]) == 0, capsys.readouterr().err
+    report = json.loads(capsys.readouterr().out)
+    assert report["mistakes"] == [] and report["ok"]
+
+
+def test_the_corpus_is_wrong_where_it_says(specs) -> None:
+    """The mistakes change the numbers: each wrong backprop fails the pytest helper."""
+    make, _, _ = corpus.WRONG["conv_not_rotated"]
+    with pytest.raises(AssertionError, match="conv-kernel-not-rotated"):
+        assert_backprop_matches(corpus.conv_not_rotated, specs[make.__name__], random_points=1)

@@ -9,8 +9,9 @@ catalogued mistakes that give the exact gradients there, but not at some random 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
 
 import mpmath
 import numpy as np
@@ -23,7 +24,10 @@ from ..mistakes.diagnose import (
     diagnose_documented,
     indistinguishable,
     parameter_count,
+    turned_back,
 )
+from ..mistakes.stack import StackPointData, diagnose_stack
+from ..stack_spec import StackSpec
 from .compare import USER, Comparison, Prepared, failing_parameters
 from .documented import Documented
 
@@ -58,15 +62,18 @@ def likely_mistakes(
     mistakes: list[MistakeMatch] = []
     unexplained: list[tuple[str, tuple[str, ...]]] = []
     failing = failing_parameters([c for c in comparisons if c.name == USER])
+    exact = [_exact(point.numbers) for point in prepared.points]
     if user is not None and failing:
-        found = diagnose_backprop(specs, user, failing, convention, rtol, atol)
+        back, turned, still = turned_back(user, exact, failing, rtol, atol)
+        found = [] if turned is None else [turned]
+        if still:
+            found += diagnose_backprop(specs, back, still, convention, rtol, atol)
         mistakes += found
         unexplained += _left("backprop", failing, found)
     if documented is not None:
         found, left = _documented(derivation, documented)
         mistakes += found
         unexplained += left
-    exact = [_exact(point.numbers) for point in prepared.points]
     weak = indistinguishable(specs, exact, convention, rtol, atol)
     return Likely(tuple(mistakes), tuple(unexplained), tuple(weak))
 
@@ -109,3 +116,28 @@ def _too_large(count: int) -> str:
         f"the mistake catalogue was not tried: {count} parameters, above its limit of "
         f"{MAX_PARAMETERS}"
     )
+
+
+def stack_likely(
+    spec: StackSpec,
+    layers: Sequence[dict[str, Any]],
+    options: Mapping[str, Any],
+    points: Sequence[StackPointData],
+    comparisons: Sequence[Comparison],
+    rtol: float,
+    atol: float,
+) -> Likely:
+    """The layer catalogue against a stack's failing parameters (the user's backprop).
+
+    ``points[i].user`` holds the user's gradients keyed ``"W1"``; ``exact`` below comes from
+    the comparisons' own failures: a parameter fails when some entry of it does."""
+    failing = failing_parameters([c for c in comparisons if c.name == USER])
+    if not failing or not points:
+        return Likely()
+    exact = [dict(p.exact) for p in points]
+    back, turned, still = turned_back([p.user for p in points], exact, failing, rtol, atol)
+    found: list[MistakeMatch] = [] if turned is None else [turned]
+    if still:
+        data = [replace(p, user=u) for p, u in zip(points, back, strict=True)]
+        found += diagnose_stack(spec, layers, data, still, options, rtol, atol)
+    return Likely(tuple(found), tuple(_left("backprop", failing, found)))
