@@ -67,7 +67,6 @@ def test_stack_transposed_is_a_failed_check(module, capsys) -> None:
     assert "transposed" in {m["mistake"] for m in report["mistakes"]}
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12: --save-failing saves dense networks only")
 def test_stack_save_failing_writes_the_failing_points(module, tmp_path, capsys) -> None:
     folder = tmp_path / "failing"
     argv = ["check", CONV, "--backprop", f"{module}:zeros", "--random-points", "2"]
@@ -150,3 +149,20 @@ def test_the_corpus_is_wrong_where_it_says(specs) -> None:
     make, _, _ = corpus.WRONG["conv_not_rotated"]
     with pytest.raises(AssertionError, match="conv-kernel-not-rotated"):
         assert_backprop_matches(corpus.conv_not_rotated, specs[make.__name__], random_points=1)
+
+
+def test_stack_saved_point_fails_the_same_way(specs, tmp_path, capsys) -> None:
+    """A saved random point, re-run, fails in the same entries and is named the same."""
+    spec, target = specs["conv_spec"], f"{CORPUS}:conv_missing_relu"
+    folder = tmp_path / "failing"
+    argv = ["check", spec, "--backprop", target, "--random-points", "1", "--format", "json"]
+    assert main([*argv, "--save-failing", str(folder)]) == 1
+    first = json.loads(capsys.readouterr().out)
+    saved = str(folder / "random-point-1.toml")
+    again = _failed_json([saved, "--backprop", target], capsys)
+
+    def entries(report: dict, point: str) -> list[str]:
+        return [f["entry"] for f in report["failures"] if f["point"] == point]
+
+    assert entries(again, "documented point") == entries(first, "random point 1")
+    assert [m["mistake"] for m in again["mistakes"]] == ["missing-activation-derivative"]

@@ -29,6 +29,7 @@ from ..layers import LAYERS, PoolMax
 from ..mistakes.stack import StackPointData
 from ..numeric import _printer
 from ..scalars import scalar_functions, scalar_ready
+from ..spec_writer import StackPointSpec
 from ..stack_spec import StackSpec
 from ..userbackprop import Backprop, call_dict_backprop
 from .compare import (
@@ -545,5 +546,6 @@ def check_stack(
         settings=settings,
         notes=tuple(notes),
         likely=likely,
+        points=tuple((p.label, StackPointSpec(spec, p.parameters, p.x)) for p in prepared.points),
     )
     return report if documented is None else replace(report, diagnosis=tuple(diagnosis(report)))
