@@ -14,10 +14,12 @@ import json
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
 import pytest
 import stack_wrong_backprops as corpus
 
 from symbackprop.cli import main
+from symbackprop.layercheck import check_layer
 from symbackprop.testing import assert_backprop_matches, assert_layer_matches
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
@@ -166,3 +168,41 @@ def test_stack_saved_point_fails_the_same_way(specs, tmp_path, capsys) -> None:
 
     assert entries(again, "documented point") == entries(first, "random point 1")
     assert [m["mistake"] for m in again["mistakes"]] == ["missing-activation-derivative"]
+
+
+LAYERS = Path(__file__).parent / "cs231n_layers"
+
+
+def test_check_layer_flags_weak_points_when_everything_passes() -> None:
+    """relu-prime-at-zero is invisible exactly where no x is 0 under a nonzero dout."""
+    correct = _loaded(LAYERS / "correct.py")
+    report = check_layer("relu", correct.relu_forward, correct.relu_backward)
+    assert report.ok
+    flagged = {w.point for w in report.weak if "relu-prime-at-zero" in w.mistakes}
+    truth = {
+        p.label
+        for p in report.points
+        if not np.any((p.arrays["x"] == 0) & (p.arrays["dout"] != 0))
+    }
+    assert flagged == truth and truth and "edge point" not in truth
+    assert "Weak test points" in report.text()
+    weak = json.loads(report.json())["weak_points"]
+    assert {w["point"] for w in weak if "relu-prime-at-zero" in w["mistakes"]} == truth
+
+
+def test_check_layer_weak_points_name_no_mistake_that_changes_the_numbers(monkeypatch) -> None:
+    """A point is flagged exactly where the mistaken backward gives the correct numbers."""
+    monkeypatch.syspath_prepend(str(LAYERS))  # wrong.py imports correct's forwards
+    correct, wrong = _loaded(LAYERS / "correct.py"), _loaded(LAYERS / "wrong.py")
+    report = check_layer(
+        "max_pool", correct.max_pool_forward_naive, correct.max_pool_backward_naive
+    )
+    flagged = {w.point for w in report.weak if "pool-all-maxima" in w.mistakes}
+    assert "edge point" not in flagged
+    for p in report.points:
+        x, dout = p.arrays["x"], p.arrays["dout"]
+        params = {"pool_height": 2, "pool_width": 2, "stride": 2}
+        _, cache = correct.max_pool_forward_naive(x, params)
+        right = correct.max_pool_backward_naive(dout, cache)
+        mistaken = wrong.max_pool_backward_all_maxima(dout, cache)
+        assert (p.label in flagged) == bool(np.array_equal(right, mistaken)), p.label

@@ -99,3 +99,47 @@ def diagnose(
     ]
     explained = {n for m in result for n in m.arrays}
     return result, [n for n in failing if n not in explained]
+
+
+@dataclass(frozen=True)
+class WeakPoint:
+    """A drawn point where each of ``mistakes`` gives the exact numbers: there a correct
+    backward and that mistake cannot be told apart."""
+
+    point: str
+    mistakes: tuple[str, ...]
+
+
+def _floats(array: np.ndarray) -> np.ndarray:
+    return np.array([float(v) for v in array.ravel()], dtype=np.float64).reshape(array.shape)
+
+
+def _invisible(variant: Variant, case: Case, rtol: float, atol: float) -> bool:
+    """Whether ``variant`` predicts the exact arrays at ``case`` (float64 tolerances)."""
+    try:
+        predicted = variant.predict(case)
+    except (ArithmeticError, ValueError):
+        return False
+    return bool(predicted) and all(
+        np.shape(v) == np.shape(case.exact[k]) and matches(_floats(v), case.exact[k], rtol, atol)
+        for k, v in predicted.items()
+    )
+
+
+def weak_points(
+    kind: Kind,
+    sizes: Sizes,
+    cases: Sequence[Case],
+    labels: Sequence[str],
+    rtol: float,
+    atol: float,
+) -> list[WeakPoint]:
+    """The points where some catalogued mistake gives the exact numbers, with those mistakes."""
+    weak: dict[str, list[str]] = {label: [] for label in labels}
+    with mpmath.workdps(PRECISION + GUARD):
+        for entry in catalogue(kind):
+            for label, case in zip(labels, cases, strict=True):
+                variants = entry.variants(kind, sizes)
+                if any(_invisible(v, case, rtol, atol) for v in variants):
+                    weak[label].append(entry.id)
+    return [WeakPoint(label, tuple(ids)) for label, ids in weak.items() if ids]
