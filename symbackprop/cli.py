@@ -271,7 +271,7 @@ def _check_parser(commands: argparse._SubParsersAction) -> None:
         "--save-failing",
         metavar="DIR",
         help="write every random point where a comparison fails to DIR as a spec file "
-        "(random-point-K.toml), to re-run and debug; dense networks only",
+        "(random-point-K.toml), to re-run and debug",
     )
     parser.add_argument(
         "-o",

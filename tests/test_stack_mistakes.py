@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import tomllib
 from pathlib import Path
 from types import ModuleType
 
@@ -206,3 +207,34 @@ def test_check_layer_weak_points_name_no_mistake_that_changes_the_numbers(monkey
         right = correct.max_pool_backward_naive(dout, cache)
         mistaken = wrong.max_pool_backward_all_maxima(dout, cache)
         assert (p.label in flagged) == bool(np.array_equal(right, mistaken)), p.label
+
+
+def _documented_spec(folder: Path, mistake: str) -> str:
+    """conv_spec with [expected] dW1, db1 from the corpus's backprop with ``mistake``, to 6
+    decimals, at the documented point."""
+    text = corpus.conv_spec()
+    data = tomllib.loads(text)
+    params = {k: np.array(v, dtype=float) for k, v in data["parameters"].items()}
+    x, y = np.array(data["data"]["x"], dtype=float), np.array(data["data"]["y"], dtype=float)
+    grads = corpus.conv_backprop(params, x, y, mistake)
+    rows = [f"d{k} = {np.round(grads[k], 6).tolist()}" for k in ("W1", "b1")]
+    path = folder / f"documented-{mistake or 'right'}.toml"
+    path.write_text(text + "\n[expected]\natol = 1e-6\n" + "\n".join(rows) + "\n")
+    return str(path)
+
+
+def test_stack_documented_values_are_named_as_written(tmp_path, capsys) -> None:
+    spec = _documented_spec(tmp_path, "rotation")
+    status = main(["check", spec, "--random-points", "1", "--format", "json"])
+    assert status == 1, capsys.readouterr().err
+    report = json.loads(capsys.readouterr().out)
+    named = {m["mistake"]: m for m in report["mistakes"]}
+    assert named["conv-kernel-not-rotated"]["source"] == "documented"
+    assert sorted(named["conv-kernel-not-rotated"]["parameters"]) == ["W1", "b1"]
+    assert named["conv-kernel-not-rotated"]["points"] == "1/1"
+
+
+def test_stack_right_documented_values_are_named_nothing(tmp_path, capsys) -> None:
+    spec = _documented_spec(tmp_path, "")
+    assert main(["check", spec, "--random-points", "1", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["mistakes"] == []

@@ -26,10 +26,11 @@ from ..mistakes.diagnose import (
     parameter_count,
     turned_back,
 )
-from ..mistakes.stack import StackPointData, diagnose_stack
+from ..mistakes.stack import StackPointData, as_written, close_to_user, diagnose_stack
 from ..stack_spec import StackSpec
 from .compare import USER, Comparison, Prepared, failing_parameters
 from .documented import Documented
+from .stack_documented import documented_literals
 
 
 @dataclass(frozen=True)
@@ -88,13 +89,7 @@ def _documented(
 ) -> tuple[list[MistakeMatch], list[tuple[str, tuple[str, ...]]]]:
     """The parameters with an entry that is not the exact value as written (a value only
     written too coarsely is no mistake) against the catalogue."""
-    failing = list(
-        {
-            e.entry.split("[")[0][1:]: None
-            for e in documented.entries
-            if e.entry.startswith("d") and e.misread
-        }
-    )
+    failing = _misread(documented)
     if not failing:
         return [], []
     literals = documented.literals
@@ -124,20 +119,46 @@ def stack_likely(
     options: Mapping[str, Any],
     points: Sequence[StackPointData],
     comparisons: Sequence[Comparison],
+    documented: Documented | None,
     rtol: float,
     atol: float,
 ) -> Likely:
-    """The layer catalogue against a stack's failing parameters (the user's backprop).
+    """The layer catalogue against a stack's failing parameters (the user's backprop) and its
+    misread ``[expected]`` entries (reproduced as written, at the documented point).
 
     ``points[i].user`` holds the user's gradients keyed ``"W1"``; ``exact`` below comes from
     the comparisons' own failures: a parameter fails when some entry of it does."""
     failing = failing_parameters([c for c in comparisons if c.name == USER])
-    if not failing or not points:
-        return Likely()
-    exact = [dict(p.exact) for p in points]
-    back, turned, still = turned_back([p.user for p in points], exact, failing, rtol, atol)
-    found: list[MistakeMatch] = [] if turned is None else [turned]
-    if still:
-        data = [replace(p, user=u) for p, u in zip(points, back, strict=True)]
-        found += diagnose_stack(spec, layers, data, still, options, rtol, atol)
-    return Likely(tuple(found), tuple(_left("backprop", failing, found)))
+    found: list[MistakeMatch] = []
+    unexplained: list[tuple[str, tuple[str, ...]]] = []
+    if failing and points:
+        exact = [dict(p.exact) for p in points]
+        back, turned, still = turned_back([p.user for p in points], exact, failing, rtol, atol)
+        found += [] if turned is None else [turned]
+        if still:
+            data = [replace(p, user=u) for p, u in zip(points, back, strict=True)]
+            matches = close_to_user(data, rtol, atol)
+            found += diagnose_stack(spec, layers, data, still, options, matches)
+        unexplained += _left("backprop", failing, found)
+    if documented is not None and points:
+        misread = _misread(documented)
+        if misread:
+            matches = as_written(documented_literals(spec))
+            mine = diagnose_stack(
+                spec, layers, points[:1], misread, options, matches, "documented"
+            )
+            found += mine
+            unexplained += _left("documented", misread, mine)
+    return Likely(tuple(found), tuple(unexplained))
+
+
+def _misread(documented: Documented) -> list[str]:
+    """The parameters with an entry that is not the exact value as written (a value only
+    written too coarsely is no mistake)."""
+    return list(
+        {
+            e.entry.split("[")[0][1:]: None
+            for e in documented.entries
+            if e.entry.startswith("d") and e.misread
+        }
+    )

@@ -50,7 +50,7 @@ from .compare import (
     shape_failures,
 )
 from .diagnosis import diagnosis
-from .documented import documented_comparison
+from .documented import Documented, documented_comparison
 from .likely import Likely, stack_likely
 from .precision import GUARD, PRECISION, number_text, real
 from .report import CheckReport
@@ -350,18 +350,21 @@ def _likely(
     check: StackCheck,
     user: list[dict[str, np.ndarray]],
     comparisons: list[Comparison],
+    documented: Documented | None,
     convention: Rational,
     rtol: float,
     atol: float,
 ) -> Likely:
-    """The layer catalogue against the user's failing parameters."""
+    """The layer catalogue against the user's failing parameters and the misread table."""
+    if not user and documented is None:
+        return Likely()
     options = {**_loss_options(check.spec), "relu_prime_at_zero": float(convention)}
     points = [
         StackPointData(p.parameters, p.x, p.y, grads, {k[1:]: v for k, v in p.exact.items()})
-        for p, grads in zip(check.points, user, strict=True)
+        for p, grads in zip(check.points, user or [{}] * len(check.points), strict=True)
     ]
     layers = _layer_dicts(check.spec)
-    return stack_likely(check.spec, layers, options, points, comparisons, rtol, atol)
+    return stack_likely(check.spec, layers, options, points, comparisons, documented, rtol, atol)
 
 
 def _finite_differences(
@@ -528,15 +531,15 @@ def check_stack(
     """The check of a stack: every oracle at the documented point and the random points."""
     prepared = prepare_stack(spec, random_points, seed, convention)
     comparisons, notes = stack_comparisons(prepared, rtol, atol, convention)
-    likely = Likely()
+    user: list[dict[str, np.ndarray]] = []
     if backprop is not None:
         mine, name, user = stack_user_comparisons(prepared, backprop, rtol, atol)
         comparisons += mine
         settings = settings if name is None else {**settings, "backprop": name}
-        likely = _likely(prepared, user, mine, convention, rtol, atol)
     documented = stack_documented(spec, prepared.points[0].exact)
     if documented is not None:
         comparisons.append(documented_comparison(documented))
+    likely = _likely(prepared, user, comparisons, documented, convention, rtol, atol)
     comparisons.sort(key=lambda c: ORDER.index(c.name))
     report = CheckReport(
         ok=all(c.ok for c in comparisons),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import mpmath
@@ -209,23 +210,59 @@ def _close(predicted: Array, user: Array, rtol: float, atol: float) -> bool:
     )
 
 
+#: Whether the gradient a variant gives parameter ``p`` at point ``i`` reproduces the numbers.
+Matches = Callable[[int, str, Array], bool]
+
+
+def close_to_user(points: Sequence[StackPointData], rtol: float, atol: float) -> Matches:
+    """The user's backprop reproduced within the float64 tolerances."""
+    return lambda i, p, grads: _close(grads, points[i].user[p], rtol, atol)
+
+
+def as_written(literals: Mapping[str, Any]) -> Matches:
+    """Documented values reproduced as written: the variant's value rounded to the digits of
+    each written decimal (``literals["dW1"]``, nested lists of Decimal) equals it."""
+
+    def matches(i: int, p: str, grads: Array) -> bool:
+        written = literals.get(f"d{p}")
+        if written is None:
+            return False
+        for index in np.ndindex(*grads.shape):
+            try:
+                literal = written
+                for k in index:
+                    literal = literal[k]
+                exponent = Decimal(literal).as_tuple().exponent
+                value = Decimal(repr(float(grads[index])))
+            except (TypeError, IndexError, KeyError, ValueError, ArithmeticError):
+                return False
+            if not isinstance(exponent, int) or not value.is_finite():
+                return False
+            unit = Decimal(1).scaleb(exponent)
+            if abs((value / unit).to_integral_value() * unit - Decimal(literal)) > unit / 4:
+                return False
+        return True
+
+    return matches
+
+
 def diagnose_stack(
     spec: StackSpec,
     layers: Sequence[dict[str, Any]],
     points: Sequence[StackPointData],
     failing: Sequence[str],
     options: Mapping[str, Any],
-    rtol: float,
-    atol: float,
+    matches: Matches,
+    source: str = "backprop",
 ) -> list[MistakeMatch]:
-    """The layer mistakes that reproduce the user's failing parameters at every point, each
-    named with its layer."""
+    """The layer mistakes that reproduce the failing parameters (``matches``) at every point,
+    each named with its layer."""
     found: dict[tuple[str, tuple[tuple[str, str], ...]], set[str]] = {}
     for layer, step, sizes, activation in _steps(spec, points[0].x):
         where = f"{layer.label}" + (f" {layer.activation.name}" if activation else "")
         for mistake, variant in _variants(step.kind, sizes):
             left = set(failing)
-            for point in points:
+            for i, point in enumerate(points):
                 hook = _Replace(layer, step, sizes, variant, activation, point.parameters)
                 try:
                     with np.errstate(all="ignore"):
@@ -234,16 +271,16 @@ def diagnose_stack(
                         )
                 except (ValueError, ArithmeticError, KeyError, IndexError):
                     left = set()
-                left = {p for p in left if _close(grads[p], point.user[p], rtol, atol)}
+                left = {p for p in left if matches(i, p, grads[p])}
                 if not left:
                     break
             if left:
                 found[(mistake, (("layer", where), *variant.detail))] = left
-    return _grouped(found, len(points))
+    return _grouped(found, len(points), source)
 
 
 def _grouped(
-    found: Mapping[tuple[str, tuple[tuple[str, str], ...]], set[str]], count: int
+    found: Mapping[tuple[str, tuple[tuple[str, str], ...]], set[str]], count: int, source: str
 ) -> list[MistakeMatch]:
     """Per (parameter, mistake), the variant reproducing most parameters; catalogue order."""
     ranked = sorted(enumerate(found.items()), key=lambda item: (-len(item[1][1]), item[0]))
@@ -256,7 +293,7 @@ def _grouped(
         groups.setdefault((mistake, detail), []).append(parameter)
     order = list(LAYER_MISTAKES)
     return [
-        StackMistakeMatch(tuple(sorted(params)), mistake, detail, f"{count}/{count}")
+        StackMistakeMatch(tuple(sorted(params)), mistake, detail, f"{count}/{count}", source)
         for (mistake, detail), params in sorted(
             groups.items(), key=lambda kv: order.index(kv[0][0])
         )
