@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 from types import ModuleType
@@ -238,3 +240,17 @@ def test_stack_right_documented_values_are_named_nothing(tmp_path, capsys) -> No
     spec = _documented_spec(tmp_path, "")
     assert main(["check", spec, "--random-points", "1", "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["mistakes"] == []
+
+
+def test_stack_mistakes_are_deterministic(specs) -> None:
+    """The same JSON under any PYTHONHASHSEED."""
+    argv = [sys.executable, "-m", "symbackprop", "check", specs["conv_spec"], "--backprop"]
+    argv += [f"{CORPUS}:conv_not_rotated", "--random-points", "1", "--format", "json"]
+    runs = [
+        subprocess.run(
+            argv, capture_output=True, text=True, env={"PYTHONHASHSEED": seed}, check=False
+        )
+        for seed in ("1", "2")
+    ]
+    assert runs[0].returncode == runs[1].returncode == 1, runs[0].stderr
+    assert runs[0].stdout == runs[1].stdout and "conv-kernel-not-rotated" in runs[0].stdout
