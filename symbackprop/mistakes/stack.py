@@ -196,11 +196,12 @@ def _steps(spec: StackSpec, x: Array) -> Iterator[tuple[StackLayer, Step, Sizes,
 
 
 def _variants(kind: str, sizes: Sizes) -> Iterator[tuple[str, Variant]]:
-    lookup("affine")  # the kinds are registered on import
-    for entry in catalogue(lookup(kind)):
+    """(id, variant) of every entry of the check-layer catalogue for ``kind``."""
+    found = lookup(kind)
+    for entry in catalogue(found):
         if entry.id in _BY_SHAPE:
             continue
-        for variant in entry.variants(lookup(kind), sizes):
+        for variant in entry.variants(found, sizes):
             yield entry.id, variant
 
 
