@@ -271,7 +271,7 @@ def _check_parser(commands: argparse._SubParsersAction) -> None:
         "--save-failing",
         metavar="DIR",
         help="write every random point where a comparison fails to DIR as a spec file "
-        "(random-point-K.toml), to re-run and debug; dense networks only",
+        "(random-point-K.toml), to re-run and debug",
     )
     parser.add_argument(
         "-o",
@@ -306,9 +306,6 @@ def _save_failing(report: CheckReport, spec: str, folder: str) -> None:
     """Write the failing random points of ``report`` as specs, and say where on stderr."""
     from .spec_writer import save_points
 
-    if not report.points:
-        print("symbackprop: --save-failing: only dense networks can be saved yet", file=sys.stderr)
-        return
     specs = dict(report.points)
     named = [
         (label.replace(" ", "-"), specs[label], f"{label} of: symbackprop check {spec}")

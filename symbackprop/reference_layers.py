@@ -27,7 +27,7 @@ Example:
 """
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -331,6 +331,7 @@ def backprop(
     half: bool = False,
     relu_prime_at_zero: float = 0.0,
     data: dict[tuple[int, str], Array] | None = None,
+    hook: "Hook | None" = None,
 ) -> dict[str, Array]:
     """Gradients of :func:`loss` with respect to every parameter, layer by layer backwards.
 
@@ -345,6 +346,9 @@ def backprop(
         relu_prime_at_zero: The value used for ReLU'(0).
         data: If given, filled with the gradients of the layers' initial states: keyed
             (layer position, 1-based, and ``h0`` or ``c0``).
+        hook: Called after each layer's backward, and after each hidden activation's, with
+            what that step computed; it returns what goes on instead (the mistake catalogue
+            replaces one step by a mistaken one, :mod:`symbackprop.mistakes.stack`).
 
     Returns:
         A dict with the keys and shapes of ``params``.
@@ -370,12 +374,29 @@ def backprop(
     for k in range(len(layers) - 1, -1, -1):
         layer_input = inputs if k == 0 else pairs[k - 1][1]
         g, layer_grads = _linear_backward(layers[k], params, numbers[k], layer_input, delta)
+        if hook is not None:
+            g, layer_grads = hook.layer(k, layer_input, delta, g, layer_grads)
         grads.update(layer_grads)
         if data is not None:  # a recurrent layer's dh0, dc0: keyed h0, c0 there
             data.update(((k + 1, key), v) for key, v in layer_grads.items() if key in STATES)
         if k > 0:
-            delta = _activation_backward(activations[k - 1], *pairs[k - 1], g, c)
+            dz = _activation_backward(activations[k - 1], *pairs[k - 1], g, c)
+            delta = dz if hook is None else hook.activation(k - 1, *pairs[k - 1], g, dz)
     return {key: grads[key] for key in params}
+
+
+class Hook(Protocol):
+    """What :func:`backprop` lets a caller replace: one layer's or one activation's backward."""
+
+    def layer(
+        self, k: int, x: Array, dz: Array, dx: Array, grads: dict[str, Array]
+    ) -> tuple[Array, dict[str, Array]]:
+        """Layer ``k`` got input ``x`` and dJ/dz; it computed ``dx`` and ``grads``."""
+        ...
+
+    def activation(self, k: int, z: Array, a: Array, da: Array, dz: Array) -> Array:
+        """Layer ``k``'s activation a = f(z) turned dJ/da into ``dz``."""
+        ...
 
 
 def _activation_backward(

@@ -49,10 +49,19 @@ def spec_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> AnySpec:
         SpecError: ``data`` is not a valid spec, or holds a value TOML cannot write (a
             fraction without a terminating decimal, a key that is not a string).
     """
+    return parse_spec(toml_text(data, source), source)
+
+
+def toml_text(data: Mapping[str, Any], source: str = "<dict>") -> str:
+    """``data``, the tables of a spec as nested dicts, as TOML text (one inline table a line).
+
+    Raises:
+        SpecError: as :func:`spec_from_dict`.
+    """
     if not isinstance(data, Mapping):
         raise SpecError(source, "", f"expected a dict of tables, got {type(data).__name__}")
     lines = [f"{_key(source, k)} = {_value(source, k, v)}" for k, v in data.items()]
-    return parse_spec("\n".join(lines) + "\n", source)
+    return "\n".join(lines) + "\n"
 
 
 def _key(source: str, key: Any) -> str:

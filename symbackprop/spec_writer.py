@@ -1,19 +1,36 @@
-"""A dense network's spec written back as TOML: a random point as a file to re-run and debug.
+"""A spec written back as TOML: a random point as a file to re-run and debug.
 
-Every number of a spec is a terminating decimal (it was read from one, or drawn as one), so the
-written file reads back as exactly the same point.
+Every number of a dense spec is a terminating decimal (it was read from one, or drawn as one),
+so the written file reads back as exactly the same point. A stack's random point is float64:
+its numbers are written as their shortest ``repr``, which reads back as the same float64 (so
+your backprop gets the same inputs; the exact values are those of the decimals written).
 """
 
 from __future__ import annotations
 
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sympy import ImmutableMatrix, Rational
 
 from .errors import SymbackpropError
 from .files import write_atomic
 from .spec import NetworkSpec, _decimal_text
+from .spec_dict import toml_text
+from .stack_spec import StackSpec
+
+
+@dataclass(frozen=True)
+class StackPointSpec:
+    """A stack's point: the spec, with these float64 parameters and inputs (sample axis first)."""
+
+    spec: StackSpec
+    parameters: Mapping[str, np.ndarray]
+    x: np.ndarray
 
 
 def _value(value: Any) -> str:
@@ -71,7 +88,22 @@ def spec_toml(spec: NetworkSpec, comment: str = "") -> str:
     return "\n".join(lines) + "\n"
 
 
-def save_points(folder: str | Path, named: list[tuple[str, NetworkSpec, str]]) -> list[Path]:
+def stack_toml(point: StackPointSpec, comment: str = "") -> str:
+    """The TOML text of a stack's spec at ``point``, without its ``[expected]`` table."""
+    spec = point.spec
+    data = tomllib.loads(spec.text)
+    data.pop("expected", None)
+    data["parameters"] = {k: np.asarray(v, dtype=np.float64) for k, v in point.parameters.items()}
+    same = np.array_equal(np.asarray(spec.x, dtype=np.float64), point.x)  # word indices stay
+    if not same:
+        data["data"] = {**data["data"], "x": point.x if spec.batched else point.x[0]}
+    lines = [f"# {line}" for line in comment.splitlines()]
+    return "\n".join([*lines, toml_text(data, spec.source)])
+
+
+def save_points(
+    folder: str | Path, named: list[tuple[str, NetworkSpec | StackPointSpec, str]]
+) -> list[Path]:
     """Write each (file stem, spec, comment) into ``folder`` (created if missing)."""
     target = Path(folder)
     try:
@@ -84,6 +116,11 @@ def save_points(folder: str | Path, named: list[tuple[str, NetworkSpec, str]]) -
     paths = []
     for stem, spec, comment in named:
         path = target / f"{stem}.toml"
-        write_atomic(path, spec_toml(spec, comment))
+        text = (
+            spec_toml(spec, comment)
+            if isinstance(spec, NetworkSpec)
+            else stack_toml(spec, comment)
+        )
+        write_atomic(path, text)
         paths.append(path)
     return paths

@@ -260,7 +260,15 @@ def _sequence(value: Any, name: str, length: int) -> list[Any]:
     return value
 
 
-def _array(value: Any, label: str, shape: tuple[int, ...]) -> Array:
+def transposed_shape(shape: tuple[int, ...]) -> tuple[int, ...] | None:
+    """The shape of a transpose of an array of ``shape`` (axes reversed), where it differs."""
+    flipped = tuple(reversed(shape))
+    return flipped if len(shape) >= 2 and flipped != shape else None
+
+
+def _array(value: Any, label: str, shape: tuple[int, ...], transposable: bool = True) -> Array:
+    """``value`` as float64 in ``shape``, or in its transposed shape (a failed check that the
+    catalogue names ``transposed``, not bad input) where ``transposable``."""
     try:
         complex_ = np.iscomplexobj(value)
         array = None if complex_ else np.asarray(value, dtype=np.float64)
@@ -273,7 +281,7 @@ def _array(value: Any, label: str, shape: tuple[int, ...]) -> Array:
         raise UserBackpropError(
             f"your backprop returned complex numbers in {label}; expected real gradients"
         )
-    if array.shape != shape:
+    if array.shape != shape and not (transposable and array.shape == transposed_shape(shape)):
         raise UserBackpropError(
             f"your backprop returned {label} of shape {array.shape}; expected {shape}"
         )
@@ -345,7 +353,7 @@ def call_backprop(
             )
         return grads_w, None
     grads_b = [
-        _array(g, f"grads_b[{l}] (db{l + 1})", np.shape(b))
+        _array(g, f"grads_b[{l}] (db{l + 1})", np.shape(b), transposable=False)
         for l, (g, b) in enumerate(
             zip(_sequence(result[1], "grads_b", layers), biases, strict=True)
         )

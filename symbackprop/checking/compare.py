@@ -53,6 +53,8 @@ UNRESOLVED = (
     "rounding error 4 eps |loss| / step exceeds half of it (huge parameters make the step "
     "large, or the loss round off)"
 )
+#: How a failure for a whole array in another shape (a transposed gradient) begins its value.
+SHAPE = "shape "
 #: The order of comparisons in reports.
 ORDER = [LAMBDIFIED, REFERENCE, USER, FINITE_DIFFERENCES, DOCUMENTED]
 
@@ -74,6 +76,8 @@ class EntryFailure:
     tolerance: Real
 
     def to_text(self) -> str:
+        if self.value.startswith(SHAPE):
+            return f"{self.entry}: returned in {self.value}; expected {self.exact}"
         return (
             f"{self.entry}: {_value_word(self.comparison)} {self.value}, exact {self.exact}, "
             f"difference {sci(self.difference)} exceeds tolerance {sci(self.tolerance, '')}"
@@ -106,6 +110,24 @@ class Comparison:
     @property
     def ok(self) -> bool:
         return not self.failures
+
+
+def shape_failures(
+    name: str, point: str, key: str, shape: tuple[int, ...], got: tuple[int, ...], atol: float
+) -> list[EntryFailure]:
+    """A failure for every entry of ``key``, returned in shape ``got`` instead of ``shape``."""
+    return [
+        EntryFailure(
+            name,
+            point,
+            notation.entry_name(key, i),
+            f"{SHAPE}{got}",
+            f"{SHAPE}{shape}",
+            mpmath.inf,
+            atol,
+        )
+        for i in np.ndindex(*shape)
+    ]
 
 
 def point_phrase(point: str) -> str:
@@ -196,6 +218,12 @@ def _compare(
     with mpmath.workdps(PRECISION):
         for key, numbers in point.numbers.items():
             array = values[key[1:]]
+            shape = (len(numbers), len(numbers[0]))
+            if array.shape != shape:
+                entries += shape[0] * shape[1]
+                failures += shape_failures(name, point.label, key, shape, array.shape, atol)
+                max_abs = max_rel = math.inf
+                continue
             for (i, j), index in indices((len(numbers), len(numbers[0]))):
                 entry = notation.entry_name(key, index)
                 entries += 1

@@ -9,8 +9,9 @@ catalogued mistakes that give the exact gradients there, but not at some random 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
 
 import mpmath
 import numpy as np
@@ -23,9 +24,13 @@ from ..mistakes.diagnose import (
     diagnose_documented,
     indistinguishable,
     parameter_count,
+    turned_back,
 )
+from ..mistakes.stack import StackPointData, as_written, close_to_user, diagnose_stack
+from ..stack_spec import StackSpec
 from .compare import USER, Comparison, Prepared, failing_parameters
 from .documented import Documented
+from .stack_documented import documented_literals
 
 
 @dataclass(frozen=True)
@@ -58,15 +63,18 @@ def likely_mistakes(
     mistakes: list[MistakeMatch] = []
     unexplained: list[tuple[str, tuple[str, ...]]] = []
     failing = failing_parameters([c for c in comparisons if c.name == USER])
+    exact = [_exact(point.numbers) for point in prepared.points]
     if user is not None and failing:
-        found = diagnose_backprop(specs, user, failing, convention, rtol, atol)
+        back, turned, still = turned_back(user, exact, failing, rtol, atol)
+        found = [] if turned is None else [turned]
+        if still:
+            found += diagnose_backprop(specs, back, still, convention, rtol, atol)
         mistakes += found
         unexplained += _left("backprop", failing, found)
     if documented is not None:
         found, left = _documented(derivation, documented)
         mistakes += found
         unexplained += left
-    exact = [_exact(point.numbers) for point in prepared.points]
     weak = indistinguishable(specs, exact, convention, rtol, atol)
     return Likely(tuple(mistakes), tuple(unexplained), tuple(weak))
 
@@ -81,13 +89,7 @@ def _documented(
 ) -> tuple[list[MistakeMatch], list[tuple[str, tuple[str, ...]]]]:
     """The parameters with an entry that is not the exact value as written (a value only
     written too coarsely is no mistake) against the catalogue."""
-    failing = list(
-        {
-            e.entry.split("[")[0][1:]: None
-            for e in documented.entries
-            if e.entry.startswith("d") and e.misread
-        }
-    )
+    failing = _misread(documented)
     if not failing:
         return [], []
     literals = documented.literals
@@ -108,4 +110,55 @@ def _too_large(count: int) -> str:
     return (
         f"the mistake catalogue was not tried: {count} parameters, above its limit of "
         f"{MAX_PARAMETERS}"
+    )
+
+
+def stack_likely(
+    spec: StackSpec,
+    layers: Sequence[dict[str, Any]],
+    options: Mapping[str, Any],
+    points: Sequence[StackPointData],
+    comparisons: Sequence[Comparison],
+    documented: Documented | None,
+    rtol: float,
+    atol: float,
+) -> Likely:
+    """The layer catalogue against a stack's failing parameters (the user's backprop) and its
+    misread ``[expected]`` entries (reproduced as written, at the documented point).
+
+    ``points[i].user`` holds the user's gradients keyed ``"W1"``; ``exact`` below comes from
+    the comparisons' own failures: a parameter fails when some entry of it does."""
+    failing = failing_parameters([c for c in comparisons if c.name == USER])
+    found: list[MistakeMatch] = []
+    unexplained: list[tuple[str, tuple[str, ...]]] = []
+    if failing and points:
+        exact = [dict(p.exact) for p in points]
+        back, turned, still = turned_back([p.user for p in points], exact, failing, rtol, atol)
+        found += [] if turned is None else [turned]
+        if still:
+            data = [replace(p, user=u) for p, u in zip(points, back, strict=True)]
+            matches = close_to_user(data, rtol, atol)
+            found += diagnose_stack(spec, layers, data, still, options, matches)
+        unexplained += _left("backprop", failing, found)
+    if documented is not None and points:
+        misread = _misread(documented)
+        if misread:
+            matches = as_written(documented_literals(spec))
+            mine = diagnose_stack(
+                spec, layers, points[:1], misread, options, matches, "documented"
+            )
+            found += mine
+            unexplained += _left("documented", misread, mine)
+    return Likely(tuple(found), tuple(unexplained))
+
+
+def _misread(documented: Documented) -> list[str]:
+    """The parameters with an entry that is not the exact value as written (a value only
+    written too coarsely is no mistake)."""
+    return list(
+        {
+            e.entry.split("[")[0][1:]: None
+            for e in documented.entries
+            if e.entry.startswith("d") and e.misread
+        }
     )

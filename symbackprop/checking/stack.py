@@ -26,8 +26,10 @@ from ..finite_differences import DEFAULT_RELATIVE_STEP, central_difference, cent
 from ..graph import LayerGraph, build_graph, takes_indices
 from ..isolation import ChildResult, Isolated, run_child
 from ..layers import LAYERS, PoolMax
+from ..mistakes.stack import StackPointData
 from ..numeric import _printer
 from ..scalars import scalar_functions, scalar_ready
+from ..spec_writer import StackPointSpec
 from ..stack_spec import StackSpec
 from ..userbackprop import Backprop, call_dict_backprop
 from .compare import (
@@ -45,9 +47,11 @@ from .compare import (
     point_phrase,
     resolved,
     rounding_error,
+    shape_failures,
 )
 from .diagnosis import diagnosis
-from .documented import documented_comparison
+from .documented import Documented, documented_comparison
+from .likely import Likely, stack_likely
 from .precision import GUARD, PRECISION, number_text, real
 from .report import CheckReport
 from .stack_documented import stack_documented
@@ -323,11 +327,7 @@ def stack_comparisons(
 ) -> tuple[list[Comparison], list[str]]:
     """The lambdified, reference and finite-difference comparisons at every point."""
     spec, layers = check.spec, _layer_dicts(check.spec)
-    loss_options = {
-        "loss": spec.loss.name,
-        "reduction": spec.loss.reduction,
-        **{k: v for k, v in spec.loss.options},
-    }
+    loss_options = _loss_options(spec)
     comparisons: list[Comparison] = []
     notes: list[str] = []
     with np.errstate(all="ignore"):
@@ -368,6 +368,36 @@ def stack_comparisons(
 def _with_data(point: StackPoint) -> StackPoint:
     """``point`` with the data's exact gradients (dh0, dc0) judged beside the parameters'."""
     return replace(point, exact={**point.exact, **point.data_exact}) if point.data_exact else point
+
+
+def _loss_options(spec: StackSpec) -> dict[str, Any]:
+    """The stack's loss as the reference's keyword arguments."""
+    return {
+        "loss": spec.loss.name,
+        "reduction": spec.loss.reduction,
+        **{k: v for k, v in spec.loss.options},
+    }
+
+
+def _likely(
+    check: StackCheck,
+    user: list[dict[str, np.ndarray]],
+    comparisons: list[Comparison],
+    documented: Documented | None,
+    convention: Rational,
+    rtol: float,
+    atol: float,
+) -> Likely:
+    """The layer catalogue against the user's failing parameters and the misread table."""
+    if not user and documented is None:
+        return Likely()
+    options = {**_loss_options(check.spec), "relu_prime_at_zero": float(convention)}
+    points = [
+        StackPointData(p.parameters, p.x, p.y, grads, {k[1:]: v for k, v in p.exact.items()})
+        for p, grads in zip(check.points, user or [{}] * len(check.points), strict=True)
+    ]
+    layers = _layer_dicts(check.spec)
+    return stack_likely(check.spec, layers, options, points, comparisons, documented, rtol, atol)
 
 
 def _finite_differences(
@@ -428,6 +458,12 @@ def compare(
     not_judged = []
     with mpmath.workdps(PRECISION):
         for key, numbers in point.exact.items():
+            if values[key].shape != numbers.shape:
+                entries += numbers.size
+                got = values[key].shape
+                failures += shape_failures(name, point.label, key, numbers.shape, got, atol)
+                max_abs = max_rel = math.inf
+                continue
             for index in np.ndindex(*numbers.shape):
                 entries += 1
                 entry = notation.entry_name(key, index)
@@ -484,9 +520,9 @@ def user_arrays(spec: StackSpec, point: StackPoint) -> tuple[np.ndarray, np.ndar
 
 def stack_user_comparisons(
     prepared: StackCheck, backprop: Backprop | Isolated, rtol: float, atol: float
-) -> tuple[list[Comparison], str | None]:
-    """The user's ``backprop(params, x, y) -> grads`` at every point, and the name of an
-    :class:`~..isolation.Isolated` one."""
+) -> tuple[list[Comparison], str | None, list[dict[str, np.ndarray]]]:
+    """The user's ``backprop(params, x, y) -> grads`` at every point, the name of an
+    :class:`~..isolation.Isolated` one, and the gradients."""
     name = None
     if isinstance(backprop, Isolated):
         found = _isolated_gradients(prepared, backprop)
@@ -505,7 +541,7 @@ def stack_user_comparisons(
         compare(USER, point, {f"d{k}": v for k, v in grads.items()}, rtol, atol)
         for point, grads in zip(prepared.points, every, strict=True)
     ]
-    return comparisons, name
+    return comparisons, name, every
 
 
 def _isolated_gradients(prepared: StackCheck, isolated: Isolated) -> ChildResult:
@@ -537,13 +573,15 @@ def check_stack(
     """The check of a stack: every oracle at the documented point and the random points."""
     prepared = prepare_stack(spec, random_points, seed, convention)
     comparisons, notes = stack_comparisons(prepared, rtol, atol, convention)
+    user: list[dict[str, np.ndarray]] = []
     if backprop is not None:
-        mine, name = stack_user_comparisons(prepared, backprop, rtol, atol)
+        mine, name, user = stack_user_comparisons(prepared, backprop, rtol, atol)
         comparisons += mine
         settings = settings if name is None else {**settings, "backprop": name}
     documented = stack_documented(spec, prepared.points[0].exact)
     if documented is not None:
         comparisons.append(documented_comparison(documented))
+    likely = _likely(prepared, user, comparisons, documented, convention, rtol, atol)
     comparisons.sort(key=lambda c: ORDER.index(c.name))
     report = CheckReport(
         ok=all(c.ok for c in comparisons),
@@ -552,5 +590,7 @@ def check_stack(
         documented=documented,
         settings=settings,
         notes=tuple(notes),
+        likely=likely,
+        points=tuple((p.label, StackPointSpec(spec, p.parameters, p.x)) for p in prepared.points),
     )
     return report if documented is None else replace(report, diagnosis=tuple(diagnosis(report)))

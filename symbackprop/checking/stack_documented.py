@@ -2,7 +2,8 @@
 
 The entries are judged as :mod:`.documented` judges an MLP's table (the same tolerance rule,
 digits matched, what each should read); the diagnoses that re-run the MLP's chain rule (a
-rounded ŷ, the update order, the mistake catalogue) are not tried for stacks.
+rounded ŷ, the update order) are not tried for stacks; the mistake catalogue is
+(:mod:`symbackprop.mistakes.stack`).
 """
 
 from __future__ import annotations
@@ -48,6 +49,11 @@ def stack_documented(spec: StackSpec, exact: dict[str, np.ndarray]) -> Documente
     return Documented(
         expected.atol, expected.rtol, tuple(entries), needed, None, printed=expected.printed
     )
+
+
+def documented_literals(spec: StackSpec) -> dict[str, Any]:
+    """The ``[expected]`` gradients as written (nested lists of Decimal, by ``dW1``)."""
+    return _written(spec.text)
 
 
 def _written(text: str) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from ..isolation import ChildError, Isolated, run_child
 from ..layers.base import tensor
 from . import user
 from .compare import ArrayResult, compare
-from .diagnose import diagnose
+from .diagnose import diagnose, weak_points
 from .exact import Exact, build, evaluate
 from .kinds import Kind, Sizes, lookup
 from .mistakes import Case, catalogue
@@ -182,6 +182,7 @@ def check_functions(
     failing = [r.name for r in results if not r.ok and r.name not in kind.outputs]
     failing = list(dict.fromkeys(failing))
     matches, unexplained = diagnose(kind, sizes, cases, users, failing, rtol, atol)
+    weak = weak_points(kind, sizes, cases, [p.label for p in points], rtol, atol)
     _reject_unexplained_shapes(functions, results, unexplained)
     return LayerReport(
         kind,
@@ -197,6 +198,7 @@ def check_functions(
         matches,
         unexplained,
         [m.id for m in catalogue(kind)],
+        weak,
     )
 
 

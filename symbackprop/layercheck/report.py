@@ -11,7 +11,7 @@ from typing import Any
 from ..checking.compare import EntryFailure
 from ..checking.precision import Real, rational_text, sci
 from .compare import ArrayResult
-from .diagnose import LayerMatch
+from .diagnose import LayerMatch, WeakPoint
 from .exact import Exact
 from .kinds import Kind
 from .points import Point
@@ -38,6 +38,8 @@ class LayerReport:
     mistakes: Sequence[LayerMatch]
     unexplained: Sequence[str]
     catalogue: Sequence[str]
+    #: Points where a catalogued mistake gives the exact numbers (flagged even when all pass).
+    weak: Sequence[WeakPoint] = ()
 
     @property
     def ok(self) -> bool:
@@ -162,12 +164,28 @@ def _likely(report: LayerReport) -> list[str]:
     return lines
 
 
+def _weak(report: LayerReport) -> list[str]:
+    if not report.weak:
+        return []
+    lines = [
+        "Weak test points (a correct backward and these mistakes give the same numbers there)"
+    ]
+    lines += [f"  {w.point}: {', '.join(w.mistakes)}" for w in report.weak]
+    told = {m for w in report.weak for m in w.mistakes}
+    never = [m for m in sorted(told) if all(m in w.mistakes for w in report.weak)]
+    if never and len(report.weak) == len(report.points):
+        lines.append(f"  At no point can these be told apart: {', '.join(never)}.")
+    return lines
+
+
 def _text(report: LayerReport) -> list[str]:
     lines = _header(report) + _table(report) + [""]
     if not report.ok:
         lines += [*_failures(report), ""]
         likely = _likely(report)
         lines += likely + ([""] if likely else [])
+    weak = _weak(report)
+    lines += weak + ([""] if weak else [])
     failing = sum(1 for r in report.results if not r.ok)
     if report.ok:
         arrays = ", ".join(report.names())
@@ -228,6 +246,7 @@ def _json(report: LayerReport) -> dict[str, Any]:
             for m in report.mistakes
         ],
         "unexplained": list(report.unexplained),
+        "weak_points": [{"point": w.point, "mistakes": list(w.mistakes)} for w in report.weak],
     }
 
 

@@ -233,3 +233,35 @@ def _same(
     if variant is None or variant.keys() != exact.keys():
         return False
     return all(_close(exact[k], variant[k].astype(float), rtol, atol) for k in variant)
+
+
+def turned_back(
+    user: Sequence[Mapping[str, np.ndarray]],
+    exact: Sequence[Mapping[str, np.ndarray]],
+    failing: Iterable[str],
+    rtol: float,
+    atol: float,
+) -> tuple[list[dict[str, np.ndarray]], MistakeMatch | None, list[str]]:
+    """The user's gradients with each one returned in the transposed shape (at every point,
+    as code does) turned back; the ``transposed`` match for those; the failing parameters that
+    are still wrong once turned back, for the rest of the catalogue."""
+    failing = list(failing)
+    turned = [
+        p
+        for p in failing
+        if all(
+            np.shape(u[p]) != np.shape(e[p]) and np.shape(u[p])[::-1] == np.shape(e[p])
+            for u, e in zip(user, exact, strict=True)
+        )
+    ]
+    if not turned:
+        return [dict(u) for u in user], None, failing
+    back = [{k: (v.T if k in turned else v) for k, v in u.items()} for u in user]
+    right = {
+        p
+        for p in turned
+        if all(_close(e[p], u[p], rtol, atol) for u, e in zip(back, exact, strict=True))
+    }
+    count = f"{len(user)}/{len(user)}"
+    match = MistakeMatch(tuple(turned), "transposed", (("where", "the returned gradient"),), count)
+    return back, match, [p for p in failing if p not in right]
