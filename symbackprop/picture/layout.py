@@ -354,7 +354,8 @@ def _boxes_layout(diagram: Diagram) -> Layout:
         out.rects.append(box)
         bw, bh = _size(column.box)
         top = y - height / 2 + 8
-        out.labels.append(Label(Box(box.x, top + bh / 2, bw, bh), column.box, "box"))
+        centre = top + bh / 2 if column.gradient else y
+        out.labels.append(Label(Box(box.x, centre, bw, bh), column.box, "box"))
         if column.gradient:
             gw, gh = _size(column.gradient)
             label = Label(Box(box.x, top + bh + 8 + gh / 2, gw, gh), column.gradient, "gradient")

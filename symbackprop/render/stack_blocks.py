@@ -68,7 +68,8 @@ def _more(count: int, what: str) -> list[Block]:
     return [Paragraph((("text", f"... and {count} more entries of {what} (JSON has all)."),))]
 
 
-def _layers(d: StackDerivation) -> list[Block]:
+def layers_section(d: StackDerivation) -> list[Block]:
+    """The layers: each with its forward definition and its textbook backward pass, proven."""
     out: list[Block] = [Heading("The layers", 1)]
     for layer in d.spec.layers:
         kind = LAYERS[layer.kind]
@@ -144,7 +145,7 @@ def _gradients(d: StackDerivation) -> list[Block]:
 
 
 _SECTIONS = {
-    "notation": _layers,
+    "notation": layers_section,
     "forward": _forward,
     "backward": _backward,
     "gradients": _gradients,
