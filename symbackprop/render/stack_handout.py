@@ -28,9 +28,10 @@ from .figure import Figure, figure
 from .forward_blocks import matrix_rows
 from .handout import handout_number
 from .latex_printer import DecimalNumber, latex
-from .layout import Row, Segment
+from .layout import LINE_WIDTH, Row, Segment
 from .stack import notes
 from .stack_blocks import layers_section
+from .widths import estimate_width
 
 if TYPE_CHECKING:
     from ..stack_derivation import StackDerivation
@@ -108,8 +109,31 @@ def _tensor_rows(
         start = offset or (0,) * values.ndim
         where = ",".join(str(i + o + 1) for i, o in zip(lead, start, strict=False))
         lhs = name(f"{where},\\cdot,\\cdot" if lead else "")
-        rows += matrix_rows(lhs, relation, ImmutableMatrix(shown[lead].tolist()))
+        slice_rows = matrix_rows(lhs, relation, ImmutableMatrix(shown[lead].tolist()))
+        if len(slice_rows) == 1 and rows and _fits(rows[-1], slice_rows[0]):
+            rows[-1] = _beside(rows[-1], slice_rows[0])
+        else:
+            rows += slice_rows
     return rows
+
+
+def _row_latex(row: Row) -> str:
+    return " ".join(f"{s.relation} {s.rhs}" for s in row.segments)
+
+
+def _fits(left: Row, right: Row) -> bool:
+    """Whether ``right`` (one printed matrix) fits beside ``left`` on one line."""
+    if not all(isinstance(s.rhs, str) for s in (*left.segments, *right.segments)):
+        return False
+    text = f"{left.lhs} {_row_latex(left)},\\qquad {right.lhs} {_row_latex(right)}"
+    return estimate_width(text) <= LINE_WIDTH - 1
+
+
+def _beside(left: Row, right: Row) -> Row:
+    """One row: ``left``'s matrices, then ``right``'s name and matrix."""
+    last = left.segments[-1]
+    rhs = f"{last.rhs},\\qquad {right.lhs} {_row_latex(right)}"
+    return Row(left.lhs, (*left.segments[:-1], Segment(last.relation, rhs)))
 
 
 def _indexed(base: str) -> Callable[[str], str]:
