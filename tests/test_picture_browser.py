@@ -117,3 +117,23 @@ def test_stack_gradient_labels_do_not_intersect(name: str) -> None:
         assert any(
             r[0] <= left and right <= r[2] and r[1] <= top and bottom <= r[3] for r in rects
         ), label["text"]
+
+
+def test_cnn_handout_page_renders_with_its_picture() -> None:
+    """A stack's handout in Chromium: every formula rendered, nothing wider than the page."""
+    browser.require_browser()
+    path = ARTIFACTS / "picture_handout_cnn.html"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(derive("cnn").to_html(handout=True, title="Handout"), encoding="utf-8")
+    with browser.open_page(path) as page:
+        labels = page.evaluate(MEASURE)
+        unrendered = browser.unrendered(page)
+        widths = page.evaluate(
+            "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+        )
+        browser.screenshot(page, ARTIFACTS / "picture_handout_cnn.png")
+    assert unrendered == []
+    assert widths[0] <= widths[1]
+    assert len(labels) == 7  # 5 boxes, the loss and the legend
+    for a, b in itertools.combinations(labels, 2):
+        assert not _intersect(a["screen"], b["screen"]), (a["text"], b["text"])
