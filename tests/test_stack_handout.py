@@ -143,3 +143,19 @@ def test_handout_command_is_identical_across_hash_seeds(tmp_path: Path) -> None:
         assert done.returncode == 0, done.stderr
         outputs.append(out.read_bytes())
     assert outputs[0] == outputs[1]
+
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+STACK_EXAMPLES = sorted(
+    p for p in EXAMPLES.glob("*.toml") if "[[layers]]" in p.read_text(encoding="utf-8")
+)
+
+
+@pytest.mark.parametrize("path", STACK_EXAMPLES, ids=[p.stem for p in STACK_EXAMPLES])
+def test_every_stack_example_handout_compiles(path: Path, tmp_path: Path) -> None:
+    """Normalisation, conv and pooling, BPTT: every published stack example's handout."""
+    d = derive(path)
+    headings = [b.text for b in stack_handout_blocks(d) if isinstance(b, Heading)]
+    assert [h for h in headings if h in HEADINGS] == HEADINGS
+    log = compile_latex(d.to_latex(handout=True), tmp_path, "h")
+    assert overfull(log) == []

@@ -84,9 +84,21 @@ def test_a_large_parameter_shows_its_norm_and_largest_entry(
     assert texts[3:] == ["∂J/∂b2", *texts[4:]] and len(texts) == 5  # b2: 3 entries, one row
 
 
+EXAMPLES = Path(__file__).parent.parent / "examples"
+STACKS: dict[str, object] = {
+    "cnn": "cnn",
+    "rnn": "rnn",
+    **{
+        p.stem: p
+        for p in sorted(EXAMPLES.glob("*.toml"))
+        if "[[layers]]" in p.read_text(encoding="utf-8")
+    },
+}
+
+
 @pytest.mark.parametrize("mode", ["both", "only"])
-@pytest.mark.parametrize("name", ["cnn", "rnn"])
-def test_stack_labels_never_overlap_and_stay_in_their_boxes(name: str, mode: str) -> None:
+@pytest.mark.parametrize("name", STACKS.values(), ids=STACKS.keys())
+def test_stack_labels_never_overlap_and_stay_in_their_boxes(name: object, mode: str) -> None:
     picture = layout(diagram(derive(name), mode))
     for a, b in itertools.combinations(picture.labels, 2):
         assert not a.box.overlaps(b.box, gap=0), (a.lines[0].plain, b.lines[0].plain)

@@ -82,7 +82,11 @@ def _tensor(symbols: Iterable[Symbol]) -> tuple[Symbol, np.ndarray, tuple[int, .
 def _base(symbol: Symbol) -> str:
     """The LaTeX of a tensor's name: ``z^{(1)}`` for ``z^(1)_1,1,1``."""
     text = latex(symbol)
-    return text.rsplit("_{", 1)[0] if _INDEX.match(symbol.name) else text
+    found = _INDEX.match(symbol.name)
+    if found is None:
+        return text
+    head, _, tail = text.rpartition(f"_{{{found.group(2)}}}")
+    return head + tail if head else text
 
 
 def _tensor_rows(
