@@ -36,7 +36,7 @@ from .widths import estimate_width
 if TYPE_CHECKING:
     from ..stack_derivation import StackDerivation
 
-#: Rows of the output error shown one by one per tensor (the whole tensor follows as values).
+#: Rows of the output error shown one by one per tensor (a larger tensor follows as values).
 ERROR_ROWS = 3
 _INDEX = re.compile(r"^(.*)_(\d+(?:,\d+)*)$")
 
@@ -247,7 +247,8 @@ def _output_error(d: StackDerivation) -> list[Block]:
             definition = _derivatives(d, d.adjoints.definitions[adjoint])
             segments = (Segment("=", definition), _value(d, d.values[adjoint]))
             rows.append(Row(latex(Derivative(notation.LOSS, s, evaluate=False)), segments))
-        if d.graph.positions.get(stage[0]) is not None:  # not the samples' losses J_n
+        # the whole tensor when some entries were not shown (and not the samples' losses J_n)
+        if len(stage) > ERROR_ROWS and d.graph.positions.get(stage[0]) is not None:
             first, array, offset = _tensor(stage)
             adjoints = np.vectorize(lambda s: d.adjoint_value(s), otypes=[object])(array)
             rows += _tensor_rows(d, _gradient_name(_base(first)), adjoints, offset)
