@@ -198,7 +198,7 @@ def _notation(d: StackDerivation) -> list[Block]:
             ", and a max-pool window passes its gradient to its first maximum in row-major order.",
         )
     )
-    return out + layers_section(d)
+    return out + layers_section(d, compact=True)
 
 
 def _forward(d: StackDerivation) -> list[Block]:
