@@ -120,6 +120,7 @@ def test_every_format_has_the_picture_and_sections(fmt: str) -> None:
         assert heading in text, heading
 
 
+@pytest.mark.latex
 def test_cnn_handout_compiles_and_is_short(tmp_path: Path) -> None:
     log = compile_latex(derive("cnn").to_latex(handout=True), tmp_path, "h")
     pages = re.search(r"Output written on h\.pdf \((\d+) pages?", log)
@@ -127,6 +128,7 @@ def test_cnn_handout_compiles_and_is_short(tmp_path: Path) -> None:
     assert overfull(log) == []
 
 
+@pytest.mark.latex
 def test_rnn_handout_compiles(tmp_path: Path) -> None:
     log = compile_latex(derive("rnn").to_latex(handout=True), tmp_path, "h")
     assert overfull(log) == []
@@ -151,6 +153,7 @@ STACK_EXAMPLES = sorted(
 )
 
 
+@pytest.mark.latex
 @pytest.mark.parametrize("path", STACK_EXAMPLES, ids=[p.stem for p in STACK_EXAMPLES])
 def test_every_stack_example_handout_compiles(path: Path, tmp_path: Path) -> None:
     """Normalisation, conv and pooling, BPTT: every published stack example's handout."""
