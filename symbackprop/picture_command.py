@@ -44,14 +44,16 @@ def add_parser(commands: Any) -> None:
         action="store_const",
         const="both",
         default="weights",
-        help="label edges and biases with dJ/dW and dJ/db (in red) as well as their values",
+        help="label edges and biases with dJ/dW and dJ/db (in red) as well as their values; "
+        "a [[layers]] stack's boxes hold the gradient of each of their parameters",
     )
     labels.add_argument(
         "--gradients-only",
         dest="gradients",
         action="store_const",
         const="only",
-        help="label edges and biases with dJ/dW and dJ/db instead of their values",
+        help="label edges and biases with dJ/dW and dJ/db instead of their values (a stack's "
+        "boxes: as with --gradients)",
     )
     parser.add_argument(
         "--relu-prime-at-zero",

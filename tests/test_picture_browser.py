@@ -86,3 +86,54 @@ def test_handout_page_renders_with_its_picture() -> None:
     assert len(labels) == 31  # 7 units, 12 edges, 5 biases, 3 headers, 2 targets, loss, legend
     for a, b in itertools.combinations(labels, 2):
         assert not _intersect(a["screen"], b["screen"]), (a["text"], b["text"])
+
+
+@pytest.mark.parametrize("name", ["cnn", "rnn"])
+def test_stack_gradient_labels_do_not_intersect(name: str) -> None:
+    """A stack's boxes with their gradients (``--gradients``): no two labels meet, and each
+    box's label and gradient label lie inside their box."""
+    browser.require_browser()
+    svg = draw(derive(name), gradients="both")
+    assert isinstance(svg, str)
+    page_path = browser.write_page(
+        ARTIFACTS / f"picture_{name}_gradients.html", svg.split("?>", 1)[1]
+    )
+    with browser.open_page(page_path, width=1600) as page:
+        labels = page.evaluate(MEASURE)
+        rects = page.evaluate(
+            """() => [...document.querySelectorAll("rect[rx]")].map(r => {
+                const b = r.getBoundingClientRect(); return [b.left, b.top, b.right, b.bottom];
+            })"""
+        )
+        browser.screenshot(page, ARTIFACTS / f"picture_{name}_gradients.png")
+    kinds = [label["kind"] for label in labels]
+    assert kinds.count("box") == len(derive(name).spec.layers) + 1
+    assert kinds.count("gradient") == {"cnn": 2, "rnn": 3}[name]
+    for a, b in itertools.combinations(labels, 2):
+        assert not _intersect(a["screen"], b["screen"]), (a["text"], b["text"])
+    inside = [label for label in labels if label["kind"] in ("box", "gradient")]
+    for label in inside:
+        left, top, right, bottom = label["screen"]
+        assert any(
+            r[0] <= left and right <= r[2] and r[1] <= top and bottom <= r[3] for r in rects
+        ), label["text"]
+
+
+def test_cnn_handout_page_renders_with_its_picture() -> None:
+    """A stack's handout in Chromium: every formula rendered, nothing wider than the page."""
+    browser.require_browser()
+    path = ARTIFACTS / "picture_handout_cnn.html"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(derive("cnn").to_html(handout=True, title="Handout"), encoding="utf-8")
+    with browser.open_page(path) as page:
+        labels = page.evaluate(MEASURE)
+        unrendered = browser.unrendered(page)
+        widths = page.evaluate(
+            "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+        )
+        browser.screenshot(page, ARTIFACTS / "picture_handout_cnn.png")
+    assert unrendered == []
+    assert widths[0] <= widths[1]
+    assert len(labels) == 7  # 5 boxes, the loss and the legend
+    for a, b in itertools.combinations(labels, 2):
+        assert not _intersect(a["screen"], b["screen"]), (a["text"], b["text"])

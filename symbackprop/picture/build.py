@@ -7,41 +7,17 @@
 
 from __future__ import annotations
 
-from math import prod
 from typing import Any
 
-from sympy import Expr, Rational, Symbol
+from sympy import Expr
 
 from ..errors import SymbackpropError
-from ..exact import decimal
 from .diagram import COLLAPSE_WIDTH, GRADIENT_MODES, Column, Diagram, Text
+from .numbers import number
+from .stack_build import stack_diagram
 
-#: Significant digits of the numbers on a picture.
-DIGITS = 4
 _SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 _SUP = str.maketrans("0123456789()", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾")
-
-
-def short(derivation: Any, value: Expr) -> str:
-    """``value`` to :data:`DIGITS` significant digits, trailing zeros dropped when exact."""
-    text = (
-        derivation.decimal(value, DIGITS)
-        if hasattr(derivation, "network")
-        else decimal(value, DIGITS)
-    )
-    if "." in text and "e" not in text and value.is_Rational and Rational(text) == value:
-        text = text.rstrip("0").rstrip(".")
-    return text
-
-
-def number(derivation: Any, value: Expr, role: str = "value", name: str = "") -> Text:
-    """A label line ``name = value`` (``name`` as (plain, tex) parts joined by ``|``)."""
-    text = short(derivation, value)
-    plain = text.replace("-", "−")
-    if not name:
-        return Text(plain, f"${text}$", role)
-    plain_name, tex_name = name.split("|")
-    return Text(f"{plain_name} = {plain}", f"${tex_name} = {text}$", role)
 
 
 def _layer_name(l: int) -> tuple[str, str]:
@@ -65,12 +41,7 @@ def diagram(derivation: Any, gradients: str = "weights") -> Diagram:
             f"unknown gradient labels '{gradients}'; expected one of: {', '.join(GRADIENT_MODES)}"
         )
     if getattr(derivation, "kind", "") == "stack":
-        if gradients != "weights":
-            raise SymbackpropError(
-                f"{derivation.spec.source}: gradient labels are not drawn for [[layers]] stacks "
-                "with convolution or pooling yet (their picture has no edge labels)"
-            )
-        return _stack_diagram(derivation)
+        return stack_diagram(derivation, gradients)
     return _mlp_diagram(derivation, gradients)
 
 
@@ -256,43 +227,3 @@ def _legend(spec: Any, mode: str) -> tuple[Text, ...]:
         plain += f"; sample 1 of {m}"
         tex += f"; sample 1 of {m}"
     return (Text(plain + ".", tex + ".", "name"),)
-
-
-def _shape(shape: tuple[int, ...]) -> str:
-    return "×".join(map(str, shape))
-
-
-def _stack_diagram(derivation: Any) -> Diagram:
-    """One box per layer of a stack, with its kind, shapes and parameter count."""
-    spec = derivation.spec
-    columns = [_box(("input", _shape(spec.input_shape)))]
-    for layer in spec.layers:
-        kind = layer.kind if layer.activation is None else f"{layer.kind}, {layer.activation.name}"
-        lines = [kind, f"{_shape(layer.input_shape)} → {_shape(layer.output_shape)}"]
-        if layer.number is not None:
-            count = sum(
-                prod(spec.parameters[key].shape)
-                for key in layer.parameter_keys.values()
-                if key in spec.parameters
-            )
-            lines.append(f"{count} parameters")
-        columns.append(_box(tuple(lines)))
-    loss_value = derivation.values.get(Symbol("J"))
-    loss = (number(derivation, loss_value, name="J|J"),) if loss_value is not None else ()
-    legend = (
-        Text(
-            "One box per layer: its kind, input → output shape and parameters.",
-            "One box per layer: its kind, input $\\to$ output shape and parameters.",
-            "name",
-        ),
-    )
-    edges = tuple(() for _ in spec.layers)
-    return Diagram(tuple(columns), edges, (), loss, legend, boxes_only=True)
-
-
-def _box(lines: tuple[str, ...]) -> Column:
-    texts = tuple(
-        Text(line, line.replace("_", r"\_").replace("×", r"$\times$").replace("→", r"$\to$"))
-        for line in lines
-    )
-    return Column((), (), box=texts)

@@ -32,6 +32,8 @@ class Column:
     units: tuple[tuple[Text, ...], ...]
     biases: tuple[tuple[Text, ...], ...] = ()
     box: tuple[Text, ...] = ()
+    #: Under a box's lines: its parameters' gradients (a stack's layer).
+    gradient: tuple[Text, ...] = ()
 
     @property
     def collapsed(self) -> bool:

@@ -341,17 +341,25 @@ def _finish(out: Layout, diagram: Diagram) -> None:
 
 
 def _boxes_layout(diagram: Diagram) -> Layout:
-    """A row of boxes joined by arrows (a stack with convolution or pooling)."""
+    """A row of boxes joined by arrows (a stack with convolution or pooling); a box's
+    gradient lines are a label of their own under its lines."""
     out = Layout()
-    sizes = [_size(column.box) for column in diagram.columns]
+    sizes = [_box_size(column) for column in diagram.columns]
     height = max(h for _, h in sizes) + 16
     y = MARGIN + height / 2
     x = MARGIN
     previous = None
-    for column, (w, h) in zip(diagram.columns, sizes, strict=True):
+    for column, (w, _) in zip(diagram.columns, sizes, strict=True):
         box = Box(x + (w + 16) / 2, y, w + 16, height)
         out.rects.append(box)
-        out.labels.append(Label(Box(box.x, y, w, h), column.box, "box"))
+        bw, bh = _size(column.box)
+        top = y - height / 2 + 8
+        centre = top + bh / 2 if column.gradient else y
+        out.labels.append(Label(Box(box.x, centre, bw, bh), column.box, "box"))
+        if column.gradient:
+            gw, gh = _size(column.gradient)
+            label = Label(Box(box.x, top + bh + 8 + gh / 2, gw, gh), column.gradient, "gradient")
+            out.labels.append(label)
         if previous is not None:
             out.segments.append(Segment(previous, y, x, y, arrow=True))
         previous = x + w + 16
@@ -362,3 +370,12 @@ def _boxes_layout(diagram: Diagram) -> Layout:
         out.segments.append(Segment(previous or x, y, x - 4, y, arrow=True))
     _finish(out, diagram)
     return out
+
+
+def _box_size(column: Column) -> tuple[float, float]:
+    """The width and height of a box's lines and, 8 px under them, its gradient lines."""
+    w, h = _size(column.box)
+    if not column.gradient:
+        return w, h
+    gw, gh = _size(column.gradient)
+    return max(w, gw), h + 8 + gh

@@ -25,6 +25,10 @@ def content(
     """The blocks of ``derivation``: :func:`.blocks.blocks` or :func:`.stack_blocks.stack_blocks`,
     after the network's picture (by default drawn for a whole derivation, not for a choice of
     ``sections``: :func:`.figure.wants_picture`); or the handout (:mod:`.handout`)."""
+    if handout and getattr(derivation, "kind", "") == "stack":
+        from .stack_handout import stack_handout_blocks
+
+        return stack_handout_blocks(derivation)
     if handout:
         from .handout import handout_blocks
 

@@ -58,6 +58,28 @@ if TYPE_CHECKING:
     from ..network import Layer
 
 
+def matrix_rows(
+    lhs: str, relation: str, matrix: ImmutableMatrix, width: float = LINE_WIDTH - 8
+) -> list[Row]:
+    """``lhs = [matrix]`` as one row, or in blocks when the matrix is too wide or too tall:
+    ``(lhs)_{:, 1...4} = [...]``, ``(lhs)_{1...16} = [...]`` for a column."""
+    blocks = matrix_blocks(matrix, width)
+    if len(blocks) == 1:
+        return [Row(lhs, (Segment(relation, blocks[0].latex),))]
+    split_rows = any(block.rows != (1, matrix.rows) for block in blocks)
+    split_columns = any(block.columns != (1, matrix.cols) for block in blocks)
+
+    def index(block: MatrixBlock) -> str:
+        rows = span(block.rows) if split_rows else ":"
+        columns = span(block.columns) if split_columns else ":"
+        return rows if matrix.cols == 1 else rf"{rows},\,{columns}"
+
+    return [
+        Row(rf"\left({lhs}\right)_{{{index(block)}}}", (Segment(relation, block.latex),))
+        for block in blocks
+    ]
+
+
 class ForwardWriter:
     """The sections up to the loss (notation, forward pass, loss) and the helpers they share."""
 
@@ -119,23 +141,8 @@ class ForwardWriter:
     def matrix_rows(
         self, lhs: str, relation: str, matrix: ImmutableMatrix, width: float = LINE_WIDTH - 8
     ) -> list[Row]:
-        """``lhs = [matrix]`` as one row, or in blocks when the matrix is too wide or too tall:
-        ``(lhs)_{:, 1...4} = [...]``, ``(lhs)_{1...16} = [...]`` for a column."""
-        blocks = matrix_blocks(matrix, width)
-        if len(blocks) == 1:
-            return [Row(lhs, (Segment(relation, blocks[0].latex),))]
-        split_rows = any(block.rows != (1, matrix.rows) for block in blocks)
-        split_columns = any(block.columns != (1, matrix.cols) for block in blocks)
-
-        def index(block: MatrixBlock) -> str:
-            rows = span(block.rows) if split_rows else ":"
-            columns = span(block.columns) if split_columns else ":"
-            return rows if matrix.cols == 1 else rf"{rows},\,{columns}"
-
-        return [
-            Row(rf"\left({lhs}\right)_{{{index(block)}}}", (Segment(relation, block.latex),))
-            for block in blocks
-        ]
+        """:func:`matrix_rows`."""
+        return matrix_rows(lhs, relation, matrix, width)
 
     def value_rows(self, lhs: str, matrix: ImmutableMatrix) -> list[Row]:
         """``lhs = [values]`` or ``lhs ≈ [decimals]``, in column blocks when too wide."""

@@ -8,12 +8,12 @@ digits is shown as its decimal (its exact form stays in JSON and the full deriva
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from sympy import Derivative, Expr, HadamardProduct, ImmutableMatrix, Rational, Transpose
 
 from .. import notation
-from ..errors import SymbackpropError
 from ..formats import Omitted
 from .backward_blocks import Writer
 from .block_parts import Block, Equation, Heading, equation_chunks, matrix_symbol, paragraph, whole
@@ -44,14 +44,25 @@ def long_rational(value: Expr) -> bool:
     return any(len(str(abs(r.p))) + len(str(r.q)) - 1 > HANDOUT_DIGITS for r in atoms)
 
 
+def handout_number(value: Expr, decimal: Callable[[Expr, int], str], digits: int) -> DecimalNumber:
+    """``value`` as the handout shows it: its exact decimal when that is short, else
+    ``decimal(value, n)`` with n the smaller of ``digits`` and :data:`HANDOUT_DECIMALS`.
+
+    >>> from symbackprop.exact import decimal
+    >>> str(handout_number(Rational(1, 4), decimal, 12)), str(handout_number(Rational(1, 3), decimal, 12))
+    ('0.25', '0.333333')
+    """
+    exact = exact_decimal(value)
+    if exact is not None and len(exact.lstrip("-0.").replace(".", "")) <= HANDOUT_DIGITS:
+        return DecimalNumber(exact)
+    return DecimalNumber(decimal(value, min(digits, HANDOUT_DECIMALS)))
+
+
 class _HandoutWriter(Writer):
     """The derivation's writer, with long rationals shown as decimals."""
 
     def shown(self, value: Expr) -> DecimalNumber:
-        exact = exact_decimal(value)
-        if exact is not None and len(exact.lstrip("-0.").replace(".", "")) <= HANDOUT_DIGITS:
-            return DecimalNumber(exact)
-        return DecimalNumber(self.d.decimal(value, min(self.d.options.digits, HANDOUT_DECIMALS)))
+        return handout_number(value, self.d.decimal, self.d.options.digits)
 
     def value_segments(self, value: Expr) -> list[Segment]:
         """``= 0.3``; or ``= exact ≈ decimal``, the exact form only when short."""
@@ -162,16 +173,8 @@ class _HandoutWriter(Writer):
 
 
 def handout_blocks(derivation: Derivation | Any) -> list[Block | Figure]:
-    """The blocks of the handout of ``derivation`` (an MLP's).
-
-    Raises:
-        SymbackpropError: ``derivation`` is a stack with convolution or pooling.
-    """
-    if getattr(derivation, "kind", "") == "stack":
-        raise SymbackpropError(
-            f"{derivation.spec.source}: a handout of a [[layers]] stack with convolution or "
-            "pooling is not available yet; expected a dense network"
-        )
+    """The blocks of the handout of ``derivation``, an MLP's (a stack's:
+    :func:`.stack_handout.stack_handout_blocks`)."""
     writer = _HandoutWriter(derivation, expanded=False)
     out: list[Block | Figure] = [figure(derivation)]
     out += writer.notation()

@@ -68,24 +68,33 @@ def _more(count: int, what: str) -> list[Block]:
     return [Paragraph((("text", f"... and {count} more entries of {what} (JSON has all)."),))]
 
 
-def _layers(d: StackDerivation) -> list[Block]:
+def layers_section(d: StackDerivation, *, compact: bool = False) -> list[Block]:
+    """The layers: each with its forward definition and its textbook backward pass, proven;
+    ``compact`` (the handout) puts each layer's words in one lead-in, without a heading."""
     out: list[Block] = [Heading("The layers", 1)]
     for layer in d.spec.layers:
         kind = LAYERS[layer.kind]
         act = f", then {layer.activation}" if layer.activation is not None else ""
+        name = f"Layer {layer.position}: {kind.describe(layer.options)}{act}"
         shapes = f"{layer.input_shape} to {layer.output_shape}"
         proven = "proven equal" if d.proofs[layer.position] else "NOT equal"
+        forward = Equation(kind.formula_latex, layer.label)
+        backward = Equation(kind.backward_latex, f"{layer.label} backward")
+        if compact:
+            lead = (
+                f"{name}, from shape {shapes}. Forward, and the textbook backward pass "
+                f"({proven} to the element-wise chain rule):"
+            )
+            out += [Paragraph((("text", lead),)), forward, backward]
+            continue
         out += [
-            Heading(f"Layer {layer.position}: {kind.describe(layer.options)}{act}", 2),
+            Heading(name, 2),
             Paragraph((("text", f"From shape {shapes}. Forward:"),)),
-            Equation(kind.formula_latex, layer.label),
+            forward,
             Paragraph(
                 (("text", f"Textbook backward pass, {proven} to the element-wise chain rule:"),)
             ),
-            Equation(
-                kind.backward_latex,
-                f"{layer.label} backward",
-            ),
+            backward,
         ]
     return out
 
@@ -146,7 +155,7 @@ def _gradients(d: StackDerivation) -> list[Block]:
 
 
 _SECTIONS = {
-    "notation": _layers,
+    "notation": layers_section,
     "forward": _forward,
     "backward": _backward,
     "gradients": _gradients,
