@@ -62,7 +62,7 @@ from .checking.documented import (
     diagnose_documented,
     documented_comparison,
 )
-from .checking.exact_tables import exact_numbers
+from .checking.exact_tables import Table, exact_numbers, indices
 from .checking.likely import Likely, likely_mistakes
 from .checking.precision import DIGITS, GUARD, MAX_PRECISION, PRECISION, Real
 from .checking.report import CheckReport
@@ -70,7 +70,6 @@ from .checking.stack import check_stack
 from .defaults import ATOL, REPORT_FORMATS, RTOL
 from .derivation import Derivation, Options, derive
 from .errors import SymbackpropError
-from .exact import evaluate
 from .finite_differences import DEFAULT_RELATIVE_STEP
 from .isolation import MAX_TIMEOUT, TIMEOUT, Isolated
 from .spec import NetworkSpec, load_spec
@@ -188,7 +187,10 @@ def check(
         title=_title(derivation),
         documented=documented,
         settings=settings,
-        notes=(*prepared.notes, *_kink_notes(derivation, convention)),
+        notes=(
+            *prepared.notes,
+            *_kink_notes(_kinks(derivation, prepared.points[0].exact), convention),
+        ),
         updated=_updated(derivation),
         likely=likely_mistakes(prepared, user, comparisons, documented, rtol, atol),
         points=tuple((p.label, p.spec) for p in prepared.points),
@@ -258,10 +260,7 @@ def _derivation(spec: NetworkSpec | Derivation, convention: Rational) -> Derivat
     if isinstance(spec, Derivation):
         if spec.options.relu_prime_at_zero == convention:
             return spec
-        options = replace(spec.options, relu_prime_at_zero=convention)
-        return replace(
-            spec, values=evaluate(spec.network, spec.gradients, convention), options=options
-        )
+        return replace(spec, options=replace(spec.options, relu_prime_at_zero=convention))
     try:
         return _derive(spec, spec.text, convention)
     except TypeError:  # pragma: no cover - an unhashable spec
@@ -291,11 +290,24 @@ def _settings(
     return settings
 
 
-def _kink_notes(derivation: Derivation, convention: Rational) -> list[str]:
-    if not derivation.values.kinks:
+def _kinks(derivation: Derivation, exact: Table) -> list[str]:
+    """The hidden pre-activations of kinked layers that are exactly 0 at the documented point
+    (``exact``, its table), named as ``derive``'s kink note names them."""
+    network = derivation.network
+    return [
+        notation.entry_name(f"z{layer.index + 1}", index)
+        for layer in network.layers
+        if layer.function.has_kink and layer is not network.output
+        for (i, j), index in indices((layer.z_definition.rows, layer.z_definition.cols))
+        if exact[f"z{layer.index + 1}"][i][j] == 0
+    ]
+
+
+def _kink_notes(kinks: list[str], convention: Rational) -> list[str]:
+    if not kinks:
         return []
     return [
-        f"pre-activation {', '.join(derivation.values.kinks)} is exactly 0 at the documented "
+        f"pre-activation {', '.join(kinks)} is exactly 0 at the documented "
         f"point: gradient entries that depend on the convention ReLU'(0) = {convention} are "
         "not judged there against float64 results"
     ]

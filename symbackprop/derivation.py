@@ -64,8 +64,15 @@ class Derivation:
     spec: NetworkSpec
     network: SymbolicNetwork
     gradients: Gradients
-    values: ExactValues
     options: Options = field(default_factory=Options)
+
+    @cached_property
+    def values(self) -> ExactValues:
+        """The exact values at the documented point under ``options.relu_prime_at_zero``,
+        substituted into the closed forms when first asked for: ``check`` computes its numbers
+        over the layer graph and needs them only for ``[training]`` or where its own evaluation
+        cannot settle a value, and a deep smooth network takes minutes to substitute."""
+        return evaluate(self.network, self.gradients, self.options.relu_prime_at_zero)
 
     @cached_property
     def compact(self) -> dict[str, ImmutableMatrix]:
@@ -325,7 +332,7 @@ def derive(
         return derive_stack(spec, options)
     net = build_network(spec)
     grads = gradients_of(net)
-    return Derivation(spec, net, grads, evaluate(net, grads, options.relu_prime_at_zero), options)
+    return Derivation(spec, net, grads, options)
 
 
 def printed_size(expr: Expr, cache: dict[Expr, int]) -> int:

@@ -203,6 +203,8 @@ def kink_mask(
     """
     params = _copy(weights, biases)
     base = [np.asarray(z, dtype=np.float64) for z in kink_inputs(*params)]
+    if not base:  # no kinks (a smooth network): nothing to straddle, no entry to re-evaluate
+        return _over_entries(weights, biases, step, lambda *_: False, np.bool_)
 
     def straddles(params: Parameters, lo: float, hi: float, array: Array, index: tuple) -> bool:
         array[index] = hi

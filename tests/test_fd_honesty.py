@@ -153,3 +153,20 @@ def test_the_diagnosis_says_what_was_not_judged() -> None:
         "17 finite-difference entries were not judged: float64 cannot resolve them there "
         "(see the note)." in report.diagnosis
     )
+
+
+def test_a_smooth_network_has_no_kink_to_straddle() -> None:
+    """Without kink arguments the mask is all False, and the arguments are asked for once, not
+    twice per entry."""
+    from symbackprop.finite_differences import kink_mask
+
+    calls = []
+
+    def no_kinks(weights: list, biases: list | None) -> list:
+        calls.append(1)
+        return []
+
+    flags_w, flags_b = kink_mask(no_kinks, [np.ones((2, 3))], [np.zeros((2, 1))])
+    assert [f.tolist() for f in flags_w] == [[[False] * 3] * 2]
+    assert flags_b is not None and flags_b[0].tolist() == [[False], [False]]
+    assert len(calls) == 1

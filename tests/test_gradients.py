@@ -127,3 +127,57 @@ def test_heaviside_half_does_not_leak() -> None:
 
 def test_no_kink_note_when_all_units_are_off_the_kink() -> None:
     assert derive("seed").values.kinks == ()
+
+
+def _batch_text(output: str, loss: str, units: int, samples: int) -> str:
+    """A 2-3-``units`` network with ``samples`` samples (two-digit sample indices)."""
+    xs = ", ".join(f"[{(s % 5 - 2) / 10}, {(s % 3) / 10}]" for s in range(samples))
+    if units == 1:
+        ys = ", ".join(f"[{s % 2}]" for s in range(samples))
+    else:
+        ys = ", ".join(
+            f"[{', '.join(str(int(k == s % units)) for k in range(units))}]"
+            for s in range(samples)
+        )
+    w2 = ", ".join(f"[{0.1 * (k + 1)}, -0.2, 0.3]" for k in range(units))
+    b2 = ", ".join("0.1" for _ in range(units))
+    return (
+        f'[network]\nlayers = [2, 3, {units}]\nactivations = ["tanh", "{output}"]\n'
+        f"loss = {loss}\n[parameters]\nW1 = [[0.1, -0.2], [0.3, 0.4], [-0.5, 0.6]]\n"
+        f"b1 = [0.0, 0.1, -0.1]\nW2 = [{w2}]\nb2 = [{b2}]\n[data]\nx = [{xs}]\ny = [{ys}]\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("output", "loss", "units"),
+    [
+        ("softmax", '"cross_entropy"', 3),
+        ("sigmoid", '"binary_cross_entropy"', 1),
+        ("identity", '{ name = "squared_error", half = true }', 2),
+    ],
+)
+def test_renamed_output_errors_are_the_derived_ones(
+    output: str, loss: str, units: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The output errors of samples 3..12, renamed from the first sample's, are exactly (argument
+    for argument) what deriving each sample gives; only two samples are derived."""
+    from symbackprop import gradients
+    from symbackprop.gradients import _output_error, _output_errors
+
+    net = build_network(parse_spec(_batch_text(output, loss, units, 12)))
+    derivations = []
+
+    def counted(*args: object) -> object:
+        derivations.append(args)
+        return _output_error(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(gradients, "_output_error", counted)
+    renamed = _output_errors(net)
+    assert len(derivations) == 2 * units  # the others were renamed
+    derived = tuple(_output_error(net, k, s) for s in range(12) for k in range(units))
+    assert len(renamed) == 12 * units
+    for got, want in zip(renamed, derived, strict=True):
+        assert (got.unit, got.sample, got.assumption) == (want.unit, want.sample, want.assumption)
+        for a, b in zip(got.steps, want.steps, strict=True):
+            assert (a.reason, a.lhs, a.rhs) == (b.reason, b.lhs, b.rhs)
+            assert str(a.rhs) == str(b.rhs)

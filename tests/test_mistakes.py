@@ -313,3 +313,54 @@ def test_save_failing_batch_with_l2_round_trips(derivations, tmp_path) -> None:
     again = parse_spec(spec_toml(spec))
     assert again.weights == spec.weights
     assert (again.x, again.y, again.l2, again.batched) == (spec.x, spec.y, spec.l2, spec.batched)
+
+
+def _close_at_full_precision(expected: np.ndarray, actual: np.ndarray, rtol, atol) -> bool:
+    """The comparison entry by entry at 40 digits (what the float64 screening must agree with)."""
+    with mpmath.workdps(40):
+        return all(
+            np.isfinite(float(u)) and abs(mpmath.mpf(float(u)) - v) <= atol + rtol * abs(v)
+            for v, u in zip(expected.ravel(), actual.ravel(), strict=True)
+        )
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_float64_screening_gives_the_full_precision_verdict(seed: int) -> None:
+    """_close screens in float64 and decides entries near a tolerance's edge at 40 digits:
+    its verdict is the entry-by-entry one, also exactly on the edge, beyond float64's range,
+    for complex values and for non-finite floats."""
+    from symbackprop.mistakes.diagnose import _close
+
+    rng = np.random.default_rng(seed)
+    rtol, atol = 1e-7, 1e-9
+    with mpmath.workdps(40):
+        exact = [mpmath.mpf(float(v)) * (1 + mpmath.mpf(10) ** -30) for v in rng.normal(size=12)]
+        exact[0] = mpmath.mpf(10) ** -400  # below float64's range
+        exact[1] = mpmath.mpf(0)
+        expected = np.array(exact, dtype=object).reshape(3, 4)
+        cases = []
+        for scale in (0.0, 0.5, 0.999999, 1.0, 1.000001, 2.0):
+            actual = np.array(
+                [float(v + scale * (atol + rtol * abs(v))) for v in exact], dtype=np.float64
+            ).reshape(3, 4)
+            cases.append(actual)
+            edge = actual.copy()
+            edge[1, 1] = float(exact[5] - (atol + rtol * abs(exact[5])))  # the edge, rounded
+            cases.append(edge)
+        bad = cases[0].copy()
+        bad[2, 3] = np.nan
+        cases.append(bad)
+    verdicts = set()
+    for actual in cases:
+        want = _close_at_full_precision(expected, actual, rtol, atol)
+        assert _close(expected, actual, rtol, atol) is want
+        verdicts.add(want)
+    assert verdicts == {True, False}  # the cases reach both verdicts
+    huge = expected.copy()
+    huge[0, 0] = mpmath.mpf(10) ** 400  # beyond float64: no float is near it
+    assert _close(huge, cases[0], rtol, atol) is False
+    complex_ = expected.copy()
+    complex_[2, 0] = mpmath.mpc(float(exact[8]), 1e-3)
+    assert _close(complex_, cases[0], rtol, atol) is _close_at_full_precision(
+        complex_, cases[0], rtol, atol
+    )

@@ -239,7 +239,7 @@ def point_data(derivation: Derivation, label: str, spec: NetworkSpec) -> PointDa
     """The exact values of ``derivation`` at the point of ``spec``, named ``label``."""
     network = replace(derivation.network, spec=spec)
     convention = derivation.options.relu_prime_at_zero
-    documented = spec is derivation.spec and derivation.values.convention == convention
+    documented = spec is derivation.spec  # whose values are under the same convention
     closed_forms = (lambda: derivation.values) if documented else None
     exact = exact_numbers(network, derivation.gradients, convention, closed_forms=closed_forms)
     gradients = {k: v for k, v in exact.items() if k.startswith("d")}

@@ -137,17 +137,14 @@ def output_error_function(
     ``"at-outputs"``: the Jacobian of z evaluated at yhat instead of z.
     """
     zs, outs, ys = _symbols("z", n), _symbols("a", n), _symbols("t", n)
-    entry, (name, options) = LOSSES[loss[0]], activation
-    gradient = [diff(entry.per_sample(outs, ys, dict(loss[1])), o) for o in outs]
-    act = ACTIVATIONS[name]
-    applied = act.apply(zs, dict(options))
+    entry = LOSSES[loss[0]]
+    gradient = _loss_gradient(loss, n)
 
     def weight(k: int, i: int) -> Expr:
         if part == "none" or (part == "diagonal" and k != i):
             return S.One if k == i else S.Zero
-        if part == "at-outputs":
-            return diff(applied[k], zs[i]).xreplace(dict(zip(zs, outs, strict=True)))
-        return act.in_outputs(diff(applied[k], zs[i]), zs, outs, dict(options))
+        jacobian = _jacobian(activation, n, part == "at-outputs")
+        return jacobian[k][i]
 
     errors = []
     for i in range(n):
@@ -157,6 +154,36 @@ def output_error_function(
             error = error if applied_assumption is None else applied_assumption[0]
         errors.append(_elementary(error, convention))
     return lambdify([zs, outs, ys], errors, modules=_modules(convention))
+
+
+@lru_cache(maxsize=64)
+def _loss_gradient(loss: tuple[str, tuple], n: int) -> tuple[Expr, ...]:
+    """dJ_s/dyhat_k of one sample, in the outputs ``a`` and targets ``t``."""
+    outs, ys = _symbols("a", n), _symbols("t", n)
+    per_sample = LOSSES[loss[0]].per_sample(outs, ys, dict(loss[1]))
+    return tuple(diff(per_sample, o) for o in outs)
+
+
+@lru_cache(maxsize=64)
+def _jacobian(
+    activation: tuple[str, tuple], n: int, at_outputs: bool
+) -> tuple[tuple[Expr, ...], ...]:
+    """d a_k / d z_i of a vector activation, in the outputs where the textbook writes it, or
+    (``at_outputs``) with z replaced by the outputs; computed once per activation and width
+    for every loss and mistake that uses it."""
+    zs, outs = _symbols("z", n), _symbols("a", n)
+    name, options = activation
+    act = ACTIVATIONS[name]
+    applied = act.apply(zs, dict(options))
+    at = dict(zip(zs, outs, strict=True))
+
+    def entry(k: int, i: int) -> Expr:
+        derivative = diff(applied[k], zs[i])
+        if at_outputs:
+            return derivative.xreplace(at)
+        return act.in_outputs(derivative, zs, outs, dict(options))
+
+    return tuple(tuple(entry(k, i) for i in range(n)) for k in range(n))
 
 
 def _symbols(stem: str, n: int) -> list[Symbol]:
