@@ -110,8 +110,7 @@ def gradients_of(net: SymbolicNetwork) -> Gradients:
         The compact gradients with every derivation step recorded.
     """
     layers = net.layers
-    params = [p for _, matrix in net.parameters() for p in matrix]
-    adjoints = reverse(net.definitions(), notation.LOSS, params, _rewrites(net))
+    adjoints = chain_rule(net)
     deltas = [
         ImmutableMatrix(
             layer.size, net.spec.samples, lambda i, s, l=layer.index: _delta_symbol(net, l, i, s)
@@ -134,6 +133,12 @@ def gradients_of(net: SymbolicNetwork) -> Gradients:
     return Gradients(
         tuple(deltas), tuple(definitions), outputs, tuple(locals_), weights, biases, verified
     )
+
+
+def chain_rule(net: SymbolicNetwork) -> Adjoints:
+    """The chain rule's adjoints over the network's one-level definitions."""
+    params = [p for _, matrix in net.parameters() for p in matrix]
+    return reverse(net.definitions(), notation.LOSS, params, _rewrites(net))
 
 
 def _rewrites(net: SymbolicNetwork) -> dict[Symbol, Callable[[Expr], Expr]]:

@@ -162,9 +162,10 @@ def test_renamed_output_errors_are_the_derived_ones(
     """The output errors of samples 3..12, renamed from the first sample's, are exactly (argument
     for argument) what deriving each sample gives; only two samples are derived."""
     from symbackprop import gradients
-    from symbackprop.gradients import _output_error, _output_errors
+    from symbackprop.gradients import _output_error, _output_errors, chain_rule
 
     net = build_network(parse_spec(_batch_text(output, loss, units, 12)))
+    adjoints = chain_rule(net)
     derivations = []
 
     def counted(*args: object) -> object:
@@ -172,9 +173,9 @@ def test_renamed_output_errors_are_the_derived_ones(
         return _output_error(*args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(gradients, "_output_error", counted)
-    renamed = _output_errors(net)
+    renamed = _output_errors(net, adjoints)
     assert len(derivations) == 2 * units  # the others were renamed
-    derived = tuple(_output_error(net, k, s) for s in range(12) for k in range(units))
+    derived = tuple(_output_error(net, adjoints, k, s) for s in range(12) for k in range(units))
     assert len(renamed) == 12 * units
     for got, want in zip(renamed, derived, strict=True):
         assert (got.unit, got.sample, got.assumption) == (want.unit, want.sample, want.assumption)
