@@ -18,8 +18,10 @@ from sympy import (
     Derivative,
     Eq,
     Expr,
+    Function,
     ImmutableMatrix,
     Mul,
+    S,
     Symbol,
     cancel,
     count_ops,
@@ -109,8 +111,34 @@ def partials(expr: Expr) -> dict[Symbol, Expr]:
     result: defaultdict[Symbol, list[Expr]] = defaultdict(list)
     for term in Add.make_args(expr):
         for symbol in term.free_symbols:
-            result[symbol].append(diff(term, symbol))
+            result[symbol].append(_term_derivative(term, symbol))
     return {symbol: Add(*terms) for symbol, terms in result.items()}
+
+
+def _term_derivative(term: Expr, symbol: Symbol) -> Expr:
+    """``diff(term, symbol)``, with the two shapes that dominate a layer graph done directly.
+
+    A product of a number and distinct symbols (``w * h``) loses its factor ``symbol``; a
+    function of ``symbol`` itself (``tanh(a)``) is its ``fdiff``, which is what ``diff`` takes
+    by the chain rule times d symbol/d symbol = 1. Everything else goes to ``diff``.
+    """
+    if term == symbol:
+        return S.One
+    if (
+        isinstance(term, Mul)
+        and term.args.count(symbol) == 1
+        and all(a.is_Symbol or a.is_Number for a in term.args)
+    ):
+        rest = list(term.args)
+        rest.remove(symbol)
+        return Mul(*rest)
+    if (
+        isinstance(term, Function)
+        and term.args == (symbol,)
+        and type(term)._eval_derivative is Function._eval_derivative
+    ):
+        return term.fdiff(1)
+    return diff(term, symbol)
 
 
 def gradients_of(net: SymbolicNetwork) -> Gradients:
