@@ -74,12 +74,19 @@ def _layers(d: StackDerivation) -> list[Block]:
         act = f", then {layer.activation}" if layer.activation is not None else ""
         shapes = f"{layer.input_shape} to {layer.output_shape}"
         proven = "proven equal" if d.proofs[layer.position] else "NOT equal"
+        size = d.proof_sizes.get(layer.position)
+        where = f" (proven at the representative size {size})" if size else ""
         out += [
             Heading(f"Layer {layer.position}: {kind.describe(layer.options)}{act}", 2),
             Paragraph((("text", f"From shape {shapes}. Forward:"),)),
             Equation(kind.formula_latex, layer.label),
             Paragraph(
-                (("text", f"Textbook backward pass, {proven} to the element-wise chain rule:"),)
+                (
+                    (
+                        "text",
+                        f"Textbook backward pass, {proven} to the element-wise chain rule{where}:",
+                    ),
+                )
             ),
             Equation(
                 kind.backward_latex,
