@@ -211,19 +211,24 @@ STACK_NEST_LIMIT = 1
 
 
 def _substituted(expr: Expr, values: dict[Symbol, Expr], nesting: _Nesting) -> Expr:
-    """``expr`` at ``values``, substituted as written (unevaluated, as :mod:`exact` does past
-    its nesting limit) once a value it takes nests more than :data:`STACK_NEST_LIMIT` functions.
+    """``expr`` at ``values``: the values nesting at most :data:`STACK_NEST_LIMIT` functions
+    substituted with SymPy's evaluation (numbers combine), then the deeper ones as written,
+    unevaluated (as :mod:`exact` does past its nesting limit).
 
     Evaluating a tanh, an exp or a product with one asks the sign or finiteness of its
     argument, which SymPy finds by evaluating the whole tree below numerically, at every
     level: a recurrence of width H over T steps costs about H**T.
     """
-    deep = any(
-        isinstance(value, Basic) and nesting.depth(value) > STACK_NEST_LIMIT
-        for value in (values.get(s, s) for s in expr.free_symbols)
-    )
-    with evaluating(not deep):
+    deep = {s for s in expr.free_symbols if _depth(values.get(s, s), nesting) > STACK_NEST_LIMIT}
+    if not deep:
         return expr.xreplace(values)
+    shallow = expr.xreplace({s: values[s] for s in expr.free_symbols - deep if s in values})
+    with evaluating(False):
+        return shallow.xreplace({s: values[s] for s in deep})
+
+
+def _depth(value: Any, nesting: _Nesting) -> int:
+    return nesting.depth(value) if isinstance(value, Basic) else 0
 
 
 def _at_kink(expr: Expr, convention: Expr, seen: dict[Expr, bool]) -> Expr:
