@@ -9,9 +9,10 @@ equal to the element-wise result.
 
 from __future__ import annotations
 
+import operator
 from collections import defaultdict
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, reduce
 
 from sympy import (
     Add,
@@ -115,6 +116,7 @@ def partials(expr: Expr) -> dict[Symbol, Expr]:
     return {symbol: Add(*terms) for symbol, terms in result.items()}
 
 
+@cache
 def _term_derivative(term: Expr, symbol: Symbol) -> Expr:
     """``diff(term, symbol)``, with the two shapes that dominate a layer graph done directly.
 
@@ -132,6 +134,13 @@ def _term_derivative(term: Expr, symbol: Symbol) -> Expr:
         rest = list(term.args)
         rest.remove(symbol)
         return Mul(*rest)
+    if isinstance(term, Mul):
+        having = [a for a in term.args if symbol in a.free_symbols]
+        if len(having) == 1:  # the product rule's one term, as Mul's derivative builds it
+            factors = [_term_derivative(a, symbol) if a is having[0] else a for a in term.args]
+            return reduce(operator.mul, factors, S.One)
+    if isinstance(term, Add):
+        return Add(*(_term_derivative(a, symbol) for a in term.args if symbol in a.free_symbols))
     if (
         isinstance(term, Function)
         and term.args == (symbol,)
