@@ -6,7 +6,10 @@ start and imports included), the best of three runs, for
 - the built-in ``cnn`` example (1x6x6 -> conv 2x3x3 relu -> max-pool 2 -> flatten -> dense 3
   softmax, 47 parameters): ``check``, ``derive`` (text) and ``derive --format json``;
 - a 1x12x12 input -> conv 4x3x3 relu -> max-pool 2 -> flatten -> dense 10 softmax network
-  (1,050 parameters, two-decimal numbers), the same three commands.
+  (1,050 parameters, two-decimal numbers), the same three commands;
+- ``rnn T=8 H=16``: 8 word indices -> embedding 10x8 -> rnn 16 over 8 steps -> temporal_dense
+  10 -> temporal_cross_entropy (:func:`rnn_spec`, 650 parameters), the same three commands;
+  issue 11's target is 10 s each (BPTT is proven at its representative size T=3, D=2, H=2).
 """
 
 from __future__ import annotations

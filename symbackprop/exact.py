@@ -216,7 +216,22 @@ MAX_BITS = 20_000
 Rounded = tuple[int, int, int]
 
 
-def decimal(value: Expr, digits: int) -> str:
+class Enclosures:
+    """The interval enclosures of :func:`decimal`, one per precision, shared by the calls on
+    many values with common subexpressions (the states of a recurrence): each is enclosed once."""
+
+    def __init__(self) -> None:
+        self.rewrites: dict[Expr, Expr | None] = {}
+        self.by_bits: dict[int, _Enclosure] = {}
+
+    def at(self, bits: int) -> _Enclosure:
+        """The enclosure at ``bits`` of precision."""
+        if bits not in self.by_bits:
+            self.by_bits[bits] = _Enclosure(bits, self.rewrites)
+        return self.by_bits[bits]
+
+
+def decimal(value: Expr, digits: int, shared: Enclosures | None = None) -> str:
     """``value`` correctly rounded (half to even) to ``digits`` significant digits.
 
     Interval arithmetic (``mpmath.iv``) over the expression DAG, each shared subexpression once,
@@ -236,10 +251,10 @@ def decimal(value: Expr, digits: int) -> str:
     if value == 0:
         return "0"
     bits = int(digits * 3.33) + 40
-    rewrites: dict[Expr, Expr | None] = {}
+    enclosures = Enclosures() if shared is None else shared
     while bits <= MAX_BITS:
         try:
-            low, high = _Enclosure(bits, rewrites).of(value)._mpi_
+            low, high = enclosures.at(bits).of(value)._mpi_
         except (NotImplementedError, ZeroDivisionError, ValueError):
             break
         if low == high == fzero:

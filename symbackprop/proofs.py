@@ -225,10 +225,24 @@ def prove_textbook(layer: StackLayer, samples: int = 1) -> bool:
     """Whether the layer's textbook backward pass equals the chain rule, entry by entry.
 
     Proven for abstract input, parameters and upstream gradient (symbols), so for every point;
-    over a batch of ``samples`` for a layer whose output depends on the batch, else one sample.
+    over a batch of ``samples`` for a layer whose output depends on the batch, else one sample;
+    at the layer's representative size (:func:`proof_size`) when it has one.
     """
-    batch = samples if LAYERS[layer.kind].batch_dependent else 1
-    return _proof(layer.kind, layer.config, layer.input_shape, batch)
+    kind = LAYERS[layer.kind]
+    batch = samples if kind.batch_dependent else 1
+    config, shape = layer.config, layer.input_shape
+    smaller = kind.proof_size(layer.options, shape)
+    if smaller is not None:
+        options, shape, _ = smaller
+        config = tuple(sorted(options.items()))
+    return _proof(layer.kind, config, shape, batch)
 
 
-__all__ = ["prove_textbook"]
+def proof_size(layer: StackLayer) -> str:
+    """The size :func:`prove_textbook` proves ``layer`` at (``"T=3, D=2, H=2"``), or "" for its
+    own size."""
+    smaller = LAYERS[layer.kind].proof_size(layer.options, layer.input_shape)
+    return "" if smaller is None else smaller[2]
+
+
+__all__ = ["proof_size", "prove_textbook"]

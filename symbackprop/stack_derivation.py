@@ -13,15 +13,15 @@ from functools import cached_property
 from typing import Any, ClassVar
 
 import numpy as np
-from sympy import Expr, Symbol
+from sympy import Basic, Expr, Symbol
 
 from .chain import Adjoints, reverse
 from .errors import SymbackpropError
-from .exact import DecimalError, decimal
+from .exact import DecimalError, Enclosures, _Nesting, decimal, evaluating
 from .formats import Omitted, render
 from .graph import LayerGraph, build_graph
 from .layers.base import tensor
-from .proofs import prove_textbook
+from .proofs import proof_size, prove_textbook
 from .stack_spec import StackSpec
 
 
@@ -38,6 +38,16 @@ class StackDerivation:
     values: dict[Symbol, Expr]
     options: Any
     proofs: dict[int, bool] = field(default_factory=dict)
+    #: For a layer proven at a representative size, that size (``"T=3, D=2, H=2"``).
+    proof_sizes: dict[int, str] = field(default_factory=dict)
+
+    def proven(self, position: int) -> str:
+        """How the layer's textbook backward pass was proven: ``"proven"``,
+        ``"proven at the representative size T=3, D=2, H=2"`` or ``"NOT equal"``."""
+        if not self.proofs[position]:
+            return "NOT equal"
+        size = self.proof_sizes.get(position)
+        return f"proven at the representative size {size}" if size else "proven"
 
     @cached_property
     def compact(self) -> dict[str, np.ndarray]:
@@ -120,15 +130,25 @@ class StackDerivation:
 
     def exact_form(self, value: Expr) -> Expr | Omitted:
         """``value``, or :class:`Omitted` when its printed form would be too large."""
-        size = _size(value)
+        size = _size(value, self._sizes)
         if size > self.options.exact_limit:
             return Omitted(size, self.options.exact_limit, "--exact-limit")
         return value
 
+    @cached_property
+    def _sizes(self) -> dict[Expr, int]:
+        """Tree sizes of the values and their subexpressions, for :meth:`exact_form`."""
+        return {}
+
+    @cached_property
+    def _enclosures(self) -> Enclosures:
+        """Interval enclosures shared by every decimal: the values share subexpressions."""
+        return Enclosures()
+
     def decimal(self, value: Expr) -> str:
         """``value`` to the derivation's digits, every one correct."""
         try:
-            return decimal(value, self.options.digits)
+            return decimal(value, self.options.digits, self._enclosures)
         except DecimalError as error:
             raise DecimalError(error.digits, error.reason, "a stack value") from None
 
@@ -162,17 +182,13 @@ class StackDerivation:
         return self.to("mathml", **kwargs)
 
 
-def _size(expr: Expr) -> int:
+def _size(expr: Expr, sizes: dict[Expr, int]) -> int:
     """The number of nodes of ``expr``'s tree, each shared subexpression visited once
-    (an unrolled recurrence repeats h_{t-1} in every entry of h_t)."""
-    sizes: dict[Expr, int] = {}
-
-    def size(e: Expr) -> int:
-        if e not in sizes:
-            sizes[e] = 1 + sum(size(arg) for arg in e.args)
-        return sizes[e]
-
-    return size(expr)
+    (an unrolled recurrence repeats h_{t-1} in every entry of h_t); ``sizes`` memoises them
+    across the values, which share subexpressions."""
+    if expr not in sizes:
+        sizes[expr] = 1 + sum(_size(arg, sizes) for arg in expr.args)
+    return sizes[expr]
 
 
 def derive_stack(spec: StackSpec, options: Any) -> StackDerivation:
@@ -183,7 +199,8 @@ def derive_stack(spec: StackSpec, options: Any) -> StackDerivation:
     adjoints = reverse(graph.definitions, graph.loss, params, graph.rewrites)
     values = exact_values(graph, adjoints, options.relu_prime_at_zero)
     proofs = {layer.position: prove_textbook(layer, spec.samples) for layer in spec.layers}
-    return StackDerivation(spec, graph, adjoints, values, options, proofs)
+    sizes = {layer.position: proof_size(layer) for layer in spec.layers if proof_size(layer)}
+    return StackDerivation(spec, graph, adjoints, values, options, proofs, sizes)
 
 
 def exact_values(graph: LayerGraph, adjoints: Adjoints, convention: Expr) -> dict[Symbol, Expr]:
@@ -199,25 +216,53 @@ def exact_values(graph: LayerGraph, adjoints: Adjoints, convention: Expr) -> dic
     for tensors, data in ((graph.inputs, spec.x), (graph.targets, spec.y)):
         for s, symbols in enumerate(tensors):
             values.update({symbols[i]: data[s][i] for i in np.ndindex(*symbols.shape)})
-    for symbol, expr in graph.definitions.items():
-        values[symbol] = _at_kink(expr.xreplace(values), convention)
-    for symbol, expr in adjoints.definitions.items():
-        values[symbol] = _at_kink(expr.xreplace(values), convention)
+    nesting, seen = _Nesting(), dict[Expr, bool]()
+    for definitions in (graph.definitions, adjoints.definitions):
+        for symbol, expr in definitions.items():
+            values[symbol] = _at_kink(_substituted(expr, values, nesting), convention, seen)
     # each gradient is stored under its parameter's own symbol, so all are evaluated before
     # any is stored: dh0 = Wh da_1 needs Wh's value, not dWh's
     gradients = {
-        symbol: _at_kink(expr.xreplace(values), convention)
+        symbol: _at_kink(_substituted(expr, values, nesting), convention, seen)
         for symbol, expr in adjoints.parameters.items()
     }
     values.update(gradients)
     return values
 
 
-def _at_kink(expr: Expr, convention: Expr) -> Expr:
-    """Kink derivatives left at exactly 0 (ReLU'(0)) take the convention."""
+#: Values nesting functions deeper than this (tanh of a sum of tanh) are substituted as
+#: written; see :func:`_substituted`. The networks' :data:`exact.NEST_LIMIT` is 4, but a
+#: recurrence is as wide as it is deep.
+STACK_NEST_LIMIT = 1
+
+
+def _substituted(expr: Expr, values: dict[Symbol, Expr], nesting: _Nesting) -> Expr:
+    """``expr`` at ``values``: the values nesting at most :data:`STACK_NEST_LIMIT` functions
+    substituted with SymPy's evaluation (numbers combine), then the deeper ones as written,
+    unevaluated (as :mod:`exact` does past its nesting limit).
+
+    Evaluating a tanh, an exp or a product with one asks the sign or finiteness of its
+    argument, which SymPy finds by evaluating the whole tree below numerically, at every
+    level: a recurrence of width H over T steps costs about H**T.
+    """
+    deep = {s for s in expr.free_symbols if _depth(values.get(s, s), nesting) > STACK_NEST_LIMIT}
+    if not deep:
+        return expr.xreplace(values)
+    shallow = expr.xreplace({s: values[s] for s in expr.free_symbols - deep if s in values})
+    with evaluating(False):
+        return shallow.xreplace({s: values[s] for s in deep})
+
+
+def _depth(value: Any, nesting: _Nesting) -> int:
+    return nesting.depth(value) if isinstance(value, Basic) else 0
+
+
+def _at_kink(expr: Expr, convention: Expr, seen: dict[Expr, bool]) -> Expr:
+    """Kink derivatives left at exactly 0 (ReLU'(0)) take the convention; ``seen`` memoises
+    :func:`_has` across the values, which share their subexpressions."""
     from .activations import KinkFunction
 
-    if not _has(expr, KinkFunction, {}):
+    if not _has(expr, KinkFunction, seen):
         return expr
     return expr.replace(lambda e: isinstance(e, KinkFunction), lambda e: e.elementary(convention))
 

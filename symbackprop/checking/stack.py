@@ -17,6 +17,7 @@ from typing import Any
 import mpmath
 import numpy as np
 from sympy import Expr, Rational, Symbol, lambdify
+from sympy.printing.pycode import MpmathPrinter
 
 from .. import notation, reference_layers
 from ..activations import LeakyReLU, ReLU
@@ -104,8 +105,21 @@ def _stage(
         function = lambdify(args, renamed, modules=[scalar, "numpy"], printer=_printer())
     else:
         scalar = scalar_functions(mpmath.mpf(int(convention.p)) / int(convention.q))
-        function = lambdify(args, renamed, modules=[scalar, "mpmath"])
+        function = lambdify(args, renamed, modules=[scalar, "mpmath"], printer=_mp_printer())
     return _Stage(tuple(outputs), tuple(inputs), function)
+
+
+def _mp_printer() -> MpmathPrinter:
+    """lambdify's mpmath printer, without sorting the terms of sums (as numeric's NumPy one)."""
+    return MpmathPrinter(
+        {
+            "fully_qualified_modules": False,
+            "inline": True,
+            "allow_unknown_functions": True,
+            "user_functions": {},
+            "order": "none",
+        }
+    )
 
 
 def compile_program(

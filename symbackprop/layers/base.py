@@ -120,6 +120,13 @@ class LayerKind:
         """A short name with the options, for titles: ``conv2d 2x3x3``."""
         return self.name
 
+    def proof_size(self, config: Config, shape: Shape) -> tuple[Config, Shape, str] | None:
+        """A smaller configuration and input shape on which the proof of the textbook form
+        stands for every size, with a phrase naming it (``"T=3, D=2, H=2"``); or None: prove at
+        the layer's own size. For a layer whose backward pass is the same loops at any size and
+        whose proof at full size grows exponentially (backpropagation through time)."""
+        return None
+
     def proof_inputs(self, config: Config, shape: Shape, samples: int) -> list[Tensor] | None:
         """Concrete inputs for the proof of the textbook form (word indices), or None: symbols."""
         return None

@@ -129,8 +129,23 @@ class RNN(LayerKind):
     #: The width of a_t per hidden unit (4 for the LSTM's stacked gates).
     width = 1
 
+    #: The time steps, input and hidden widths of the proof's representative size: every
+    #: path of BPTT (from the output at t, from a_{t+1}, h_0 into the first step) is there.
+    proof_steps = 3
+    proof_width = 2
+
     def configure(self, fields: Fields, shape: Shape) -> dict[str, Any]:
         return _common(fields, self.states)
+
+    def proof_size(self, config: Config, shape: Shape) -> tuple[Config, Shape, str] | None:
+        steps, width = min(shape[0], self.proof_steps), min(shape[1], self.proof_width)
+        units = min(config["units"], self.proof_width)
+        if (steps, width, units) == (shape[0], shape[1], config["units"]):
+            return None
+        smaller = dict(config, units=units)
+        for key in self.states:  # the first ``units`` entries of each sample's state
+            smaller[key] = tuple(row[:units] for row in config[key])
+        return smaller, (steps, width), f"T={steps}, D={width}, H={units}"
 
     def describe(self, config: Config) -> str:
         return f"{self.name} {config['units']}" + (
@@ -233,6 +248,8 @@ class LSTM(RNN):
     )
     states = ("h0", "c0")
     width = 4
+    #: Two steps hold the cell path dc_t += dc_{t+1} f_{t+1}; three take minutes to prove.
+    proof_steps = 2
 
     def forward_batch(
         self,

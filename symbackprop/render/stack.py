@@ -56,7 +56,9 @@ def _layer_lines(d: StackDerivation) -> list[str]:
             + (f"; parameters {params}" if params else "")
         )
         lines.append(f"     forward:  {kind.formula}")
-        proven = "proven" if d.proofs[layer.position] else "NOT equal to the chain rule"
+        proven = d.proven(layer.position)
+        if not d.proofs[layer.position]:
+            proven += " to the chain rule"
         lines.append(f"     backward: {kind.backward} ({proven})")
     return lines
 
@@ -225,6 +227,7 @@ def _layer_json(d: StackDerivation, layer: StackLayer) -> dict[str, Any]:
         "forward": kind.formula,
         "backward": kind.backward,
         "backward_proven": d.proofs[layer.position],
+        "backward_proven_at": d.proof_sizes.get(layer.position),
     }
 
 

@@ -78,12 +78,14 @@ def layers_section(d: StackDerivation, *, compact: bool = False) -> list[Block]:
         name = f"Layer {layer.position}: {kind.describe(layer.options)}{act}"
         shapes = f"{layer.input_shape} to {layer.output_shape}"
         proven = "proven equal" if d.proofs[layer.position] else "NOT equal"
+        size = d.proof_sizes.get(layer.position)
+        where = f" (proven at the representative size {size})" if size else ""
         forward = Equation(kind.formula_latex, layer.label)
         backward = Equation(kind.backward_latex, f"{layer.label} backward")
         if compact:
             lead = (
                 f"{name}, from shape {shapes}. Forward, and the textbook backward pass "
-                f"({proven} to the element-wise chain rule):"
+                f"({proven} to the element-wise chain rule{where}):"
             )
             out += [Paragraph((("text", lead),)), forward, backward]
             continue
@@ -92,7 +94,12 @@ def layers_section(d: StackDerivation, *, compact: bool = False) -> list[Block]:
             Paragraph((("text", f"From shape {shapes}. Forward:"),)),
             forward,
             Paragraph(
-                (("text", f"Textbook backward pass, {proven} to the element-wise chain rule:"),)
+                (
+                    (
+                        "text",
+                        f"Textbook backward pass, {proven} to the element-wise chain rule{where}:",
+                    ),
+                )
             ),
             backward,
         ]
