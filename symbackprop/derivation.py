@@ -26,6 +26,7 @@ from .gradients import Gradients, gradients_of
 from .network import SymbolicNetwork, build_network
 from .notation import entry_name
 from .point import spec_at
+from .shared import SharedValues, share
 from .spec import NetworkSpec, load_spec
 from .spec_dict import spec_from_dict
 from .stack_derivation import StackDerivation, derive_stack
@@ -134,6 +135,18 @@ class Derivation:
         if size > self.options.exact_limit:
             return Omitted(size, self.options.exact_limit, "--exact-limit")
         return value
+
+    @cached_property
+    def shared(self) -> SharedValues:
+        """The forward values that the exact gradients share, each named once in forward order
+        (``S^(3)``, ``yhat_1``, ...; none for the seed); see :mod:`symbackprop.shared`."""
+        entries = [value for matrix in self.values.gradients.values() for value in matrix]
+        return share(self.network, self.values, entries)
+
+    def shared_form(self, value: Expr) -> Expr | Omitted:
+        """``value`` written in the names of :attr:`shared` (``3*yhat_1/5``), or
+        :class:`Omitted` when that form is too large to print (``--exact-limit``)."""
+        return self.exact_form(self.shared.form(value))
 
     @cached_property
     def _sizes(self) -> dict[Expr, int]:

@@ -79,6 +79,14 @@ def prediction(k: int, sample: int | None = None, wide: bool = False) -> Symbol:
 
 
 @cache
+def shared_sum(layer: int, sample: int | None = None, n: int = 0) -> Symbol:
+    """S^(l), the sum that several activations of layer l share (the softmax denominator
+    sum_k exp(z^(l)_k)); S^(l)_s for sample s of a batch; a second such sum is T^(l), etc."""
+    stem = "STUV"[n] if n < 4 else f"S{n + 1}"
+    return Symbol(f"{stem}{_layer(layer)}" + ("" if sample is None else f"_{sample + 1}"))
+
+
+@cache
 def sample_loss(sample: int) -> Symbol:
     """J_s, the loss of sample s of a batch."""
     return Symbol(f"J_{sample + 1}")

@@ -292,6 +292,7 @@ class Writer(ForwardWriter):
         )
         by_key = self.d.gradients.by_key()
         numbers = worked_numbers(self)
+        out += self.shared_values()
         for layer in self.net.layers:
             l = layer.index
             out.append(Heading(f"Layer {l + 1}", 2))
@@ -303,7 +304,9 @@ class Writer(ForwardWriter):
                     for j in range(matrix.cols):
                         index = (i, j) if matrix.cols > 1 else (i,)
                         label = f"dJ/d{notation.entry_name(key, index)}"
-                        rows, reason = self.gradient_entry(key, params[i, j], (i, j), numbers)
+                        rows, reason = self.gradient_entry(
+                            key, params[i, j], (i, j), numbers, named=True
+                        )
                         out += equation_chunks(rows, label)
                         if reason:
                             skipped.append((key, params[i, j], reason))
@@ -317,12 +320,18 @@ class Writer(ForwardWriter):
         return out + self.left_out_note()
 
     def gradient_entry(
-        self, key: str, symbol: Symbol, at: tuple[int, int], numbers: dict[Symbol, Expr]
+        self,
+        key: str,
+        symbol: Symbol,
+        at: tuple[int, int],
+        numbers: dict[Symbol, Expr],
+        named: bool = False,
     ) -> tuple[list[Row], str]:
         """The rows for one gradient entry, and why its expanded form is missing (or "").
 
         The rows: the closed form in the errors and in named quantities; the expanded form;
-        the documented values substituted, the exact value and the decimal.
+        the documented values substituted, the exact value (``named``: in the names of the
+        shared values) and the decimal.
         """
         i, j = at
         in_errors = self.errors_first(self.d.gradients.by_key()[key][i, j])
@@ -339,11 +348,29 @@ class Writer(ForwardWriter):
             else:
                 reason = shown
         worked = self.numbers(in_errors, numbers, keep_order=True)
-        values = self.value_segments(self.d.values.gradients[key][i, j])
+        value = self.d.values.gradients[key][i, j]
+        if named:
+            values = self.form_segments(value, self.d.shared_form(value))
+        else:
+            values = self.value_segments(value)
         if not isinstance(worked, DecimalNumber):
             values.insert(0, Segment("=", worked, numeric=True))
         rows.append(Row("", tuple(values)))
         return rows, reason
+
+    def shared_values(self) -> list[Block]:
+        """The values that many exact gradients share, each defined once (none for the seed)."""
+        definitions = self.d.shared.definitions
+        if not definitions:
+            return []
+        rows = [
+            Row(latex(shared.symbol), tuple(self.form_segments(shared.value, shared.definition)))
+            for shared in definitions
+        ]
+        lead = paragraph(
+            "The exact values below share these values at the documented point, each named once:"
+        )
+        return [lead, *equation_chunks(rows, "gradients/shared values"), *self.left_out_note()]
 
     def parameter_pairs(self, layer: Layer) -> list[tuple[str, ImmutableMatrix]]:
         pairs = [(notation.parameter_key("W", layer.index), layer.weights)]

@@ -105,14 +105,22 @@ class ForwardWriter:
 
         An exact form too long to show on a line of its own is left out (and noted).
         """
+        return self.form_segments(value, value)
+
+    def form_segments(self, value: Expr, form: Expr | Omitted) -> list[Segment]:
+        """:meth:`value_segments` with ``form`` shown as the exact form of ``value`` (one
+        written in shared names, or :class:`Omitted`)."""
         exact = exact_decimal(value)
         if exact is not None:
             return [Segment("=", DecimalNumber(exact))]
         decimal = Segment(r"\approx", DecimalNumber(self.d.decimal(value)))
-        if isinstance(self.d.exact_form(value), Omitted) or not self.fits(value):
+        if isinstance(form, Omitted) or isinstance(self.d.exact_form(form), Omitted):
             self.left_out = True
             return [decimal]
-        return [Segment("=", value), decimal]
+        if not self.fits(form):
+            self.left_out = True
+            return [decimal]
+        return [Segment("=", form), decimal]
 
     def fits(self, expr: Expr, width: float = LINE_WIDTH - 8) -> bool:
         """Whether ``expr`` can be shown within ``width`` em, on at most three lines."""

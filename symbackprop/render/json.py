@@ -28,21 +28,43 @@ _SECTION_KEYS = {
 }
 
 
-def _values(derivation: Derivation, matrix: ImmutableMatrix) -> dict[str, Any]:
-    """Exact forms (null where too large to print, see ``--exact-limit``), LaTeX and decimals."""
+def _values(
+    derivation: Derivation, matrix: ImmutableMatrix, named: bool = False
+) -> dict[str, Any]:
+    """Exact forms (null where too large to print, see ``--exact-limit``), LaTeX and decimals;
+    ``named``: the exact forms in the names of the document's ``shared`` list."""
+    exact_form = derivation.shared_form if named else derivation.exact_form
 
     def shown(convert: Any) -> Any:
         def entry(value: Any) -> Any:
-            form = derivation.exact_form(value)
+            form = exact_form(value)
             return None if isinstance(form, Omitted) else convert(form)
 
         return entry
 
     return {
-        "exact": nested(matrix, shown(code)),
+        "exact": nested(matrix, shown(sympy_code if named else code)),
         "latex": nested(matrix, shown(latex)),
         "value": nested(matrix, lambda v: shown_value(derivation, v)[1]),
     }
+
+
+def _shared(derivation: Derivation) -> list[dict[str, Any]]:
+    """The values the exact gradients share, in order: each ``name`` (a ``Symbol`` name) with
+    its definition in numbers and earlier names (``exact``, ``latex``) and its ``decimal``."""
+    out = []
+    for shared in derivation.shared.definitions:
+        form = derivation.exact_form(shared.definition)
+        omitted = isinstance(form, Omitted)
+        out.append(
+            {
+                "name": shared.symbol.name,
+                "exact": None if omitted else sympy_code(form),
+                "latex": None if omitted else latex(form),
+                "decimal": shown_value(derivation, shared.value)[1],
+            }
+        )
+    return out
 
 
 def _training(derivation: Derivation) -> dict[str, Any] | None:
@@ -67,7 +89,9 @@ def _updated(derivation: Derivation) -> dict[str, Any] | None:
 def to_json(
     derivation: Derivation, *, sections: str | Sequence[str] | None = None, expanded: bool = True
 ) -> str:
-    """Render ``derivation`` as JSON: ``gradients.W1.exact`` holds SymPy ``str()`` forms.
+    """Render ``derivation`` as JSON: ``gradients.W1.exact`` holds SymPy code of the exact
+    values, written in the names of the top-level ``shared`` list where the gradients share
+    values (the list is absent when they share none).
 
     ``compact`` and ``expanded`` are display strings, spelt as ``--format text`` spells them
     (``a^(1)_2*(yhat_1 - y_1)``, ``ReLU'(z^(1)_1)``); ``compact_sympy`` and ``expanded_sympy``
@@ -86,7 +110,7 @@ def to_json(
     spec, values = derivation.spec, derivation.values
     gradients = {}
     for key, matrix in values.gradients.items() if "gradients" in chosen else ():
-        entry = _values(derivation, matrix)
+        entry = _values(derivation, matrix, named=True)
         entry["compact"] = nested(derivation.compact[key], show)
         entry["compact_latex"] = nested(derivation.compact[key], latex)
         entry["compact_sympy"] = nested(derivation.compact[key], sympy_code)
@@ -97,7 +121,7 @@ def to_json(
                     for row in derivation.expanded[key]
                 ]
         gradients[key] = entry
-    document = {
+    document: dict[str, Any] = {
         "symbackprop": __version__,
         "spec": spec.name,
         "network": {
@@ -128,4 +152,6 @@ def to_json(
     for key, names in _SECTION_KEYS.items():
         if not any(name in chosen for name in names):
             del document[key]
+    if "gradients" in chosen and derivation.shared.definitions:
+        document["shared"] = _shared(derivation)
     return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

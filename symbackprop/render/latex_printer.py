@@ -227,6 +227,23 @@ class DerivationPrinter(LatexPrinter):
             return self._with_power(self.call(r"\exp", [arg]), exp)
         return self._with_power(f"e^{{{exponent}}}", exp)
 
+    def _print_Mul(self, expr: Mul) -> str:
+        """SymPy's products, but ``e^{-u}`` over a denominator stays in the numerator:
+        ``\\frac{e^{-u}}{S}``, where SymPy would print ``\\frac{1}{S e^{u}}``."""
+        kept = [
+            f for f in expr.args if isinstance(f, exp) and f.args[0].could_extract_minus_sign()
+        ]
+        rest = [f for f in expr.args if f not in kept]
+        if not kept or not any(f.is_Pow and f.exp.is_negative for f in rest):
+            return super()._print_Mul(expr)
+        if expr.could_extract_minus_sign():
+            return "- " + self._print(-expr)
+        numerator, denominator = Mul(*rest).as_numer_denom()
+        factors = ([] if numerator == 1 else [self._print(numerator)]) + [
+            self._print(f) for f in kept
+        ]
+        return rf"\frac{{{' '.join(factors)}}}{{{self._print(denominator)}}}"
+
     def _print_Function(self, expr: Function, exp: Any = None) -> str:
         """Undefined functions with long names, such as ``softmax``, print upright."""
         if isinstance(expr, AppliedUndef) and len(type(expr).__name__) > 1:

@@ -101,6 +101,7 @@ def to_text(
                 lines.append(f"  {show(step.lhs)} = {show(step.rhs)}    [{step.reason}]")
         lines += [""]
     if "gradients" in chosen:
+        lines += _shared(derivation)
         lines += ["Gradients"]
         gradients = [
             (key, index, compact)
@@ -122,6 +123,20 @@ def _value(derivation: Derivation, value: Expr) -> str:
     if relation == "=":
         return shown if shown == decimal else f"{shown} = {decimal}"
     return f"{shown}  ≈ {decimal}"
+
+
+def _shared(derivation: Derivation) -> list[str]:
+    """The values that many exact gradients share, each ``name = definition  ≈ decimal``."""
+    definitions = derivation.shared.definitions
+    if not definitions:
+        return []
+    lines = ["Shared values at the documented point (the exact gradients below use these names)"]
+    for shared in definitions:
+        shown = show(derivation.exact_form(shared.definition))
+        relation, decimal = shown_value(derivation, shared.value)
+        value = shown if relation == "=" and shown == decimal else f"{shown}  {relation} {decimal}"
+        lines.append(f"  {shared.symbol} = {value}")
+    return [*lines, ""]
 
 
 def _forward(derivation: Derivation, keys: list[str]) -> list[str]:
@@ -165,7 +180,7 @@ def _entry(
     if expanded:
         lines.append(f"  expanded: {show(derivation.expanded[key][row][col])}")
     lines += [
-        f"  exact:    {show(derivation.exact_form(exact))}",
+        f"  exact:    {show(derivation.shared_form(exact))}",
         f"  value:    {shown_value(derivation, exact)[1]}",
     ]
     return lines
