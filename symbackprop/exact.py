@@ -38,7 +38,7 @@ from sympy.core.evalf import PrecisionExhausted
 from sympy.core.parameters import evaluate as evaluating
 
 from . import notation
-from .activations import KinkFunction
+from .activations import KinkFunction, NamedFunction
 from .errors import SymbackpropError
 from .gradients import Gradients
 from .network import SymbolicNetwork
@@ -316,6 +316,9 @@ class _Enclosure:
             return self._log(expr.args[0], args[0])
         if isinstance(expr, tanh):
             return 1 - 2 / (iv.exp(2 * args[0]) + 1)
+        if isinstance(expr, NamedFunction) and not isinstance(expr, KinkFunction):
+            with evaluating(False):  # sigma(u) held unevaluated: enclose 1/(1 + exp(-u))
+                return self._of(expr.elementary(S.Zero))
         raise NotImplementedError(type(expr).__name__)
 
     def _log(self, argument: Expr, enclosure: Any) -> Any:

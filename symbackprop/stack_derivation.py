@@ -142,7 +142,7 @@ class StackDerivation:
 
     @cached_property
     def _enclosures(self) -> Enclosures:
-        """Interval enclosures shared by every decimal: the values share subexpressions."""
+        """The interval enclosures shared by every decimal, as the values share subexpressions."""
         return Enclosures()
 
     def decimal(self, value: Expr) -> str:

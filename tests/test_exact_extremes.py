@@ -137,3 +137,29 @@ def test_an_unevaluable_value_is_a_one_line_error_naming_it(
     assert main(["derive", str(spec)]) == 2
     err = capsys.readouterr().err
     assert "cannot evaluate dJ/db1[0] to 12 digits" in err and "Traceback" not in err
+
+
+def test_unevaluated_sigmoid_of_a_number_is_enclosed() -> None:
+    """A stack's deep values hold sigma(u) unevaluated (an LSTM gate of earlier states); its
+    decimal is enclosed through 1/(1 + exp(-u)) and agrees with mpmath at 40 digits."""
+    from sympy.core.parameters import evaluate
+
+    from symbackprop.activations import Sigmoid
+
+    r = Rational
+    with evaluate(False):
+        inner = tanh(tanh(r(7, 100)) / (exp(-r(23, 100)) + 1) + 1 / (5 * (exp(-r(13, 100)) + 1)))
+        value = Sigmoid(2 * (-inner) / (exp(-r(3, 100)) + 1) / 5 + r(1, 100))
+    assert isinstance(value, Sigmoid)
+    mpmath.mp.dps = 40
+    try:
+
+        def sigma(x: mpmath.mpf) -> mpmath.mpf:
+            return 1 / (1 + mpmath.exp(-x))
+
+        f = mpmath.mpf
+        u = mpmath.tanh(mpmath.tanh(f(7) / 100) * sigma(f(23) / 100) + sigma(f(13) / 100) / 5)
+        want = sigma(-2 * u * sigma(f(3) / 100) / 5 + f(1) / 100)
+    finally:
+        mpmath.mp.dps = 15
+    assert decimal(value, 12) == mpmath.nstr(want, 12, strip_zeros=False)

@@ -69,21 +69,30 @@ def test_labels_do_not_intersect_and_sit_on_their_edges(name: str, mode: str) ->
         assert _distance_to_line(x, y, segment) <= (bottom - top) / 4, label
 
 
-def test_handout_page_renders_with_its_picture() -> None:
+@pytest.mark.parametrize(
+    ("example", "count"),
+    [
+        ("seed", 31),  # 7 units, 12 edges, 5 biases, 3 headers, 2 targets, loss, legend
+        ("cnn", 7),  # 5 boxes, the loss and the legend
+    ],
+)
+def test_handout_page_renders_with_its_picture(example: str, count: int) -> None:
+    """A handout in Chromium: every formula rendered, nothing wider than the page, the
+    picture's labels apart."""
     browser.require_browser()
-    path = ARTIFACTS / "picture_handout_seed.html"
+    path = ARTIFACTS / f"picture_handout_{example}.html"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(derive("seed").to_html(handout=True, title="Handout"), encoding="utf-8")
+    path.write_text(derive(example).to_html(handout=True, title="Handout"), encoding="utf-8")
     with browser.open_page(path) as page:
         labels = page.evaluate(MEASURE)
         unrendered = browser.unrendered(page)
         widths = page.evaluate(
             "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
         )
-        browser.screenshot(page, ARTIFACTS / "picture_handout_seed.png")
+        browser.screenshot(page, ARTIFACTS / f"picture_handout_{example}.png")
     assert unrendered == []
     assert widths[0] <= widths[1]
-    assert len(labels) == 31  # 7 units, 12 edges, 5 biases, 3 headers, 2 targets, loss, legend
+    assert len(labels) == count
     for a, b in itertools.combinations(labels, 2):
         assert not _intersect(a["screen"], b["screen"]), (a["text"], b["text"])
 
@@ -117,23 +126,3 @@ def test_stack_gradient_labels_do_not_intersect(name: str) -> None:
         assert any(
             r[0] <= left and right <= r[2] and r[1] <= top and bottom <= r[3] for r in rects
         ), label["text"]
-
-
-def test_cnn_handout_page_renders_with_its_picture() -> None:
-    """A stack's handout in Chromium: every formula rendered, nothing wider than the page."""
-    browser.require_browser()
-    path = ARTIFACTS / "picture_handout_cnn.html"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(derive("cnn").to_html(handout=True, title="Handout"), encoding="utf-8")
-    with browser.open_page(path) as page:
-        labels = page.evaluate(MEASURE)
-        unrendered = browser.unrendered(page)
-        widths = page.evaluate(
-            "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
-        )
-        browser.screenshot(page, ARTIFACTS / "picture_handout_cnn.png")
-    assert unrendered == []
-    assert widths[0] <= widths[1]
-    assert len(labels) == 7  # 5 boxes, the loss and the legend
-    for a, b in itertools.combinations(labels, 2):
-        assert not _intersect(a["screen"], b["screen"]), (a["text"], b["text"])

@@ -35,7 +35,8 @@ class CheckReport:
     updated: tuple[tuple[str, str, str], ...] = ()
     #: The catalogued mistakes that reproduce the failures, and the documented point's blind spots.
     likely: Likely = field(default_factory=Likely)
-    #: (label, spec) of every point, for ``--save-failing`` (a stack's: ``StackPointSpec``).
+    #: The label and spec of every point, for ``--save-failing`` (a stack's spec is a
+    #: ``StackPointSpec``).
     points: tuple[tuple[str, Any], ...] = field(default=(), compare=False, repr=False)
 
     def failing_points(self) -> list[str]:
