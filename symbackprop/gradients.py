@@ -1,8 +1,10 @@
 """The loss -> closed-form gradients, by SymPy differentiation and the chain rule.
 
-Reverse mode over the network's one-level definitions: every local partial derivative is
-``sympy.diff`` of a definition (the loss, a softmax output, an activation, z = W a + b), and
-partials are combined by the chain rule. Nothing here knows a textbook delta formula; the
+Reverse accumulation (:func:`symbackprop.chain.reverse`, the engine every stack uses) over the
+network's one-level definitions: every local partial derivative is ``sympy.diff`` of a
+definition (the loss, a softmax output, an activation, z = W a + b), and the chain rule
+combines them. Here its adjoints dJ/dz^(l) are named delta^(l) and the output error's
+simplification is recorded step by step. Nothing here knows a textbook delta formula; the
 matrix form delta^(l) = (W^(l+1))^T delta^(l+1) * f'(z^(l)) is built separately and *proved*
 equal to the element-wise result.
 """
