@@ -47,6 +47,7 @@ from sympy import (
     lambdify,
 )
 from sympy.printing.numpy import NumPyPrinter
+from sympy.printing.pycode import MpmathPrinter
 
 from .activations import NAMED_FUNCTIONS
 from .derivation import Derivation
@@ -172,22 +173,29 @@ def _stage(
     names = {symbol: Symbol(f"_v{i}") for i, symbol in enumerate(inputs)}
     renamed = [e.xreplace(names) for e in expressions]
     function = lambdify(
-        list(names.values()), renamed, modules="numpy", cse=True, printer=_printer()
+        list(names.values()), renamed, modules="numpy", cse=True, printer=numpy_printer()
     )
     return Stage(key, matrix.shape, tuple(inputs), tuple(outputs), function, tuple(maxima))
 
 
-def _printer() -> NumPyPrinter:
+#: lambdify's printer settings, without sorting the terms of sums (slow for wide layers).
+_UNSORTED = {
+    "fully_qualified_modules": False,
+    "inline": True,
+    "allow_unknown_functions": True,
+    "user_functions": {},
+    "order": "none",
+}
+
+
+def numpy_printer() -> NumPyPrinter:
     """lambdify's NumPy printer, without sorting the terms of sums (slow for wide layers)."""
-    return NumPyPrinter(
-        {
-            "fully_qualified_modules": False,
-            "inline": True,
-            "allow_unknown_functions": True,
-            "user_functions": {},
-            "order": "none",
-        }
-    )
+    return NumPyPrinter(dict(_UNSORTED))
+
+
+def mpmath_printer() -> MpmathPrinter:
+    """lambdify's mpmath printer, without sorting the terms of sums."""
+    return MpmathPrinter(dict(_UNSORTED))
 
 
 def shift_invariant(layer: Layer, column: int = 0) -> bool:

@@ -8,6 +8,7 @@ chain rule's element-wise derivatives (:mod:`symbackprop.proofs`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, ClassVar
@@ -52,34 +53,22 @@ class StackDerivation:
     @cached_property
     def compact(self) -> dict[str, np.ndarray]:
         """Each gradient in the adjoints and the named intermediates, in the parameter's shape."""
-        return {
-            key: tensor(array.shape, lambda i, a=array: self.adjoints.parameters[a[i]])
-            for key, array in self.graph.parameters.items()
-        }
+        return _shaped(self.graph.parameters, self.adjoints.parameters)
 
     @cached_property
     def gradients(self) -> dict[str, np.ndarray]:
         """Each gradient's exact value at the documented point."""
-        return {
-            key: tensor(array.shape, lambda i, a=array: self.values[a[i]])
-            for key, array in self.graph.parameters.items()
-        }
+        return _shaped(self.graph.parameters, self.values)
 
     @cached_property
     def data_compact(self) -> dict[str, np.ndarray]:
         """Each data gradient (dJ/dh0, dJ/dc0) in the adjoints, in the data's shape."""
-        return {
-            key: tensor(array.shape, lambda i, a=array: self.adjoints.parameters[a[i]])
-            for key, array in self.graph.data.items()
-        }
+        return _shaped(self.graph.data, self.adjoints.parameters)
 
     @cached_property
     def data_gradients(self) -> dict[str, np.ndarray]:
         """The exact value of each data gradient (dJ/dh0, dJ/dc0) at the documented point."""
-        return {
-            key: tensor(array.shape, lambda i, a=array: self.values[a[i]])
-            for key, array in self.graph.data.items()
-        }
+        return _shaped(self.graph.data, self.values)
 
     def nondifferentiable(self) -> list[str]:
         """Tied max-pool windows and pre-activations exactly on a kink, at the documented point."""
@@ -272,3 +261,12 @@ def _has(expr: Expr, kind: type, seen: dict[Expr, bool]) -> bool:
     if expr not in seen:
         seen[expr] = isinstance(expr, kind) or any(_has(a, kind, seen) for a in expr.args)
     return seen[expr]
+
+
+def _shaped(
+    arrays: Mapping[str, np.ndarray], entries: Mapping[Any, Expr]
+) -> dict[str, np.ndarray]:
+    """Each array of symbols as the array of their ``entries``, in the same shape."""
+    return {
+        key: tensor(array.shape, lambda i, a=array: entries[a[i]]) for key, array in arrays.items()
+    }

@@ -17,7 +17,6 @@ from typing import Any
 import mpmath
 import numpy as np
 from sympy import Expr, Rational, Symbol, lambdify
-from sympy.printing.pycode import MpmathPrinter
 
 from .. import notation, reference_layers
 from ..activations import LeakyReLU, ReLU
@@ -28,7 +27,7 @@ from ..graph import LayerGraph, build_graph, takes_indices
 from ..isolation import ChildResult, Isolated, run_child
 from ..layers import LAYERS, PoolMax
 from ..mistakes.stack import StackPointData
-from ..numeric import _printer
+from ..numeric import mpmath_printer, numpy_printer
 from ..scalars import scalar_functions, scalar_ready
 from ..spec_writer import StackPointSpec
 from ..stack_spec import StackSpec
@@ -102,24 +101,11 @@ def _stage(
     args = list(names.values())
     if numpy:
         scalar = scalar_functions(float(convention))
-        function = lambdify(args, renamed, modules=[scalar, "numpy"], printer=_printer())
+        function = lambdify(args, renamed, modules=[scalar, "numpy"], printer=numpy_printer())
     else:
         scalar = scalar_functions(mpmath.mpf(int(convention.p)) / int(convention.q))
-        function = lambdify(args, renamed, modules=[scalar, "mpmath"], printer=_mp_printer())
+        function = lambdify(args, renamed, modules=[scalar, "mpmath"], printer=mpmath_printer())
     return _Stage(tuple(outputs), tuple(inputs), function)
-
-
-def _mp_printer() -> MpmathPrinter:
-    """lambdify's mpmath printer, without sorting the terms of sums (as numeric's NumPy one)."""
-    return MpmathPrinter(
-        {
-            "fully_qualified_modules": False,
-            "inline": True,
-            "allow_unknown_functions": True,
-            "user_functions": {},
-            "order": "none",
-        }
-    )
 
 
 def compile_program(

@@ -68,6 +68,15 @@ def _more(count: int, what: str) -> list[Block]:
     return [Paragraph((("text", f"... and {count} more entries of {what} (JSON has all)."),))]
 
 
+def _proof_phrase(d: StackDerivation, position: int) -> str:
+    """``proven equal to the element-wise chain rule``, with :meth:`StackDerivation.proven`'s
+    representative size when the proof ran at one."""
+    if not d.proofs[position]:
+        return "NOT equal to the element-wise chain rule"
+    size = f" ({d.proven(position)})" if d.proof_sizes.get(position) else ""
+    return f"proven equal to the element-wise chain rule{size}"
+
+
 def layers_section(d: StackDerivation, *, compact: bool = False) -> list[Block]:
     """The layers: each with its forward definition and its textbook backward pass, proven;
     ``compact`` (the handout) puts each layer's words in one lead-in, without a heading."""
@@ -77,15 +86,12 @@ def layers_section(d: StackDerivation, *, compact: bool = False) -> list[Block]:
         act = f", then {layer.activation}" if layer.activation is not None else ""
         name = f"Layer {layer.position}: {kind.describe(layer.options)}{act}"
         shapes = f"{layer.input_shape} to {layer.output_shape}"
-        proven = "proven equal" if d.proofs[layer.position] else "NOT equal"
-        size = d.proof_sizes.get(layer.position)
-        where = f" (proven at the representative size {size})" if size else ""
+        proven = _proof_phrase(d, layer.position)
         forward = Equation(kind.formula_latex, layer.label)
         backward = Equation(kind.backward_latex, f"{layer.label} backward")
         if compact:
             lead = (
-                f"{name}, from shape {shapes}. Forward, and the textbook backward pass "
-                f"({proven} to the element-wise chain rule{where}):"
+                f"{name}, from shape {shapes}. Forward, and the textbook backward pass ({proven}):"
             )
             out += [Paragraph((("text", lead),)), forward, backward]
             continue
@@ -93,14 +99,7 @@ def layers_section(d: StackDerivation, *, compact: bool = False) -> list[Block]:
             Heading(name, 2),
             Paragraph((("text", f"From shape {shapes}. Forward:"),)),
             forward,
-            Paragraph(
-                (
-                    (
-                        "text",
-                        f"Textbook backward pass, {proven} to the element-wise chain rule{where}:",
-                    ),
-                )
-            ),
+            Paragraph((("text", f"Textbook backward pass, {proven}:"),)),
             backward,
         ]
     return out
