@@ -20,7 +20,7 @@ from sympy import Rational
 
 from ..spec import NetworkSpec
 from .catalogue import MISTAKES, Variant
-from .program import DIGITS, TEXTBOOK, Gradients, Net, Program, load_net, run
+from .program import DIGITS, TEXTBOOK, Gradients, Memo, Net, Program, load_net, run
 
 #: Above this many parameters the catalogue is not tried (each variant is a 40-digit backprop).
 MAX_PARAMETERS = 5000
@@ -63,11 +63,20 @@ class _Points:
         self.specs = specs
         self.convention = convention
         self._nets: dict[int, Net] = {}
+        self._memos: dict[int, Memo] = {}
 
     def net(self, i: int) -> Net:
         if i not in self._nets:
             self._nets[i] = load_net(self.specs[i], self.convention)
         return self._nets[i]
+
+    def run(self, program: Program, i: int) -> Gradients | None:
+        """The gradients of ``program`` at point ``i``, or None where its arithmetic fails (a
+        mistaken formula may divide by zero or overflow where the right one does not)."""
+        try:
+            return run(program, self.net(i), self._memos.setdefault(i, Memo()))
+        except (ArithmeticError, ValueError):
+            return None
 
 
 #: How far, relative to the magnitudes involved, float64 screening keeps from a tolerance's
@@ -139,7 +148,7 @@ def _reproducing(
             left = set(candidates)
             program = variant.change(TEXTBOOK)
             for i in range(count):
-                grads = _run(program, points.net(i))
+                grads = points.run(program, i)
                 if grads is None:
                     break
                 left = {p for p in left if p in grads and matches(i, p, grads[p])}
@@ -219,15 +228,6 @@ def _as_written(values: np.ndarray, written: list[list[Decimal | None]]) -> bool
     return True
 
 
-def _run(program: Program, net: Net) -> Gradients | None:
-    """The gradients of ``program``, or None where its arithmetic fails (a mistaken formula
-    may divide by zero or overflow where the right one does not)."""
-    try:
-        return run(program, net)
-    except (ArithmeticError, ValueError):
-        return None
-
-
 def indistinguishable(
     specs: Sequence[NetworkSpec],
     exact: Sequence[Mapping[str, np.ndarray]],
@@ -247,10 +247,10 @@ def indistinguishable(
             continue
         for variant in variants(specs[0]):
             program = variant.change(TEXTBOOK)
-            if not _same(_run(program, points.net(0)), exact[0], rtol, atol):
+            if not _same(points.run(program, 0), exact[0], rtol, atol):
                 continue
             if any(
-                not _same(_run(program, points.net(i)), exact[i], rtol, atol)
+                not _same(points.run(program, i), exact[i], rtol, atol)
                 for i in range(1, len(specs))
             ):
                 weak.append(MistakeMatch((), mistake, variant.detail, "", "documented point"))

@@ -307,13 +307,32 @@ def forward_pass(program: Program, net: Net) -> Forward:
     return forward
 
 
-def run(program: Program, net: Net) -> Gradients:
-    """The gradients ``program`` computes at ``net``, keyed ``"W1"``, ``"b1"``, ..."""
+class Memo:
+    """The forward passes and output errors already computed at one net, by the steps that
+    computed them: variants that change only later steps share them."""
+
+    def __init__(self) -> None:
+        self._values: dict[tuple[Callable, ...], Any] = {}
+
+    def get(self, steps: tuple[Callable, ...], compute: Callable[[], Any]) -> Any:
+        if steps not in self._values:
+            self._values[steps] = compute()
+        return self._values[steps]
+
+
+def run(program: Program, net: Net, memo: Memo | None = None) -> Gradients:
+    """The gradients ``program`` computes at ``net``, keyed ``"W1"``, ``"b1"``, ...;
+    ``memo`` (one per net) keeps the forward pass and output error for other programs."""
+    memo = memo or Memo()
     with mpmath.workdps(DIGITS):
+        steps = (program.parameters, program.pre_activation, program.activate, program.observe)
         net = program.parameters(net)
-        forward = forward_pass(program, net)
+        forward = memo.get(steps, lambda: forward_pass(program, net))
+        error = memo.get(
+            (*steps, program.output_error), lambda: program.output_error(net, forward)
+        )
         grads: Gradients = {}
-        delta = program.observe("delta", net.depth - 1, program.output_error(net, forward))
+        delta = program.observe("delta", net.depth - 1, error)
         for l in range(net.depth - 1, -1, -1):
             if l < net.depth - 1:
                 error = program.propagate(net, l, delta)
