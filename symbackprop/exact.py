@@ -64,6 +64,8 @@ class ExactValues:
     kinks: tuple[str, ...]
     convention: Rational
     symbols: dict[Symbol, Expr]
+    #: Whether the deep values are written unevaluated (past :data:`NEST_LIMIT`).
+    written: bool = False
 
 
 def tidy(value: Expr) -> Expr:
@@ -133,7 +135,9 @@ def evaluate(
     gradients = {
         key: _substitute(m, values, convention, nesting.deep) for key, m in grads.by_key().items()
     }
-    return ExactValues(forward, tuple(deltas), gradients, tuple(kinks), convention, values)
+    return ExactValues(
+        forward, tuple(deltas), gradients, tuple(kinks), convention, values, nesting.deep
+    )
 
 
 def _index(flat: int, matrix: ImmutableMatrix) -> tuple[int, ...]:
@@ -187,11 +191,100 @@ def _substitute(
     exactly 0 its convention value."""
     with evaluating(not written):
         result = matrix.xreplace(values)
-    if convention is not None:
+    if written:
+        return ImmutableMatrix(_Signs(convention).resolved(result))
+    if convention is not None and _has_kink(result):
         result = result.replace(
             lambda e: isinstance(e, KinkFunction), lambda e: e.at_kink(convention)
         )
     return ImmutableMatrix(result)
+
+
+def _has_kink(matrix: ImmutableMatrix) -> bool:
+    """Whether a kink derivative is left; each shared subexpression is looked at once (a
+    tree walk of a deep network's values is exponential in its depth)."""
+    seen: set[Expr] = set()
+    stack = list(matrix)
+    while stack:
+        expr = stack.pop()
+        if isinstance(expr, KinkFunction):
+            return True
+        if expr not in seen:
+            seen.add(expr)
+            stack.extend(expr.args)
+    return False
+
+
+def _folded(expr: Expr, args: tuple[Expr, ...]) -> Expr:
+    """``expr`` with ``args``, written, but with zeros folded (a resolved ReLU' brings them, and
+    so does a written product with a value that is 0): a product with a zero factor is 0, a
+    sum drops its zero terms."""
+    if expr.is_Mul and S.Zero in args:
+        return S.Zero
+    if expr.is_Add:
+        args = tuple(arg for arg in args if arg != 0)
+        if len(args) <= 1:
+            return args[0] if args else S.Zero
+    return expr.func(*args)
+
+
+class _Signs:
+    """Values written unevaluated, with every function that is piecewise in the sign of its
+    argument (ReLU, ReLU', leaky ReLU) replaced by its piece, the sign certified by interval
+    arithmetic; an argument no precision separates from 0 is taken as 0, where a kink
+    derivative takes the convention's value. Each shared subexpression is rebuilt once."""
+
+    def __init__(self, convention: Rational | None) -> None:
+        self.convention = convention
+        self.memo: dict[Expr, Expr] = {}
+        self.enclosures = Enclosures()
+
+    def resolved(self, matrix: ImmutableMatrix) -> ImmutableMatrix:
+        with evaluating(False):
+            return matrix.applyfunc(self._rebuilt)
+
+    def _rebuilt(self, expr: Expr) -> Expr:
+        if not expr.args:
+            return expr
+        if expr not in self.memo:
+            args = tuple(self._rebuilt(arg) for arg in expr.args)
+            unchanged = args == expr.args and S.Zero not in args
+            rebuilt = expr if unchanged else _folded(expr, args)
+            self.memo[expr] = (
+                self._piece(rebuilt) if isinstance(rebuilt, NamedFunction) else rebuilt
+            )
+        return self.memo[expr]
+
+    def _piece(self, expr: NamedFunction) -> Expr:
+        """``expr``'s piece for the sign of its argument, or ``expr`` if it has none."""
+        argument, rest = expr.args[0], expr.args[1:]
+        probe = Dummy("u", positive=True)
+        with evaluating(True):
+            sided = [expr.func(side * probe, *rest) for side in (1, -1)]
+        if any(side.has(expr.func) for side in sided):
+            return expr
+        sign = self._sign(argument)
+        if sign == 0:
+            with evaluating(True):
+                at_zero = expr.func(S.Zero, *rest)
+            if isinstance(at_zero, KinkFunction) and self.convention is not None:
+                return at_zero.at_kink(self.convention)
+            return at_zero
+        return sided[0 if sign > 0 else 1].xreplace({probe: sign * argument})
+
+    def _sign(self, argument: Expr) -> int:
+        if argument.is_Rational:
+            return int(argument > 0) - int(argument < 0)
+        bits = 128
+        while bits <= MAX_BITS:
+            try:
+                found = _sign(argument, self.enclosures.at(bits))
+            except (NotImplementedError, ZeroDivisionError, ValueError):
+                return 0
+            if found is not None:
+                return found
+            bits *= 2
+        return 0
 
 
 # ----------------------------------------------------------------------------- decimals

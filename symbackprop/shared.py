@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sympy import Expr, Symbol, default_sort_key, preorder_traversal
+from sympy.core.parameters import evaluate as evaluating
 
 from . import notation
 from .exact import ExactValues
@@ -88,7 +89,11 @@ def share(net: SymbolicNetwork, values: ExactValues, entries: Iterable[Expr]) ->
     Returns:
         The named values, in forward order, each defined in numbers and earlier names.
     """
-    entries = list(dict.fromkeys(entries))
+    with evaluating(not values.written):  # deep values stay written, as exact.evaluate has them
+        return _share(net, values, list(dict.fromkeys(entries)))
+
+
+def _share(net: SymbolicNetwork, values: ExactValues, entries: list[Expr]) -> SharedValues:
     everything = _candidates(net, values)
     long = {c.symbol for c in everything if _prints_longer(c.value)}
     named = set(long)
