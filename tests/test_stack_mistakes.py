@@ -119,7 +119,8 @@ def test_check_layer_transposed_zeros_is_a_failed_check(module, capsys) -> None:
 def specs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     folder = tmp_path_factory.mktemp("stacks")
     written = {}
-    for make in (corpus.conv_spec, corpus.norm_spec):
+    makers = {make for make, _, _ in corpus.WRONG.values()} | set(corpus.CORRECT.values())
+    for make in sorted(makers, key=lambda make: make.__name__):
         path = folder / f"{make.__name__}.toml"
         path.write_text(make())
         written[make.__name__] = str(path)
