@@ -3,8 +3,8 @@
 A gradient in the transposed shape is a failed check named ``transposed`` (dense, stacks,
 check-layer, the pytest helpers); a wrong stack backprop from the corpus
 (``tests/stack_wrong_backprops.py``, plain NumPy) is named per parameter by the layer
-catalogue's entry, a correct one by nothing; ``--save-failing`` re-runs for stacks. A strict
-``xfail`` states what is still missing.
+catalogue's entry, a correct one by nothing; ``--save-failing`` re-runs for stacks. The
+sequence stacks and ties: ``test_stack_mistakes_more.py``.
 """
 
 from __future__ import annotations
