@@ -257,11 +257,15 @@ def _exact_in_float64(
     layers = _layer_dicts(graph.spec)
     floats = {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
     pairs = reference_layers.forward(layers, floats, np.asarray(x, dtype=np.float64))
-    found = set()
-    for symbol, expr in graph.definitions.items():
-        if isinstance(expr, PoolMax) and _reproduced(graph, values, pairs, x, symbol, expr):
-            found.add(symbol.name)
-    return frozenset(found)
+    # a pooled value that is also a kink's argument shares its name with the kink: never one
+    kinks = {e.args[0] for e in graph.definitions.values() if isinstance(e, KinkArgument)}
+    return frozenset(
+        symbol.name
+        for symbol, expr in graph.definitions.items()
+        if isinstance(expr, PoolMax)
+        and symbol not in kinks
+        and _reproduced(graph, values, pairs, x, symbol, expr)
+    )
 
 
 def _reproduced(
