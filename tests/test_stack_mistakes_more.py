@@ -10,6 +10,8 @@ oracles.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -165,3 +167,17 @@ def test_the_cnn_example_is_untouched_by_the_tie_rule() -> None:
     assert isinstance(spec, StackSpec)
     report = _report(spec)
     assert report.ok and not report.notes
+
+
+def test_sequence_stack_mistakes_are_deterministic() -> None:
+    """The same JSON under any PYTHONHASHSEED, for the rnn example's named mistake."""
+    argv = [sys.executable, "-m", "symbackprop", "check", "rnn", "--backprop"]
+    argv += [f"{CORPUS}:rnn_no_recurrent", "--random-points", "1", "--format", "json"]
+    runs = [
+        subprocess.run(
+            argv, capture_output=True, text=True, env={"PYTHONHASHSEED": seed}, check=False
+        )
+        for seed in ("1", "2")
+    ]
+    assert runs[0].returncode == runs[1].returncode == 1, runs[0].stderr
+    assert runs[0].stdout == runs[1].stdout and "rnn-missing-recurrent-path" in runs[0].stdout
