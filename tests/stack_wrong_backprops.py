@@ -2,14 +2,17 @@
 
 Each function is a user's ``backprop(params, x, y) -> grads`` for a batched sequential stack of
 conv2d (stride 1, no padding), max_pool2d, flatten, dense, batchnorm (1-D features) and
-dropout layers, with relu hidden activations and a softmax cross-entropy (mean) output. It is
-written from the textbook formulas, in plain NumPy loops where they are clearer, with none of
-symbackprop's code; :data:`WRONG` maps each to the catalogue id that must name it.
+dropout layers, with relu hidden activations and a softmax cross-entropy (mean) output; or of
+the sequence stacks: the built-in ``rnn`` example (embedding, rnn, temporal_dense, temporal
+cross-entropy), an lstm and an attention head. It is written from the textbook formulas, in
+plain NumPy loops where they are clearer, with none of symbackprop's code; :data:`WRONG` maps
+each to the catalogue id that must name it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -113,6 +116,49 @@ y = [[1, 0], [0, 1], [0, 1], [1, 0]]
 """
 
 
+def pool_tie_spec() -> str:
+    """conv2d 2x1x1 -> max_pool2d 2 -> flatten -> dense 3 softmax, 2 samples, at a point with
+    tied maxima that float64 computes exactly (every number a multiple of 1/4)."""
+    return """[network]
+input = [1, 4, 4]
+loss = "cross_entropy"
+
+[[layers]]
+type = "conv2d"
+filters = 2
+kernel = 1
+
+[[layers]]
+type = "max_pool2d"
+size = 2
+
+[[layers]]
+type = "flatten"
+
+[[layers]]
+type = "dense"
+units = 3
+activation = "softmax"
+
+[parameters]
+W1 = [[[[0.5]]], [[[-0.25]]]]
+b1 = [0.25, 0.5]
+W2 = [
+  [0.3, -0.2, 0.1, 0.4, -0.1, 0.2, 0.3, -0.3],
+  [-0.1, 0.2, 0.4, -0.3, 0.3, 0.1, -0.2, 0.2],
+  [0.2, 0.1, -0.3, 0.1, 0.2, -0.4, 0.1, 0.3],
+]
+b2 = [0.05, -0.05, 0.0]
+
+[data]
+x = [
+  [[[1, 1, 0.5, 0.25], [0.5, 0.25, 0.5, 0.5], [0.75, 0, 1, 0], [0, 0.75, 0, 1]]],
+  [[[0.5, 0.5, 2, 1], [0.5, 0.5, 1, 2], [1, 0, 0, 0], [0, 0, 0, 0]]],
+]
+y = [[1, 0, 0], [0, 0, 1]]
+"""
+
+
 # ----------------------------------------------------------------------------- the layers
 
 
@@ -144,10 +190,15 @@ def _pool(x: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
-def _pool_back(x: np.ndarray, g: np.ndarray, size: int) -> np.ndarray:
+def _pool_back(x: np.ndarray, g: np.ndarray, size: int, every: bool = False) -> np.ndarray:
+    """To the first maximum of each window; ``every``: to each tied maximum (x == max)."""
     dx = np.zeros(x.shape)
     for n, k, i, j in np.ndindex(*g.shape):
-        window = x[n, k, i * size : (i + 1) * size, j * size : (j + 1) * size]
+        rows, cols = slice(i * size, (i + 1) * size), slice(j * size, (j + 1) * size)
+        window = x[n, k, rows, cols]
+        if every:
+            dx[n, k, rows, cols] += g[n, k, i, j] * (window == window.max())
+            continue
         p, q = np.unravel_index(np.argmax(window), window.shape)
         dx[n, k, i * size + p, j * size + q] += g[n, k, i, j]
     return dx
@@ -183,6 +234,19 @@ def conv_backprop(params: Grads, x: np.ndarray, y: np.ndarray, mistake: str = ""
     return grads
 
 
+def pool_backprop(params: Grads, x: np.ndarray, y: np.ndarray, mistake: str = "") -> Grads:
+    """The gradients of :func:`pool_tie_spec`'s network; ``"every"`` routes each window's
+    gradient to all its tied maxima."""
+    z1 = _conv(x, params["W1"], params["b1"])
+    p = _pool(z1, 2)
+    flat = p.reshape(x.shape[0], -1)
+    d2 = _softmax_delta(flat @ params["W2"].T + params["b2"], y)
+    grads = {"W2": d2.T @ flat, "b2": d2.sum(axis=0)}
+    dz1 = _pool_back(z1, (d2 @ params["W2"]).reshape(p.shape), 2, mistake == "every")
+    _, grads["W1"], grads["b1"] = _conv_back(x, params["W1"], dz1, False)
+    return grads
+
+
 def norm_backprop(params: Grads, x: np.ndarray, y: np.ndarray, mistake: str = "") -> Grads:
     """The gradients of :func:`norm_spec`'s network, with ``mistake`` made."""
     mask = np.array([[1, 0, 1], [1, 1, 0], [0, 1, 1], [1, 1, 1]], dtype=float)
@@ -213,6 +277,190 @@ def norm_backprop(params: Grads, x: np.ndarray, y: np.ndarray, mistake: str = ""
     return grads
 
 
+# ----------------------------------------------------------------------------- sequences
+
+#: The rnn example's h0 (its data; the same at every point).
+RNN_H0 = np.array([[0.1, -0.2, 0.0], [0.0, 0.3, -0.1]])
+LSTM_H0 = np.array([[0.1, -0.2], [0.0, 0.3]])
+
+
+def lstm_spec() -> str:
+    """lstm 2 over 3 steps, the last state only -> dense 3 softmax, 2 samples."""
+    rng = np.random.default_rng(3)
+    return f"""[network]
+input = [3, 2]
+loss = "cross_entropy"
+
+[[layers]]
+type = "lstm"
+units = 2
+return_sequence = false
+
+[[layers]]
+type = "dense"
+units = 3
+activation = "softmax"
+
+[parameters]
+Wx1 = {_numbers(rng, (2, 8))}
+Wh1 = {_numbers(rng, (2, 8))}
+b1 = {_numbers(rng, (8,), 0.2)}
+W2 = {_numbers(rng, (3, 2))}
+b2 = {_numbers(rng, (3,), 0.2)}
+
+[data]
+x = {_numbers(rng, (2, 3, 2))}
+y = [[1, 0, 0], [0, 0, 1]]
+h0 = {LSTM_H0.tolist()}
+c0 = [[0, 0], [0, 0]]
+"""
+
+
+def attention_spec() -> str:
+    """causal attention (d = 2) over 3 steps -> flatten -> dense 3 softmax, 2 samples."""
+    rng = np.random.default_rng(4)
+    return f"""[network]
+input = [3, 2]
+loss = "cross_entropy"
+
+[[layers]]
+type = "attention"
+dim = 2
+causal = true
+
+[[layers]]
+type = "flatten"
+
+[[layers]]
+type = "dense"
+units = 3
+activation = "softmax"
+
+[parameters]
+Wq1 = {_numbers(rng, (2, 2))}
+Wk1 = {_numbers(rng, (2, 2))}
+Wv1 = {_numbers(rng, (2, 2))}
+W2 = {_numbers(rng, (3, 6))}
+b2 = {_numbers(rng, (3,), 0.2)}
+
+[data]
+x = {_numbers(rng, (2, 3, 2))}
+y = [[1, 0, 0], [0, 1, 0]]
+"""
+
+
+def rnn_spec() -> str:
+    """The built-in rnn example (symbackprop/examples/rnn.toml), as it is shipped."""
+    return (Path(__file__).parent.parent / "symbackprop" / "examples" / "rnn.toml").read_text()
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-z))
+
+
+def rnn_backprop(params: Grads, x: np.ndarray, y: np.ndarray, mistake: str = "") -> Grads:
+    """The rnn example's gradients: embedding -> rnn -> temporal_dense -> temporal softmax
+    cross-entropy (y one-hot, all zeros at a masked step; summed over steps, mean over N)."""
+    we, wx, wh, b = params["We1"], params["Wx2"], params["Wh2"], params["b2"]
+    idx = x.astype(int)
+    n, steps = idx.shape
+    emb = we[idx]
+    hs, prev = [], RNN_H0
+    for t in range(steps):
+        prev = np.tanh(emb[:, t] @ wx + prev @ wh + b)
+        hs.append(prev)
+    h = np.stack(hs, axis=1)
+    scores = h @ params["W3"] + params["b3"]
+    counts = y.sum(axis=2, keepdims=True)
+    dscores = (_softmax(scores) - y) * counts / n
+    grads = {"W3": np.einsum("ntd,ntm->dm", h, dscores), "b3": dscores.sum(axis=(0, 1))}
+    dh = dscores @ params["W3"].T
+    demb, carry = np.zeros(emb.shape), np.zeros(RNN_H0.shape)
+    grads["Wx2"], grads["Wh2"], grads["b2"] = np.zeros(wx.shape), np.zeros(wh.shape), 0 * b
+    for t in reversed(range(steps)):
+        before = h[:, t - 1] if t > 0 else RNN_H0
+        draw = (dh[:, t] + (0 if mistake == "recurrent" else carry)) * (1 - h[:, t] ** 2)
+        demb[:, t] = draw @ wx.T
+        grads["Wx2"] += emb[:, t].T @ draw
+        grads["Wh2"] += before.T @ draw
+        grads["b2"] += draw.sum(axis=0)
+        carry = draw @ wh.T
+    grads["We1"] = np.zeros(we.shape)
+    for i, t in np.ndindex(n, steps):
+        if mistake == "assign":  # dW[x] = dout: a repeated word keeps its last step only
+            grads["We1"][idx[i, t]] = demb[i, t]
+        else:
+            grads["We1"][idx[i, t]] += demb[i, t]
+    return {k: -v for k, v in grads.items()} if mistake == "sign" else grads
+
+
+def lstm_backprop(params: Grads, x: np.ndarray, y: np.ndarray, mistake: str = "") -> Grads:
+    """:func:`lstm_spec`'s gradients; ``"cell"`` drops dc_{t+1} f_{t+1} from dc_t."""
+    wx, wh, b = params["Wx1"], params["Wh1"], params["b1"]
+    steps = x.shape[1]
+    hidden = wh.shape[0]
+    h, c, saved = LSTM_H0, np.zeros(LSTM_H0.shape), []
+    for t in range(steps):
+        a = x[:, t] @ wx + h @ wh + b
+        i, f, o = (_sigmoid(a[:, k * hidden : (k + 1) * hidden]) for k in range(3))
+        g = np.tanh(a[:, 3 * hidden :])
+        saved.append((h, c, i, f, o, g))
+        c = f * c + i * g
+        h = o * np.tanh(c)
+    d2 = _softmax_delta(h @ params["W2"].T + params["b2"], y)
+    grads = {"W2": d2.T @ h, "b2": d2.sum(axis=0)}
+    dh_last = d2 @ params["W2"]
+    grads["Wx1"], grads["Wh1"], grads["b1"] = np.zeros(wx.shape), np.zeros(wh.shape), 0 * b
+    dh_carry, dc_carry = np.zeros(h.shape), np.zeros(h.shape)
+    for t in reversed(range(steps)):
+        prev_h, prev_c, i, f, o, g = saved[t]
+        tc = np.tanh(f * prev_c + i * g)
+        dh = dh_carry + (dh_last if t == steps - 1 else 0)
+        dc = dh * o * (1 - tc**2) + (0 if mistake == "cell" else dc_carry)
+        da = np.hstack(
+            [
+                dc * g * i * (1 - i),
+                dc * prev_c * f * (1 - f),
+                dh * tc * o * (1 - o),
+                dc * i * (1 - g**2),
+            ]
+        )
+        grads["Wx1"] += x[:, t].T @ da
+        grads["Wh1"] += prev_h.T @ da
+        grads["b1"] += da.sum(axis=0)
+        dh_carry, dc_carry = da @ wh.T, dc * f
+    return grads
+
+
+def attention_backprop(params: Grads, x: np.ndarray, y: np.ndarray, mistake: str = "") -> Grads:
+    """:func:`attention_spec`'s gradients; ``"rowsum"`` cuts the softmax Jacobian to its
+    diagonal (dS = P * dP)."""
+    wq, wk, wv = params["Wq1"], params["Wk1"], params["Wv1"]
+    n, steps, _ = x.shape
+    d = wq.shape[1]
+    q, k, v = x @ wq, x @ wk, x @ wv
+    future = np.triu(np.ones((steps, steps), dtype=bool), 1)
+    scores = np.where(future, -np.inf, q @ k.transpose(0, 2, 1) / np.sqrt(d))
+    p = _softmax(scores)
+    out = p @ v
+    flat = out.reshape(n, -1)
+    d2 = _softmax_delta(flat @ params["W2"].T + params["b2"], y)
+    grads = {"W2": d2.T @ flat, "b2": d2.sum(axis=0)}
+    dout = (d2 @ params["W2"]).reshape(out.shape)
+    dv, dp = p.transpose(0, 2, 1) @ dout, dout @ v.transpose(0, 2, 1)
+    rows = 0 if mistake == "rowsum" else (dp * p).sum(axis=-1, keepdims=True)
+    ds = p * (dp - rows)
+    dq, dk = ds @ k / np.sqrt(d), ds.transpose(0, 2, 1) @ q / np.sqrt(d)
+    for name, grad in (("Wq1", dq), ("Wk1", dk), ("Wv1", dv)):
+        grads[name] = np.einsum("ntd,nte->de", x, grad)
+    return grads
+
+
 def _with(network: Callable[..., Grads], mistake: str) -> Callable[..., Grads]:
     def backprop(params: Grads, x: np.ndarray, y: np.ndarray) -> Grads:
         return network(params, x, y, mistake)
@@ -232,6 +480,16 @@ norm_missing_gamma = _with(norm_backprop, "gamma")
 norm_bessel = _with(norm_backprop, "bessel")
 norm_dropout = _with(norm_backprop, "dropout")
 norm_missing_relu = _with(norm_backprop, "relu")
+pool_correct = _with(pool_backprop, "")
+pool_all_maxima = _with(pool_backprop, "every")
+rnn_correct = _with(rnn_backprop, "")
+rnn_no_recurrent = _with(rnn_backprop, "recurrent")
+rnn_embedding_assign = _with(rnn_backprop, "assign")
+rnn_sign = _with(rnn_backprop, "sign")
+lstm_correct = _with(lstm_backprop, "")
+lstm_no_cell = _with(lstm_backprop, "cell")
+attention_correct = _with(attention_backprop, "")
+attention_no_rowsum = _with(attention_backprop, "rowsum")
 
 #: function name -> (spec, catalogue id, parameters it must name).
 WRONG: dict[str, tuple[Callable[[], str], str, tuple[str, ...]]] = {
@@ -249,5 +507,29 @@ WRONG: dict[str, tuple[Callable[[], str], str, tuple[str, ...]]] = {
         "missing-activation-derivative",
         ("W1", "W3", "b3", "beta2", "gamma2"),
     ),
+    # the documented point has tied maxima (float64 computes them exactly); random points none
+    "pool_all_maxima": (pool_tie_spec, "pool-all-maxima", ("W1", "b1")),
+    # the whole-network sign, named at the last layer: temporal_dense
+    "rnn_sign": (rnn_spec, "sign", ("W3", "We1", "Wh2", "Wx2", "b2", "b3")),
+    "rnn_no_recurrent": (rnn_spec, "rnn-missing-recurrent-path", ("We1", "Wh2", "Wx2", "b2")),
+    "rnn_embedding_assign": (rnn_spec, "embedding-assign-not-add", ("We1",)),
+    "lstm_no_cell": (lstm_spec, "lstm-missing-cell-path", ("Wh1", "Wx1", "b1")),
+    "attention_no_rowsum": (attention_spec, "softmax-jacobian-missing-rowsum", ("Wk1", "Wq1")),
 }
-CORRECT = {"conv_correct": conv_spec, "norm_correct": norm_spec}
+CORRECT = {
+    "conv_correct": conv_spec,
+    "norm_correct": norm_spec,
+    "pool_correct": pool_tie_spec,
+    "rnn_correct": rnn_spec,
+    "lstm_correct": lstm_spec,
+    "attention_correct": attention_spec,
+}
+#: The layer that names each mistake of the sequence stacks (JSON ``detail.layer``).
+LAYER = {
+    "pool_all_maxima": "layer 2 (max_pool2d)",
+    "rnn_sign": "layer 3 (temporal_dense)",
+    "rnn_no_recurrent": "layer 2 (rnn)",
+    "rnn_embedding_assign": "layer 1 (embedding)",
+    "lstm_no_cell": "layer 1 (lstm)",
+    "attention_no_rowsum": "layer 1 (attention)",
+}

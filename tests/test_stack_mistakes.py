@@ -3,8 +3,8 @@
 A gradient in the transposed shape is a failed check named ``transposed`` (dense, stacks,
 check-layer, the pytest helpers); a wrong stack backprop from the corpus
 (``tests/stack_wrong_backprops.py``, plain NumPy) is named per parameter by the layer
-catalogue's entry, a correct one by nothing; ``--save-failing`` re-runs for stacks. A strict
-``xfail`` states what is still missing.
+catalogue's entry, a correct one by nothing; ``--save-failing`` re-runs for stacks. The
+sequence stacks and ties: ``test_stack_mistakes_more.py``.
 """
 
 from __future__ import annotations
@@ -119,7 +119,8 @@ def test_check_layer_transposed_zeros_is_a_failed_check(module, capsys) -> None:
 def specs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     folder = tmp_path_factory.mktemp("stacks")
     written = {}
-    for make in (corpus.conv_spec, corpus.norm_spec):
+    makers = {make for make, _, _ in corpus.WRONG.values()} | set(corpus.CORRECT.values())
+    for make in sorted(makers, key=lambda make: make.__name__):
         path = folder / f"{make.__name__}.toml"
         path.write_text(make())
         written[make.__name__] = str(path)

@@ -213,6 +213,19 @@ def _layer_mistake_rows() -> list[list[nodes.Node | str]]:
     ]
 
 
+def _stack_step_rows() -> list[list[nodes.Node | str]]:
+    from symbackprop.mistakes.stack import NOT_MAPPED, STEPS, named_in_stacks
+
+    rows: list[list[nodes.Node | str]] = []
+    for kind, step in STEPS.items():
+        ids = nodes.paragraph()
+        for k, name in enumerate(named_in_stacks(kind)):
+            ids += [nodes.Text(", ") if k else nodes.Text(""), _code(name)]
+        rows.append([_code(kind), _code(step.kind), ids])
+    rows += [[_code(kind), "none", why] for kind, why in NOT_MAPPED.items()]
+    return rows
+
+
 def _mistake_rows() -> list[list[nodes.Node | str]]:
     from symbackprop.mistakes.catalogue import MISTAKES
 
@@ -257,6 +270,10 @@ REGISTRIES = {
     ),
     "layer-mistakes": (("Mistake", "Kinds", "What it is"), _layer_mistake_rows),
     "mistakes": (("Mistake", "What it is"), _mistake_rows),
+    "stack-steps": (
+        ("Stack layer kind", "check-layer kind", "Entries tried (besides transposed)"),
+        _stack_step_rows,
+    ),
     "activations": (
         ("Name", "Aliases", "Options (default)", "Definition", "Notes"),
         _activation_rows,

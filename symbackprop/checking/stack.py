@@ -137,7 +137,13 @@ class StackPoint:
     y: np.ndarray
     exact: dict[str, np.ndarray]  # "dW1" -> object array of mpf
     ties: tuple[tuple[str, int], ...] = ()
+    #: Entries not judged against float64 results: those a tie float64 may break can change.
     not_judged: frozenset[str] = frozenset()
+    #: The ties float64 computes exactly (tied max-pool windows), by name: judged but by
+    #: finite differences, which straddle the tie.
+    exact_ties: frozenset[str] = frozenset()
+    #: Entries not judged against finite differences: those any tie can change.
+    kinked: frozenset[str] = frozenset()
     #: The exact gradients of the graph's data (``dh0``, ``dc0``), the spec's at every point.
     data_exact: dict[str, np.ndarray] = field(default_factory=dict)
 
@@ -217,15 +223,14 @@ def _dead(graph: LayerGraph, values: Values, symbol: Symbol) -> bool:
     return isinstance(expr, ReLU) and values[expr.args[0]] < 0
 
 
-def _tie_dependent(spec: StackSpec, point: StackPoint) -> set[str]:
-    """Gradient entries a tie or kink can change: those of its layer and the layers before.
-
-    Float64 oracles compute the tied values with rounding, so they may pick another maximum
-    than the exact first one; such entries are not judged there.
-    """
-    if not point.ties:
+def _tie_dependent(
+    spec: StackSpec, exact: Mapping[str, np.ndarray], ties: Sequence[tuple[str, int]]
+) -> set[str]:
+    """Gradient entries the ``ties`` (or kinks) can change: those of their layers and the
+    layers before."""
+    if not ties:
         return set()
-    last = max(position for _, position in point.ties)
+    last = max(position for _, position in ties)
     keys = {
         f"d{key}"
         for layer in spec.layers
@@ -234,10 +239,52 @@ def _tie_dependent(spec: StackSpec, point: StackPoint) -> set[str]:
     }
     return {
         notation.entry_name(key, index)
-        for key, numbers in point.exact.items()
+        for key, numbers in exact.items()
         if key in keys
         for index in np.ndindex(*numbers.shape)
     }
+
+
+def _exact_in_float64(
+    graph: LayerGraph, values: Values, params: Mapping[str, Any], x: Any
+) -> frozenset[str]:
+    """The tied max-pool windows that float64 computes exactly: the reference's float64
+    forward gives every tied value exactly and puts the first maximum where the exact one is,
+    so a float64 backprop sends the gradient where the exact one does.
+
+    A kink (a pre-activation exactly 0) is never one: which side float64 lands on is not
+    robust. Float64 oracles judge a tie's entries only when this holds."""
+    layers = _layer_dicts(graph.spec)
+    floats = {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
+    pairs = reference_layers.forward(layers, floats, np.asarray(x, dtype=np.float64))
+    # a pooled value that is also a kink's argument shares its name with the kink: never one
+    kinks = {e.args[0] for e in graph.definitions.values() if isinstance(e, KinkArgument)}
+    return frozenset(
+        symbol.name
+        for symbol, expr in graph.definitions.items()
+        if isinstance(expr, PoolMax)
+        and symbol not in kinks
+        and _reproduced(graph, values, pairs, x, symbol, expr)
+    )
+
+
+def _reproduced(
+    graph: LayerGraph, values: Values, pairs: Sequence[Any], x: Any, symbol: Symbol, expr: Expr
+) -> bool:
+    """Whether the window of ``symbol`` has the same first maximum, computed exactly, in the
+    reference's float64 forward."""
+    position = graph.positions[symbol]
+    inputs = graph.inputs if position == 1 else graph.outputs[position - 1]
+    before = np.asarray(x, dtype=np.float64) if position == 1 else pairs[position - 2][1]
+    where = {s: (n, *i) for n, tensor in enumerate(inputs) for i, s in np.ndenumerate(tensor)}
+    if not all(a in where for a in expr.args):
+        return False
+    window = [values[a] for a in expr.args]
+    got = [float(before[where[a]]) for a in expr.args]
+    top = max(window)
+    first = window.index(top)
+    tied = [k for k, v in enumerate(window) if v == top]
+    return int(np.argmax(got)) == first and all(mpmath.mpf(got[k]) == top for k in tied)
 
 
 @dataclass(frozen=True, eq=False)
@@ -293,6 +340,7 @@ def _point(
         numbers = _by_key(graph, exact.run(values), object)
         data = _data_by_key(graph, exact.run_data(values))
         ties = _ties(graph, values)
+        exact_ties = _exact_in_float64(graph, values, params, x) if ties else frozenset()
     as_float = {k: np.array(v, dtype=np.float64) for k, v in params.items()}
     point = StackPoint(
         label,
@@ -303,7 +351,13 @@ def _point(
         ties,
         data_exact=data,
     )
-    return replace(point, not_judged=frozenset(_tie_dependent(graph.spec, point)))
+    loose = [tie for tie in ties if tie[0] not in exact_ties]
+    return replace(
+        point,
+        not_judged=frozenset(_tie_dependent(graph.spec, numbers, loose)),
+        exact_ties=exact_ties & {name for name, _ in ties},
+        kinked=frozenset(_tie_dependent(graph.spec, numbers, ties)),
+    )
 
 
 def _layer_dicts(spec: StackSpec) -> list[dict[str, Any]]:
@@ -353,16 +407,26 @@ def stack_comparisons(
             comparisons.append(compare(REFERENCE, _with_data(point), found, rtol, atol))
         for point in check.points:
             comparisons.append(_finite_differences(layers, point, loss_options, notes, graph))
-    for point in check.points:
-        if point.ties:
-            notes.append(
-                f"not differentiable at the {point.label} (a tied max-pool window or a "
-                f"pre-activation exactly 0): {', '.join(name for name, _ in point.ties)}; the "
-                "exact gradient takes the first maximum in row-major order and ReLU'(0) = "
-                f"{convention}, and the entries of those layers and the layers before are not judged there "
-                "against float64 results"
-            )
+    notes += [_tie_note(point, convention) for point in check.points if point.ties]
     return comparisons, notes
+
+
+def _tie_note(point: StackPoint, convention: Rational) -> str:
+    """What a point's ties mean for the check."""
+    text = (
+        f"not differentiable at the {point.label} (a tied max-pool window or a "
+        f"pre-activation exactly 0): {', '.join(name for name, _ in point.ties)}; the "
+        f"exact gradient takes the first maximum in row-major order and ReLU'(0) = {convention}"
+    )
+    if point.not_judged or not point.exact_ties:
+        return text + (
+            ", and the entries of those layers and the layers before are not judged there "
+            "against float64 results"
+        )
+    return text + (
+        "; float64 computes every tied value exactly there, so those entries are judged "
+        "against float64 results (your backprop's too), but not against finite differences"
+    )
 
 
 def _with_data(point: StackPoint) -> StackPoint:
@@ -423,6 +487,7 @@ def _finite_differences(
 
     grads, _ = central_differences(loss, weights, None)
     values = {f"d{k}": g for k, g in zip(keys, grads, strict=True)}
+    point = replace(point, not_judged=point.not_judged | point.kinked)
     judged = compare(FINITE_DIFFERENCES, point, values, FD_RTOL, FD_ATOL)
     if judged.ok:
         return judged

@@ -8,6 +8,25 @@ hook, at points where it agrees with the exact values), so that the mistaken dx 
 the layers before it. A mistake names a parameter only if it reproduces the user's numbers
 there at every point. Which layer kinds map to which check-layer kind is :data:`STEPS`, one
 entry per kind.
+
+What does not map, and why:
+
+- ``avg_pool2d`` and ``flatten`` (:data:`NOT_MAPPED`): check-layer has no such kind (and no
+  catalogued mistake would apply to a reshape).
+- The entries of :data:`WRONG_SHAPE`, such as temporal affine's db not summed over time: the
+  array they predict has another shape than the stack's, which ``check`` rejects as bad input.
+- A conv2d or max_pool2d with different strides along the two axes: check-layer's ``conv``
+  and ``max_pool`` take one stride.
+- An ``lstm`` with a nonzero ``c0``: check-layer's ``lstm`` starts from c_0 = 0 (its
+  ``lstm_step`` takes prev_c, but it is one step, not a sequence).
+- Hidden activations other than ReLU (tanh, sigmoid, ...): check-layer has only ``relu``.
+- The loss: it is not a layer step of the reference backprop (its output error comes before
+  the hook's first call), so ``softmax_loss``, ``svm_loss`` and ``temporal_softmax_loss``
+  entries are not tried; the whole-network ids (``sign``, ``scale``) still name a mistake
+  that reaches every parameter.
+- ``rnn_step`` and ``lstm_step``: a stack's recurrent layer is a whole sequence, so it maps to
+  ``rnn`` and ``lstm``; with ``return_sequence = false`` the upstream gradient is dJ/dh of
+  the last step, zeros before it.
 """
 
 from __future__ import annotations
@@ -34,6 +53,14 @@ Values = Callable[[StackLayer, dict[str, Array]], tuple[dict[str, Array], dict[s
 SizesOf = Callable[[StackLayer, Array], dict[str, tuple[int, ...]] | None]
 #: Ids the check's own shape test names (a transposed array is found by its shape).
 _BY_SHAPE = ("transposed",)
+#: Ids whose arrays have another shape than the stack's: a gradient of that shape is bad input
+#: (exit status 2) and a dx of that shape cannot enter the layer before, so a stack never
+#: shows them (``check-layer`` does).
+WRONG_SHAPE = (
+    "affine-dx-not-reshaped",
+    "conv-dx-missing-padding-crop",
+    "temporal-affine-db-not-summed-over-time",
+)
 #: Digits of the predictions (float64 inputs, so float64 tolerances are what counts).
 DIGITS = 30
 
@@ -44,12 +71,22 @@ class Step:
 
     kind: str
     sizes: SizesOf
-    #: check-layer gradient name -> the stem of the stack parameter (``dw`` -> ``W``).
+    #: check-layer gradient name -> the stem of the stack parameter (``dw`` -> ``W``), or the
+    #: key of a recurrent layer's initial state (``dh0`` -> ``h0``).
     stems: tuple[tuple[str, str], ...] = ()
+    #: stack parameter stem -> the check-layer input it is (``W`` -> ``w``); others as named.
+    names: tuple[tuple[str, str], ...] = (("W", "w"),)
+    #: More check-layer inputs, as float arrays, from the layer, its input x and dJ/d(its
+    #: output): dropout's mask, an embedding's one-hot words, an RNN's h0 and dh of every step.
+    more: Callable[[StackLayer, Array, Array], dict[str, Array]] = lambda layer, x, dz: {}
 
 
 def _batch(layer: StackLayer, x: Array) -> dict[str, tuple[int, ...]]:
     return {"N": (x.shape[0],), "D": tuple(x.shape[1:])}
+
+
+def _dense(layer: StackLayer, x: Array) -> dict[str, tuple[int, ...]]:
+    return {**_batch(layer, x), "M": (layer.options["units"],)}
 
 
 def _conv(layer: StackLayer, x: Array) -> dict[str, tuple[int, ...]] | None:
@@ -77,16 +114,81 @@ def _features(layer: StackLayer, x: Array) -> dict[str, tuple[int, ...]] | None:
     return _batch(layer, x) if x.ndim == 2 else None
 
 
+def _mask(layer: StackLayer, x: Array, dz: Array) -> dict[str, Array]:
+    mask = np.broadcast_to(np.asarray(layer.options["mask"], dtype=np.float64), x.shape)
+    return {"mask": (mask != 0).astype(np.float64)}
+
+
+def _words(layer: StackLayer, x: Array) -> dict[str, tuple[int, ...]]:
+    n, t = x.shape
+    o = layer.options
+    return {"N": (n,), "T": (t,), "V": (o["vocabulary"],), "D": (o["dim"],)}
+
+
+def _onehot(layer: StackLayer, x: Array, dz: Array) -> dict[str, Array]:
+    return {"onehot": np.eye(layer.options["vocabulary"])[x.astype(int)]}
+
+
+def _temporal(layer: StackLayer, x: Array) -> dict[str, tuple[int, ...]]:
+    n, t, d = x.shape
+    return {"N": (n,), "T": (t,), "D": (d,), "M": (layer.options["units"],)}
+
+
+def _attention(layer: StackLayer, x: Array) -> dict[str, tuple[int, ...]]:
+    n, t, d = x.shape
+    o = layer.options
+    return {"N": (n,), "T": (t,), "D": (d,), "d": (o["dim"],), "causal": (int(o["causal"]),)}
+
+
+def _recurrent(layer: StackLayer, x: Array) -> dict[str, tuple[int, ...]] | None:
+    if np.any(np.asarray(layer.options.get("c0", 0), dtype=np.float64) != 0):
+        return None  # check-layer's lstm starts from c_0 = 0
+    n, t, d = x.shape
+    return {"N": (n,), "T": (t,), "D": (d,), "H": (layer.options["units"],)}
+
+
+def _states(layer: StackLayer, x: Array, dz: Array) -> dict[str, Array]:
+    """h0, and dJ/dh of every step: the upstream gradient, or only the last step's."""
+    dh = dz
+    if not layer.options["return_sequence"]:
+        dh = np.zeros((*x.shape[:2], dz.shape[-1]))
+        dh[:, -1] = dz
+    return {"h0": np.asarray(layer.options["h0"], dtype=np.float64), "dout": dh}
+
+
+_RECURRENT = (("dWx", "Wx"), ("dWh", "Wh"), ("db", "b"), ("dh0", "h0"))
+
+
 #: Stack layer kind -> its check-layer kind. Adding a kind is one entry.
 STEPS: dict[str, Step] = {
-    "dense": Step("affine", _batch, (("dw", "W"), ("db", "b"))),
+    "dense": Step("affine", _dense, (("dw", "W"), ("db", "b"))),
     "conv2d": Step("conv", _conv, (("dw", "W"), ("db", "b"))),
     "max_pool2d": Step("max_pool", _pool),
     "batchnorm": Step("batchnorm", _features, (("dgamma", "gamma"), ("dbeta", "beta"))),
     "layernorm": Step("layernorm", _features, (("dgamma", "gamma"), ("dbeta", "beta"))),
-    "dropout": Step("dropout", _batch),
+    "dropout": Step("dropout", _batch, more=_mask),
+    "embedding": Step("word_embedding", _words, (("dW", "We"),), (("We", "W"),), _onehot),
+    "temporal_dense": Step("temporal_affine", _temporal, (("dw", "W"), ("db", "b"))),
+    "attention": Step("attention", _attention, (("dWq", "Wq"), ("dWk", "Wk"), ("dWv", "Wv"))),
+    "rnn": Step("rnn", _recurrent, _RECURRENT, (), _states),
+    "lstm": Step("lstm", _recurrent, _RECURRENT, (), _states),
     "relu": Step("relu", _batch),
 }
+
+
+#: Stack layer kinds without a step, and why.
+NOT_MAPPED = {
+    "avg_pool2d": "check-layer has no average-pooling kind",
+    "flatten": "a reshape: check-layer has no such kind, and no catalogued mistake applies",
+}
+
+
+def named_in_stacks(kind: str) -> list[str]:
+    """The catalogue ids a stack layer kind (or ``"relu"``) can be named by, registry order;
+    ``transposed`` (named by its shape, for every kind) aside."""
+    step = STEPS[kind]
+    skip = (*_BY_SHAPE, *WRONG_SHAPE)
+    return [m.id for m in catalogue(lookup(step.kind)) if m.id not in skip]
 
 
 class StackMistakeMatch(MistakeMatch):
@@ -127,21 +229,21 @@ class _Replace:
     params: Mapping[str, Array]
 
     def layer_case(self, x: Array, dz: Array, dx: Array, grads: dict[str, Array]) -> Case:
-        keys = self.target.parameter_keys
-        values = {"x": _rational(x), "dout": _rational(dz)}
-        exact = {"dx": _mp(dx)}
+        keys, names = self.target.parameter_keys, dict(self.step.names)
+        arrays = {"x": x, "dout": dz, **self.step.more(self.target, x, dz)}
         for stem, key in keys.items():
-            name = {"W": "w", "b": "b"}.get(stem, stem)
-            values[name] = _rational(np.asarray(self.params[key]))
-            if key in grads:
-                exact[f"d{name}"] = _mp(grads[key])
-        if "w" in values and "b" not in values:  # a layer without bias: b = 0
-            values["b"] = np.full(values["w"].shape[0], Rational(0), dtype=object)
-            exact.setdefault("db", np.zeros(values["w"].shape[0], dtype=object) * mpmath.mpf(0))
-        if self.target.kind == "dropout":
-            mask = np.broadcast_to(np.asarray(self.target.options["mask"]), x.shape)
-            values["mask"] = _rational((mask != 0).astype(np.float64))
-        return Case(values, exact)
+            if key in self.params:
+                arrays[names.get(stem, stem)] = np.asarray(self.params[key])
+        shapes = lookup(self.step.kind).inputs(self.sizes)
+        if "b" in shapes and "b" not in arrays:  # a layer without bias: b = 0
+            arrays["b"] = np.zeros(shapes["b"])
+        exact = {"dx": _mp(dx)}
+        for name, stem in self.step.stems:
+            key = keys.get(stem, stem)
+            exact[name] = _mp(grads[key] if key in grads else np.zeros(shapes[name[1:]]))
+        return Case(
+            {k: _rational(np.asarray(v, dtype=np.float64)) for k, v in arrays.items()}, exact
+        )
 
     def layer(
         self, k: int, x: Array, dz: Array, dx: Array, grads: dict[str, Array]
@@ -154,8 +256,10 @@ class _Replace:
         keys = self.target.parameter_keys
         changed = dict(grads)
         for name, value in predicted.items():
-            if name in stems and keys.get(stems[name]) in grads:
-                changed[keys[stems[name]]] = _floats(value).reshape(grads[keys[stems[name]]].shape)
+            stem = stems.get(name)
+            key = None if stem is None else keys.get(stem, stem)
+            if key in grads:
+                changed[key] = _floats(value).reshape(grads[key].shape)
         new_dx = _floats(predicted["dx"]) if "dx" in predicted else dx
         return new_dx, changed
 
@@ -199,7 +303,7 @@ def _variants(kind: str, sizes: Sizes) -> Iterator[tuple[str, Variant]]:
     """(id, variant) of every entry of the check-layer catalogue for ``kind``."""
     found = lookup(kind)
     for entry in catalogue(found):
-        if entry.id in _BY_SHAPE:
+        if entry.id in _BY_SHAPE or entry.id in WRONG_SHAPE:
             continue
         for variant in entry.variants(found, sizes):
             yield entry.id, variant
