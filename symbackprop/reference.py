@@ -11,8 +11,15 @@ Shapes (0-based Python lists, 1-based layers in the maths): ``x`` is ``(n_0, m)`
 
 The loss is ``J = r * sum_s J_s + l2 * sum_l sum(W_l**2)`` with ``r = 1/m`` for
 ``reduction="mean"`` and ``r = 1`` for ``"sum"``; biases are not regularised.
+
+Stacked copies. :func:`loss`, :func:`loss_and_kinks` and :func:`kink_pre_activations` also take
+parameters with leading axes, e.g. ``weights[0]`` of shape ``(P, n_1, n_0)``: P copies of the
+network that differ in that array (finite differences perturb one entry per copy). The
+matrix products broadcast, softmax runs over axis -2 and sums over the last two axes, so they
+return P losses and ``(P, n, m)`` pre-activations.
 """
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -29,6 +36,7 @@ __all__ = [
     "forward",
     "kink_pre_activations",
     "loss",
+    "loss_and_kinks",
     "notebook_backprop",
     "output_delta",
     "output_loss",
@@ -46,15 +54,22 @@ def _sigmoid(z: Array) -> Array:
 
 
 def _softmax(z: Array) -> Array:
-    """Softmax over output units (axis 0), one column per sample, shifted by the max."""
-    e = np.exp(z - np.max(z, axis=0, keepdims=True))
-    return e / np.sum(e, axis=0, keepdims=True)
+    """Softmax over output units (axis -2), one column per sample, shifted by the max."""
+    e = np.exp(z - np.max(z, axis=-2, keepdims=True))
+    return e / np.sum(e, axis=-2, keepdims=True)
 
 
 def _log_softmax(z: Array) -> Array:
-    """log softmax(z) over axis 0, computed from the logits without forming softmax."""
-    shifted = z - np.max(z, axis=0, keepdims=True)
-    return shifted - np.log(np.sum(np.exp(shifted), axis=0, keepdims=True))
+    """log softmax(z) over axis -2, computed from the logits without forming softmax."""
+    shifted = z - np.max(z, axis=-2, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=-2, keepdims=True))
+
+
+def _total(values: Array) -> Array:
+    """The sum of one network's ``(n, m)`` entries: over the last two axes, keeping any leading
+    axes of stacked copies. Flattened first, so that the order of the additions is that of
+    ``np.sum`` of the plain 2-D array."""
+    return np.sum(values.reshape(*values.shape[:-2], -1), axis=-1)
 
 
 def _kink(z: Array, below: float, at_zero: float) -> Array:
@@ -113,7 +128,7 @@ class _Layer:
         """g^T (da/dz): elementwise for most activations, s * (g - <s, g>) for softmax."""
         derivative = self.activation.derivative
         if derivative is None:
-            return a * (g - np.sum(a * g, axis=0, keepdims=True))
+            return a * (g - np.sum(a * g, axis=-2, keepdims=True))
         return g * derivative(z, self.options, relu_prime_at_zero)
 
 
@@ -144,35 +159,35 @@ def _resolve_layer(entry: ActivationSpec, layer: int, n_layers: int) -> _Layer:
 # --- Loss table: value and gradient with respect to the prediction, summed over samples ----
 
 
-def _squared_error(a: Array, y: Array, half: bool) -> float:
-    return float((0.5 if half else 1.0) * np.sum((a - y) ** 2))
+def _squared_error(a: Array, y: Array, half: bool) -> Array:
+    return (0.5 if half else 1.0) * _total((a - y) ** 2)
 
 
 def _squared_error_grad(a: Array, y: Array, half: bool) -> Array:
     return (1.0 if half else 2.0) * (a - y)
 
 
-def _binary_cross_entropy(a: Array, y: Array, half: bool) -> float:
-    return float(-np.sum(y * np.log(a) + (1.0 - y) * np.log1p(-a)))
+def _binary_cross_entropy(a: Array, y: Array, half: bool) -> Array:
+    return -_total(y * np.log(a) + (1.0 - y) * np.log1p(-a))
 
 
 def _binary_cross_entropy_grad(a: Array, y: Array, half: bool) -> Array:
     return (a - y) / (a * (1.0 - a))
 
 
-def _cross_entropy_from_logits(z: Array, y: Array) -> float:
+def _cross_entropy_from_logits(z: Array, y: Array) -> Array:
     """-sum_k y_k log softmax(z)_k, through log-softmax so saturation cannot give log(0)."""
-    return float(-np.sum(y * _log_softmax(z)))
+    return -_total(y * _log_softmax(z))
 
 
 def _cross_entropy_logit_grad(z: Array, y: Array) -> Array:
     """dJ_s/dz = softmax(z) sum_k y_k - y, which is yhat - y for one-hot or probability y."""
-    return _softmax(z) * np.sum(y, axis=0, keepdims=True) - y
+    return _softmax(z) * np.sum(y, axis=-2, keepdims=True) - y
 
 
-def _binary_cross_entropy_from_logits(z: Array, y: Array) -> float:
+def _binary_cross_entropy_from_logits(z: Array, y: Array) -> Array:
     """-[y log s(z) + (1-y) log(1-s(z))] = softplus(z) - y z, stable for any z."""
-    return float(np.sum(np.logaddexp(0.0, z) - y * z))
+    return _total(np.logaddexp(0.0, z) - y * z)
 
 
 @dataclass(frozen=True)
@@ -180,7 +195,7 @@ class _LogitForm:
     """Stable value and combined delta of a loss when the output layer is ``activation``."""
 
     activation: str
-    value: Callable[[Array, Array], float]
+    value: Callable[[Array, Array], Array]
     delta: Callable[[Array, Array], Array]
 
 
@@ -188,7 +203,7 @@ class _LogitForm:
 class _Loss:
     """Value/gradient from the prediction ``(a, y, half)``; ``None`` means logits only."""
 
-    value: Callable[[Array, Array, bool], float] | None
+    value: Callable[[Array, Array, bool], Array] | None
     gradient: Callable[[Array, Array, bool], Array] | None
     logit_form: _LogitForm | None
 
@@ -265,9 +280,9 @@ def _prepare(
     if bs is not None and len(bs) != len(ws):
         raise ValueError(f"got {len(ws)} weight matrices but {len(bs)} bias vectors")
     for layer, (w, b) in enumerate(zip(ws, bs or [], strict=False), start=1):
-        if b.shape != (w.shape[0], 1):
+        if b.shape[-2:] != (w.shape[-2], 1):
             raise ValueError(
-                f"bias of layer {layer} has shape {b.shape}; expected ({w.shape[0]}, 1)"
+                f"bias of layer {layer} has shape {b.shape}; expected ({w.shape[-2]}, 1)"
             )
     n = len(ws)
     return _Network(ws, bs, [_resolve_layer(e, i, n) for i, e in enumerate(activations, 1)])
@@ -341,21 +356,26 @@ def kink_pre_activations(
         [[[-2.0]]]
     """
     net = _prepare(weights, biases, activations)
-    pre_activations, _ = _forward(net, x)
+    return _kinked(net, _forward(net, x)[0])
+
+
+def _kinked(net: _Network, pre_activations: list[Array]) -> list[Array]:
+    """The pre-activations of the ReLU-like layers, in layer order."""
     return [
         z for z, layer in zip(pre_activations, net.layers, strict=True) if layer.activation.kinked
     ]
 
 
 def _check_target(y: ArrayLike, prediction: Array) -> Array:
+    """The target as float64, shaped like one copy of the prediction (its last two axes)."""
     target = np.asarray(y, dtype=np.float64)
-    if target.shape != prediction.shape:
-        raise ValueError(f"target has shape {target.shape}; expected {prediction.shape}")
+    if target.shape != prediction.shape[-2:]:
+        raise ValueError(f"target has shape {target.shape}; expected {prediction.shape[-2:]}")
     return target
 
 
-def _data_loss(objective: _Objective, z: Array, a: Array, y: Array) -> float:
-    """sum_s J_s, from the logits when a stable logit form exists."""
+def _data_loss(objective: _Objective, z: Array, a: Array, y: Array) -> Array:
+    """sum_s J_s, from the logits when a stable logit form exists (one per stacked copy)."""
     form = objective.logit_form
     if form is not None:
         return form.value(z, y)
@@ -363,8 +383,38 @@ def _data_loss(objective: _Objective, z: Array, a: Array, y: Array) -> float:
     return objective.loss.value(a, y, objective.half)
 
 
-def _penalty(weights: list[Array], l2: float) -> float:
-    return l2 * sum(float(np.sum(w**2)) for w in weights)
+def _penalty(weights: list[Array], l2: float) -> Array | np.float64:
+    """l2 sum_l ||W^l||_F^2, one per stacked copy.
+
+    With l2 = 0 the term is 0 * S: 0 while S is finite, NaN once S overflows (huge weights).
+    When the largest weight bounds S far below overflow it is 0 without summing the squares
+    (two passes fewer over the copies); otherwise S is summed as for any l2, so the result is
+    the same, bit for bit.
+    """
+    if l2 == 0 and all(_far_from_overflow(w, len(weights)) for w in weights):
+        return np.zeros(np.broadcast_shapes(*(w.shape[:-2] for w in weights)))[()]
+    return l2 * sum((_total(w**2) for w in weights), np.float64(0.0))
+
+
+def _far_from_overflow(w: Array, layers: int) -> bool:
+    """Whether ``layers`` sums of squares like that of ``w`` surely add up to under 1e300: its
+    size times its largest square is below 1e300 / layers. False for NaN."""
+    flat = w.reshape(*w.shape[:-2], -1)
+    if flat.shape[-1] == 0:
+        return True
+    largest = np.maximum(np.max(flat, axis=-1), -np.min(flat, axis=-1))
+    return bool(np.all(largest < math.sqrt(1e300 / (layers * flat.shape[-1]))))
+
+
+def _evaluate(
+    net: _Network, objective: _Objective, x: ArrayLike, y: ArrayLike, l2: float
+) -> tuple[float | Array, list[Array]]:
+    """One forward pass: J (a float, or one per stacked copy) and the kinked pre-activations."""
+    pre_activations, acts = _forward(net, x)
+    target = _check_target(y, acts[-1])
+    data = _data_loss(objective, pre_activations[-1], acts[-1], target)
+    value = objective.scale(target.shape[1]) * data + _penalty(net.weights, l2)
+    return (float(value) if np.ndim(value) == 0 else value), _kinked(net, pre_activations)
 
 
 def loss(
@@ -378,7 +428,7 @@ def loss(
     half: bool = True,
     reduction: str = "mean",
     l2: float = 0.0,
-) -> float:
+) -> float | Array:
     """Evaluate ``J = r sum_s J_s + l2 sum_l ||W^l||_F^2``.
 
     Args:
@@ -394,7 +444,8 @@ def loss(
         l2: Weight-decay coefficient (no 1/2; biases excluded).
 
     Returns:
-        The scalar loss as a Python float.
+        The scalar loss as a Python float; for parameters with leading axes of stacked copies
+        (see the module docstring), an array of one loss per copy.
 
     Raises:
         ValueError: For unknown names, incompatible output layer, or bad shapes.
@@ -406,10 +457,40 @@ def loss(
     """
     net = _prepare(weights, biases, activations)
     objective = _resolve_loss(loss, net.layers[-1], half, reduction)
-    pre_activations, acts = _forward(net, x)
-    target = _check_target(y, acts[-1])
-    data = _data_loss(objective, pre_activations[-1], acts[-1], target)
-    return objective.scale(target.shape[1]) * data + _penalty(net.weights, l2)
+    return _evaluate(net, objective, x, y, l2)[0]
+
+
+def loss_and_kinks(
+    weights: Sequence[ArrayLike],
+    biases: Sequence[ArrayLike] | None,
+    x: ArrayLike,
+    y: ArrayLike,
+    *,
+    activations: Sequence[ActivationSpec],
+    loss: str = "cross_entropy",
+    half: bool = True,
+    reduction: str = "mean",
+    l2: float = 0.0,
+) -> tuple[float | Array, list[Array]]:
+    """:func:`loss` and :func:`kink_pre_activations` from one forward pass.
+
+    Finite differences need both at every perturbed point; this runs the network once.
+    The arguments are those of :func:`loss`, and parameters may carry leading axes.
+
+    Returns:
+        ``(loss, kinks)``: the loss (a float, or one per stacked copy) and the pre-activations
+        of the ReLU-like layers, in layer order.
+
+    Example:
+        >>> two_copies = [np.array([[[2.0]], [[-1.0]]])]  # W^1 = 2 and W^1 = -1
+        >>> value, kinks = loss_and_kinks(two_copies, None, [[1.0]], [[0.0]],
+        ...                               activations=["relu"], loss="squared_error")
+        >>> value.tolist(), kinks[0].ravel().tolist()
+        ([2.0, 0.0], [2.0, -1.0])
+    """
+    net = _prepare(weights, biases, activations)
+    objective = _resolve_loss(loss, net.layers[-1], half, reduction)
+    return _evaluate(net, objective, x, y, l2)
 
 
 def _output_delta(objective: _Objective, z: Array, a: Array, y: Array, c: float) -> Array:
@@ -584,7 +665,7 @@ def output_loss(
     """
     objective = _resolve_loss(loss, output, half, reduction)
     target = _check_target(y, a)
-    return objective.scale(target.shape[1]) * _data_loss(objective, z, a, target)
+    return float(objective.scale(target.shape[1]) * _data_loss(objective, z, a, target))
 
 
 def output_delta(

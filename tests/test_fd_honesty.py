@@ -68,13 +68,17 @@ def test_huge_parameters_are_not_judged_rather_than_failed(
 
 
 def test_a_wrong_loss_still_fails_its_finite_differences(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A wrong derivative is stable when the step is halved: it is judged, and fails."""
-    right = reference.loss
+    """A wrong derivative is stable when the step is halved: it is judged, and fails.
 
-    def wrong(weights: Any, biases: Any, *args: Any, **kwargs: Any) -> float:
-        return right(weights, biases, *args, **kwargs) + 1e-3 * float(weights[0][0, 0])
+    ``check`` takes the loss (and the kink arguments) from ``reference.loss_and_kinks``, on
+    stacked copies of the perturbed array as well as on the plain point."""
+    right = reference.loss_and_kinks
 
-    monkeypatch.setattr(compare.reference, "loss", wrong)
+    def wrong(weights: Any, biases: Any, *args: Any, **kwargs: Any) -> tuple[Any, list]:
+        value, kinks = right(weights, biases, *args, **kwargs)
+        return value + 1e-3 * weights[0][..., 0, 0], kinks
+
+    monkeypatch.setattr(compare.reference, "loss_and_kinks", wrong)
     report = check(_spec(b="10000", b2="10000.25"), random_points=0)  # not a cached one
     fd = _documented_fd(report)
     assert [f.entry for f in fd.failures] == ["dW1[0,0]"]

@@ -23,8 +23,7 @@ from ..errors import UserBackpropError
 from ..finite_differences import (
     DEFAULT_RELATIVE_STEP,
     central_difference,
-    central_differences,
-    kink_mask,
+    differences_and_kinks,
     perturbation,
 )
 from ..isolation import ChildResult, Isolated, run_child
@@ -330,20 +329,25 @@ def _skipped(name: str, point: PointData, reason: str, notes: list[str]) -> Comp
 def _finite_difference_comparison(
     derivation: Derivation, point: PointData, notes: list[str]
 ) -> Comparison:
-    """Central differences of the reference loss; entries straddling a kink are not judged."""
+    """Central differences of the reference loss; entries straddling a kink are not judged.
+
+    The perturbed points run batched: one forward pass of the reference gives the losses and
+    the kink arguments of a chunk of stacked copies (:func:`..finite_differences.
+    differences_and_kinks`)."""
     x, y = point.arrays.x, point.arrays.y
     options = _reference_options(point.spec)
 
-    def loss(weights: list[np.ndarray], biases: list[np.ndarray] | None) -> float:
-        return reference.loss(weights, biases, x, y, **options)
+    def evaluate(
+        weights: list[np.ndarray], biases: list[np.ndarray] | None
+    ) -> tuple[Any, list[np.ndarray]]:
+        return reference.loss_and_kinks(weights, biases, x, y, **options)
 
-    def kinks(weights: list[np.ndarray], biases: list[np.ndarray] | None) -> list[np.ndarray]:
-        return reference.kink_pre_activations(weights, biases, x, options["activations"])
+    def loss(weights: list[np.ndarray], biases: list[np.ndarray] | None) -> float:
+        return float(evaluate(weights, biases)[0])
 
     weights, biases = _parameters(point)
     try:
-        grads_w, grads_b = central_differences(loss, weights, biases)
-        mask_w, mask_b = kink_mask(kinks, weights, biases)
+        (grads_w, grads_b), (mask_w, mask_b) = differences_and_kinks(evaluate, weights, biases)
     except (ValueError, TypeError) as exc:
         reason = (
             f"finite differences need the reference loss, which cannot run this network: {exc}"
