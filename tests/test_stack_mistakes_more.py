@@ -10,6 +10,7 @@ oracles.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -181,3 +182,44 @@ def test_sequence_stack_mistakes_are_deterministic() -> None:
     ]
     assert runs[0].returncode == runs[1].returncode == 1, runs[0].stderr
     assert runs[0].stdout == runs[1].stdout and "rnn-missing-recurrent-path" in runs[0].stdout
+
+
+def _corpus_point(text: str) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    import tomllib
+
+    data = tomllib.loads(text)
+    params = {k: np.array(v, dtype=float) for k, v in data["parameters"].items()}
+    return params, np.array(data["data"]["x"], dtype=float), np.array(data["data"]["y"], float)
+
+
+def _weak(path: str, capsys: pytest.CaptureFixture[str]) -> list[dict]:
+    assert main(["check", path, "--format", "json"]) == 0
+    return json.loads(capsys.readouterr().out)["indistinguishable_at_documented_point"]
+
+
+MISSING_RELU = {
+    "mistake": "missing-activation-derivative",
+    "detail": {"layer": "layer 1 (conv2d) relu", "where": "dx"},
+}
+
+
+def test_a_stack_point_where_every_relu_is_active_is_weak_for_a_missing_relu_prime(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """b1 = 5 makes every pre-activation of layer 1 positive (|W1 x| <= 4): the corpus's
+    backprop without ReLU' gives the right numbers there, and check says so."""
+    text = re.sub(r"\nb1 = \[[^\]]*\]", "\nb1 = [5.0, 5.0]", corpus.conv_spec(), count=1)
+    params, x, y = _corpus_point(text)
+    for key, right in corpus.conv_backprop(params, x, y).items():
+        np.testing.assert_allclose(corpus.conv_missing_relu(params, x, y)[key], right)
+    assert MISSING_RELU in _weak(_spec(tmp_path, text, "active"), capsys)
+
+
+def test_a_stack_point_with_an_inactive_relu_is_not_weak_for_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = corpus.conv_spec()
+    params, x, y = _corpus_point(text)
+    wrong, right = corpus.conv_missing_relu(params, x, y), corpus.conv_backprop(params, x, y)
+    assert not np.allclose(wrong["W1"], right["W1"])  # the documented point tells them apart
+    assert MISSING_RELU not in _weak(_spec(tmp_path, text, "mixed"), capsys)

@@ -26,7 +26,13 @@ from ..mistakes.diagnose import (
     parameter_count,
     turned_back,
 )
-from ..mistakes.stack import StackPointData, as_written, close_to_user, diagnose_stack
+from ..mistakes.stack import (
+    StackPointData,
+    as_written,
+    close_to_user,
+    diagnose_stack,
+    indistinguishable_stack,
+)
 from ..stack_spec import StackSpec
 from .compare import USER, Comparison, Prepared, failing_parameters
 from .documented import Documented
@@ -149,7 +155,15 @@ def stack_likely(
             )
             found += mine
             unexplained += _left("documented", misread, mine)
-    return Likely(tuple(found), tuple(unexplained))
+    count = sum(int(np.size(v)) for v in points[0].parameters.values()) if points else 0
+    if count > MAX_PARAMETERS:
+        note = (
+            f"the weak test points were not looked for: {count} parameters, above the limit "
+            f"of {MAX_PARAMETERS}"
+        )
+        return Likely(tuple(found), tuple(unexplained), note=note)
+    weak = indistinguishable_stack(spec, layers, points, options, rtol, atol) if points else []
+    return Likely(tuple(found), tuple(unexplained), tuple(weak))
 
 
 def _misread(documented: Documented) -> list[str]:

@@ -453,8 +453,6 @@ def _likely(
     atol: float,
 ) -> Likely:
     """The layer catalogue against the user's failing parameters and the misread table."""
-    if not user and documented is None:
-        return Likely()
     options = {**_loss_options(check.spec), "relu_prime_at_zero": float(convention)}
     points = [
         StackPointData(p.parameters, p.x, p.y, grads, {k[1:]: v for k, v in p.exact.items()})

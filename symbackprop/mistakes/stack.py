@@ -369,19 +369,70 @@ def diagnose_stack(
             left = set(failing)
             for i, point in enumerate(points):
                 hook = _Replace(layer, step, sizes, variant, activation, point.parameters)
-                try:
-                    with np.errstate(all="ignore"):
-                        grads = reference_layers.backprop(
-                            list(layers), point.parameters, point.x, point.y, hook=hook, **options
-                        )
-                except (ValueError, ArithmeticError, KeyError, IndexError):
-                    left = set()
-                left = {p for p in left if matches(i, p, grads[p])}
+                grads = _hooked(layers, point, hook, options)
+                left = set() if grads is None else {p for p in left if matches(i, p, grads[p])}
                 if not left:
                     break
             if left:
                 found[(mistake, (("layer", where), *variant.detail))] = left
     return _grouped(found, len(points), source)
+
+
+def _hooked(
+    layers: Sequence[dict[str, Any]],
+    point: StackPointData,
+    hook: _Replace,
+    options: Mapping[str, Any],
+) -> dict[str, Array] | None:
+    """The reference backprop with one step replaced; None where the variant's arithmetic fails."""
+    try:
+        with np.errstate(all="ignore"):
+            return reference_layers.backprop(
+                list(layers), point.parameters, point.x, point.y, hook=hook, **options
+            )
+    except (ValueError, ArithmeticError, KeyError, IndexError):
+        return None
+
+
+def indistinguishable_stack(
+    spec: StackSpec,
+    layers: Sequence[dict[str, Any]],
+    points: Sequence[StackPointData],
+    options: Mapping[str, Any],
+    rtol: float,
+    atol: float,
+) -> list[MistakeMatch]:
+    """Layer mistakes that give the exact gradients at the documented point (``points[0]``)
+    but not at some random point: the documented point cannot tell them from a correct
+    backprop (gamma = 1 hides a missing gamma)."""
+    weak: dict[tuple[str, tuple[tuple[str, str], ...]], None] = {}
+    for found in _steps(spec, points[0].x) if len(points) > 1 else ():
+        layer, step, sizes, activation = found
+        where = f"{layer.label}" + (f" {layer.activation.name}" if activation else "")
+        for mistake, variant in _variants(step.kind, sizes):
+            same = (_exact_with(layers, found, variant, p, options, (rtol, atol)) for p in points)
+            if next(same) and not all(same):
+                weak.setdefault((mistake, (("layer", where), *variant.detail)), None)
+    return [StackMistakeMatch((), m, d, "", "documented point") for m, d in weak]
+
+
+def _exact_with(
+    layers: Sequence[dict[str, Any]],
+    found: tuple[StackLayer, Step, Sizes, bool],
+    variant: Variant,
+    point: StackPointData,
+    options: Mapping[str, Any],
+    tolerances: tuple[float, float],
+) -> bool:
+    """Whether the backprop with ``variant`` in the step ``found`` gives the exact gradients at
+    ``point``, to float64 tolerances."""
+    layer, step, sizes, activation = found
+    hook = _Replace(layer, step, sizes, variant, activation, point.parameters)
+    grads = _hooked(layers, point, hook, options)
+    return grads is not None and all(
+        k in grads and _close(np.asarray(grads[k]), _floats(v), *tolerances)
+        for k, v in point.exact.items()
+    )
 
 
 def _grouped(
