@@ -180,13 +180,8 @@ def _crosses(base: Sequence[Array], plus: Sequence[Array], minus: Sequence[Array
     An argument the perturbation does not move at all is ignored, even if it is 0: then the
     function is constant along it and the kink does not matter.
     """
-    for z0, zp, zm in zip(base, plus, minus, strict=True):
-        moved = (zp != z0) | (zm != z0)
-        positive = (z0 > 0) & (zp > 0) & (zm > 0)
-        negative = (z0 < 0) & (zp < 0) & (zm < 0)
-        if np.any(moved & ~positive & ~negative):
-            return True
-    return False
+    stacked = [np.stack([zp, zm]) for zp, zm in zip(plus, minus, strict=True)]
+    return bool(_batched_crosses(base, stacked, 1)[0])
 
 
 def kink_mask(

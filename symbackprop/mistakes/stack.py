@@ -364,12 +364,11 @@ def diagnose_stack(
     each named with its layer."""
     found: dict[tuple[str, tuple[tuple[str, str], ...]], set[str]] = {}
     for layer, step, sizes, activation in _steps(spec, points[0].x):
-        where = f"{layer.label}" + (f" {layer.activation.name}" if activation else "")
+        where = _where(layer, activation)
         for mistake, variant in _variants(step.kind, sizes):
             left = set(failing)
             for i, point in enumerate(points):
-                hook = _Replace(layer, step, sizes, variant, activation, point.parameters)
-                grads = _hooked(layers, point, hook, options)
+                grads = _hooked(layers, (layer, step, sizes, activation), variant, point, options)
                 left = set() if grads is None else {p for p in left if matches(i, p, grads[p])}
                 if not left:
                     break
@@ -378,13 +377,22 @@ def diagnose_stack(
     return _grouped(found, len(points), source)
 
 
+def _where(layer: StackLayer, activation: bool) -> str:
+    """The layer a step's mistake is named at: ``layer 1 (conv2d)``, or ``... relu``."""
+    return f"{layer.label}" + (f" {layer.activation.name}" if activation else "")
+
+
 def _hooked(
     layers: Sequence[dict[str, Any]],
+    found: tuple[StackLayer, Step, Sizes, bool],
+    variant: Variant,
     point: StackPointData,
-    hook: _Replace,
     options: Mapping[str, Any],
 ) -> dict[str, Array] | None:
-    """The reference backprop with one step replaced; None where the variant's arithmetic fails."""
+    """The reference backprop with the step ``found`` (layer, step, sizes, is-activation)
+    replaced by ``variant``; None where the variant's arithmetic fails."""
+    layer, step, sizes, activation = found
+    hook = _Replace(layer, step, sizes, variant, activation, point.parameters)
     try:
         with np.errstate(all="ignore"):
             return reference_layers.backprop(
@@ -408,7 +416,7 @@ def indistinguishable_stack(
     weak: dict[tuple[str, tuple[tuple[str, str], ...]], None] = {}
     for found in _steps(spec, points[0].x) if len(points) > 1 else ():
         layer, step, sizes, activation = found
-        where = f"{layer.label}" + (f" {layer.activation.name}" if activation else "")
+        where = _where(layer, activation)
         for mistake, variant in _variants(step.kind, sizes):
             same = (_exact_with(layers, found, variant, p, options, (rtol, atol)) for p in points)
             if next(same) and not all(same):
@@ -426,9 +434,7 @@ def _exact_with(
 ) -> bool:
     """Whether the backprop with ``variant`` in the step ``found`` gives the exact gradients at
     ``point``, to float64 tolerances."""
-    layer, step, sizes, activation = found
-    hook = _Replace(layer, step, sizes, variant, activation, point.parameters)
-    grads = _hooked(layers, point, hook, options)
+    grads = _hooked(layers, found, variant, point, options)
     return grads is not None and all(
         k in grads and _close(np.asarray(grads[k]), _floats(v), *tolerances)
         for k, v in point.exact.items()
