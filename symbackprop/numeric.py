@@ -163,7 +163,10 @@ def _stage(
     outputs: Iterable[Symbol] = (),
     maxima: Sequence[tuple[Symbol, tuple[Symbol, ...]]] = (),
     shift: dict[Symbol, Expr] | None = None,
+    cse: bool = False,
 ) -> Stage:
+    """One matrix of one-level definitions, lambdified; ``cse`` shares repeated subexpressions
+    (the sum of a softmax), which the other definitions do not have."""
     expressions = [float64_constants(elementary(e, convention)) for e in matrix]
     if shift:
         expressions = [e.xreplace(shift) for e in expressions]
@@ -173,7 +176,7 @@ def _stage(
     names = {symbol: Symbol(f"_v{i}") for i, symbol in enumerate(inputs)}
     renamed = [e.xreplace(names) for e in expressions]
     function = lambdify(
-        list(names.values()), renamed, modules="numpy", cse=True, printer=numpy_printer()
+        list(names.values()), renamed, modules="numpy", cse=cse, printer=numpy_printer()
     )
     return Stage(key, matrix.shape, tuple(inputs), tuple(outputs), function, tuple(maxima))
 
@@ -220,14 +223,14 @@ def shift_invariant(layer: Layer, column: int = 0) -> bool:
 def _activation_stage(layer: Layer, key: str, convention: Expr) -> Stage:
     matrix = layer.a_definition
     if not shift_invariant(layer):
-        return _stage(key, matrix, convention, layer.activation)
+        return _stage(key, matrix, convention, layer.activation, cse=True)
     maxima, shift = [], {}
     for s in range(matrix.cols):
         column = tuple(layer.pre_activation[:, s])
         peak = Dummy(f"max_{s}")
         maxima.append((peak, column))
         shift.update({z: z - peak for z in column})
-    return _stage(key, matrix, convention, layer.activation, maxima, shift)
+    return _stage(key, matrix, convention, layer.activation, maxima, shift, cse=True)
 
 
 @dataclass(frozen=True)

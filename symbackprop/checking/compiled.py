@@ -34,33 +34,44 @@ class Exact:
     itself where the other operand is no exact number.
     """
 
-    __slots__ = ("q",)
+    __slots__ = ("_rounded", "q")
 
     def __init__(self, q: Fraction | int) -> None:
         self.q = Fraction(q)
+        #: (working precision in bits, the mpf of q at it): a value used many times is
+        #: rounded once.
+        self._rounded: tuple[int, mpmath.mpf] | None = None
+
+    def _mp(self) -> mpmath.mpf:
+        """q rounded to the working precision."""
+        prec, rounded = mpmath.mp.prec, self._rounded
+        if rounded is None or rounded[0] != prec:
+            rounded = (prec, mpmath.mpf(self.q.numerator) / self.q.denominator)
+            self._rounded = rounded
+        return rounded[1]
 
     @property
     def _mpf_(self) -> Any:
-        return (mpmath.mpf(self.q.numerator) / self.q.denominator)._mpf_
+        return self._mp()._mpf_
 
     def _both(self, other: Any, op: Callable[[Any, Any], Any]) -> Any:
         if isinstance(other, Exact):
             return Exact(op(self.q, other.q))
         if isinstance(other, int):
             return Exact(op(self.q, other))
-        return op(mpmath.mpf(self), other)
+        return op(self._mp(), other)
 
     def _rboth(self, other: Any, op: Callable[[Any, Any], Any]) -> Any:
         if isinstance(other, int):
             return Exact(op(other, self.q))
-        return op(other, mpmath.mpf(self))
+        return op(other, self._mp())
 
     def _compare(self, other: Any, op: Callable[[Any, Any], bool]) -> bool:
         if isinstance(other, Exact):
             return op(self.q, other.q)
         if isinstance(other, int):
             return op(self.q, other)
-        return bool(op(mpmath.mpf(self), other))
+        return bool(op(self._mp(), other))
 
     def __add__(self, o: Any) -> Any:
         return self._both(o, operator.add)
@@ -116,10 +127,10 @@ class Exact:
     def __pow__(self, o: Any) -> Any:
         if isinstance(o, int):
             return Exact(self.q**o)
-        return mpmath.mpf(self) ** o
+        return self._mp() ** o
 
     def __rpow__(self, o: Any) -> Any:
-        return mpmath.mpf(o) ** mpmath.mpf(self)
+        return mpmath.mpf(o) ** self._mp()
 
     def __repr__(self) -> str:
         return f"Exact({self.q})"

@@ -23,7 +23,7 @@ from ..gradients import Gradients
 from ..network import SymbolicNetwork
 from ..numeric import Point, load_point
 from ..spec import NetworkSpec
-from .compiled import Compiled, Value, compile_matrix, to_number, to_value
+from .compiled import Compiled, Exact, Value, compile_matrix, to_number, to_value
 from .precision import GUARD, MAX_PRECISION, PRECISION, Number, mp
 
 #: Exact values by key (``z1``, ``a1``, ``yhat``, ``loss``, ``dW1``, ...): rows of numbers.
@@ -82,8 +82,9 @@ def exact_numbers(
         SymbackpropError: some value is still not finite at :data:`MAX_PRECISION` digits.
     """
     precision, coarse = PRECISION + GUARD, None
+    rational: dict[int, tuple[ImmutableMatrix, list[Value]]] = {}
     while precision <= MAX_PRECISION:
-        fine = _numbers_at(network, gradients, convention, override, precision)
+        fine = _numbers_at(network, gradients, convention, override, precision, rational)
         if coarse is not None and fine is not None and _agree(coarse, fine, precision // 2):
             return fine
         coarse, precision = fine or coarse, 2 * precision
@@ -133,8 +134,12 @@ def _numbers_at(
     convention: Rational,
     override: Mapping[Symbol, Expr] | None,
     precision: int,
+    rational: dict[int, tuple[ImmutableMatrix, list[Value]]],
 ) -> Table | None:
-    """The values with transcendental numbers at ``precision`` digits; None if one is not finite."""
+    """The values with transcendental numbers at ``precision`` digits; None if one is not finite.
+
+    ``rational`` keeps the results of the definitions whose values are all exact (by id of
+    the matrix, kept alive), for the same point at another precision."""
     spec = network.spec
     values: dict[Symbol, Value] = {}
     pairs = [(network.x, spec.x), (network.y, spec.y)]
@@ -148,13 +153,19 @@ def _numbers_at(
     for symbols, numbers in pairs:
         values.update(zip(symbols, map(to_value, numbers), strict=True))
 
-    def settle(matrix: ImmutableMatrix, symbols: Sequence[Symbol] = ()) -> list[list[Number]]:
+    def _evaluated(matrix: ImmutableMatrix) -> list[Value]:
         free, function = _compiled(matrix, convention)
         try:
             with mpmath.workdps(precision):
-                results = function([values[s] for s in free])
+                return function([values[s] for s in free])
         except ZeroDivisionError:
             raise _Unsettled(str(matrix)) from None
+
+    def settle(matrix: ImmutableMatrix, symbols: Sequence[Symbol] = ()) -> list[list[Number]]:
+        known = rational.get(id(matrix))
+        results = known[1] if known is not None and known[0] is matrix else _evaluated(matrix)
+        if all(isinstance(v, (Exact, int)) for v in results):
+            rational[id(matrix)] = (matrix, results)
         numbers = [to_number(v, precision) for v in results]
         if any(n is None for n in numbers):
             raise _Unsettled(str(matrix))
