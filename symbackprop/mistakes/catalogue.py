@@ -36,6 +36,7 @@ from .program import (
     reduction,
     run,
     scalar_derivative,
+    with_l2,
     with_steps,
 )
 
@@ -566,7 +567,7 @@ def _wrong_input(spec: NetworkSpec) -> Iterator[Variant]:
                     if j != l:
                         return p.weight_gradient(net, j, d, f)
                     a = net.x if k < 0 else f.a[k]
-                    return d.dot(a.T) + l2_term(net, j)
+                    return with_l2(net, j, d.dot(a.T))
 
                 return with_steps(p, weight_gradient=weight_gradient)
 

@@ -146,9 +146,9 @@ def output_error_function(
         jacobian = _jacobian(activation, n, part == "at-outputs")
         return jacobian[k][i]
 
-    errors, cancelled = [], _Cancelled()
+    errors = []
     for i in range(n):
-        error = Add(*[cancelled(weight(k, i) * gradient[k]) for k in range(n)])
+        error = Add(*[_cancelled(weight(k, i) * gradient[k]) for k in range(n)])
         if entry.assumption is not None:
             applied_assumption = entry.assumption(error, outs[i], ys)
             error = error if applied_assumption is None else applied_assumption[0]
@@ -156,21 +156,19 @@ def output_error_function(
     return lambdify([zs, outs, ys], errors, modules=_modules(convention))
 
 
-class _Cancelled:
+def _cancelled(expr: Expr) -> Expr:
     """``cancel``, computed once per pattern: the terms J_ki dJ/dyhat_k of a wide layer differ
     only in the names of their few symbols, so each is cancelled with its symbols renamed in
     order (``cancel`` commutes with renaming) and the result named back."""
+    symbols = sorted(expr.free_symbols, key=str)
+    generic = [Symbol(f"_p{j}") for j in range(len(symbols))]
+    pattern = _cancel_pattern(expr.xreplace(dict(zip(symbols, generic, strict=True))))
+    return pattern.xreplace(dict(zip(generic, symbols, strict=True)))
 
-    def __init__(self) -> None:
-        self._done: dict[Expr, Expr] = {}
 
-    def __call__(self, expr: Expr) -> Expr:
-        symbols = sorted(expr.free_symbols, key=str)
-        generic = [Symbol(f"_p{j}") for j in range(len(symbols))]
-        pattern = expr.xreplace(dict(zip(symbols, generic, strict=True)))
-        if pattern not in self._done:
-            self._done[pattern] = cancel(pattern)
-        return self._done[pattern].xreplace(dict(zip(generic, symbols, strict=True)))
+@lru_cache(maxsize=4096)
+def _cancel_pattern(pattern: Expr) -> Expr:
+    return cancel(pattern)
 
 
 @lru_cache(maxsize=64)
@@ -289,14 +287,18 @@ def _propagate(net: Net, l: int, delta: Obj) -> Obj:
     return net.weights[l + 1].T.dot(delta)
 
 
-def l2_term(net: Net, l: int, factor: Any = 2) -> Obj | int:
-    """factor * lambda * W^(l): 0 (no array) without an L2 term."""
-    return net.weights[l] * (_mpf(net.spec.l2) * factor) if net.spec.l2 else 0
+def l2_term(net: Net, l: int, factor: Any = 2) -> Obj:
+    return net.weights[l] * (_mpf(net.spec.l2) * factor)
+
+
+def with_l2(net: Net, l: int, gradient: Obj) -> Obj:
+    """``gradient`` + 2 lambda W^(l); ``gradient`` itself (no array of zeros added) without an
+    L2 term."""
+    return gradient + l2_term(net, l) if net.spec.l2 else gradient
 
 
 def _weight_gradient(net: Net, l: int, delta: Obj, forward: Forward) -> Obj:
-    gradient = delta.dot(forward.inputs[l].T)
-    return gradient + l2_term(net, l) if net.spec.l2 else gradient
+    return with_l2(net, l, delta.dot(forward.inputs[l].T))
 
 
 def _bias_gradient(net: Net, l: int, delta: Obj, weight_gradient: Obj) -> Obj:
