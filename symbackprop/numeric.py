@@ -28,7 +28,7 @@ pre-activation of a kinked layer within :data:`KINK_MARGIN` of its kink.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
@@ -44,12 +44,12 @@ from sympy import (
     Symbol,
     cancel,
     expand,
-    lambdify,
 )
 from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.pycode import MpmathPrinter
 
 from .activations import NAMED_FUNCTIONS
+from .codegen import Function, compile_expressions
 from .derivation import Derivation
 from .gradients import Gradients
 from .losses import LOSSES
@@ -143,14 +143,14 @@ class Stage:
     shape: tuple[int, int]
     inputs: tuple[Symbol, ...]
     outputs: tuple[Symbol, ...]
-    function: Callable[..., list]
+    function: Function
     maxima: tuple[tuple[Symbol, tuple[Symbol, ...]], ...] = ()
 
     def run(self, values: dict[Symbol, float]) -> Array:
         """Evaluate with ``values`` (adding this stage's outputs to it); return the array."""
         for shift, column in self.maxima:
             values[shift] = max(values[s] for s in column)
-        results = self.function(*[values[s] for s in self.inputs])
+        results = self.function([values[s] for s in self.inputs])
         flat = np.array([float(r) for r in results], dtype=np.float64)
         values.update(zip(self.outputs, flat, strict=False))
         return flat.reshape(self.shape)
@@ -171,13 +171,7 @@ def _stage(
     if shift:
         expressions = [e.xreplace(shift) for e in expressions]
     inputs = sorted(set().union(*[e.free_symbols for e in expressions]), key=str)
-    # Names like W^(1)_12 are not Python identifiers; lambdify would replace them one
-    # xreplace at a time (quadratic). Rename them all in one pass instead.
-    names = {symbol: Symbol(f"_v{i}") for i, symbol in enumerate(inputs)}
-    renamed = [e.xreplace(names) for e in expressions]
-    function = lambdify(
-        list(names.values()), renamed, modules="numpy", cse=cse, printer=numpy_printer()
-    )
+    function = compile_expressions(inputs, expressions, numpy_printer(), "numpy", shared=cse)
     return Stage(key, matrix.shape, tuple(inputs), tuple(outputs), function, tuple(maxima))
 
 

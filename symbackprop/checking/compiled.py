@@ -20,9 +20,10 @@ from fractions import Fraction
 from typing import Any, TypeAlias
 
 import mpmath
-from sympy import Expr, Float, ImmutableMatrix, Integer, Pow, Rational, Symbol, lambdify
+from sympy import Expr, Float, ImmutableMatrix, Integer, Pow, Rational, Symbol
 from sympy.printing.pycode import MpmathPrinter
 
+from ..codegen import compile_expressions
 from ..scalars import scalar_functions, scalar_ready
 
 
@@ -167,9 +168,7 @@ def compile_matrix(matrix: ImmutableMatrix, convention: Rational) -> tuple[list[
     """The free symbols of ``matrix`` (sorted by name) and a function of their values that
     returns the entries, row by row."""
     symbols = sorted(matrix.free_symbols, key=lambda s: s.name)
-    # names like W^(1)_1,2 are no identifiers: rename them once, not per argument in lambdify
-    safe = {s: Symbol(f"v{k}") for k, s in enumerate(symbols)}
-    entries = [scalar_ready(e.xreplace(safe), convention, numpy=False) for e in matrix]
+    entries = [scalar_ready(e, convention, numpy=False) for e in matrix]
     modules = [_namespace(convention), "mpmath"]
     printer = _ExactPrinter(
         {
@@ -179,9 +178,7 @@ def compile_matrix(matrix: ImmutableMatrix, convention: Rational) -> tuple[list[
             "order": "none",
         }
     )
-    function = lambdify(
-        [list(safe.values())], entries, modules=modules, printer=printer, cse=False
-    )
+    function = compile_expressions(symbols, entries, printer, modules)
     return symbols, function
 
 

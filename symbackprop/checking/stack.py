@@ -16,11 +16,12 @@ from typing import Any
 
 import mpmath
 import numpy as np
-from sympy import Expr, Rational, Symbol, lambdify
+from sympy import Expr, Rational, Symbol
 
 from .. import notation, reference_layers
 from ..activations import LeakyReLU, ReLU
 from ..chain import Adjoints, reverse
+from ..codegen import Function, compile_expressions
 from ..errors import UserBackpropError
 from ..finite_differences import DEFAULT_RELATIVE_STEP, central_difference, central_differences
 from ..graph import LayerGraph, build_graph, takes_indices
@@ -65,7 +66,7 @@ KinkArgument = (ReLU, LeakyReLU)
 class _Stage:
     outputs: tuple[Symbol, ...]
     inputs: tuple[Symbol, ...]
-    function: Callable[..., Any]
+    function: Function
 
 
 @dataclass(frozen=True, eq=False)
@@ -80,15 +81,15 @@ class Program:
     def run(self, values: Values) -> list[Any]:
         """Evaluate every stage into ``values``; return the gradient entries."""
         for stage in self.stages:
-            results = stage.function(*(values[s] for s in stage.inputs))
+            results = stage.function([values[s] for s in stage.inputs])
             values.update(zip(stage.outputs, results, strict=True))
-        return list(self.gradients.function(*(values[s] for s in self.gradients.inputs)))
+        return list(self.gradients.function([values[s] for s in self.gradients.inputs]))
 
     def run_data(self, values: Values) -> list[Any]:
         """The data's gradient entries, from the ``values`` that :meth:`run` filled."""
         if self.data is None:
             return []
-        return list(self.data.function(*(values[s] for s in self.data.inputs)))
+        return list(self.data.function([values[s] for s in self.data.inputs]))
 
 
 def _stage(
@@ -96,15 +97,12 @@ def _stage(
 ) -> _Stage:
     exprs = [scalar_ready(e, convention, numpy) for e in exprs]
     inputs = sorted(set().union(*(e.free_symbols for e in exprs)), key=str)
-    names = {s: Symbol(f"_v{i}") for i, s in enumerate(inputs)}
-    renamed = [e.xreplace(names) for e in exprs]
-    args = list(names.values())
     if numpy:
         scalar = scalar_functions(float(convention))
-        function = lambdify(args, renamed, modules=[scalar, "numpy"], printer=numpy_printer())
+        function = compile_expressions(inputs, exprs, numpy_printer(), [scalar, "numpy"])
     else:
         scalar = scalar_functions(mpmath.mpf(int(convention.p)) / int(convention.q))
-        function = lambdify(args, renamed, modules=[scalar, "mpmath"], printer=mpmath_printer())
+        function = compile_expressions(inputs, exprs, mpmath_printer(), [scalar, "mpmath"])
     return _Stage(tuple(outputs), tuple(inputs), function)
 
 
