@@ -190,9 +190,9 @@ def numpy_printer() -> NumPyPrinter:
     return NumPyPrinter(dict(_UNSORTED))
 
 
-def mpmath_printer() -> MpmathPrinter:
-    """lambdify's mpmath printer, without sorting the terms of sums."""
-    return MpmathPrinter(dict(_UNSORTED))
+def mpmath_printer(printer_class: type[MpmathPrinter] = MpmathPrinter) -> MpmathPrinter:
+    """lambdify's mpmath printer (or a subclass of it), without sorting the terms of sums."""
+    return printer_class(dict(_UNSORTED))
 
 
 def shift_invariant(layer: Layer, column: int = 0) -> bool:

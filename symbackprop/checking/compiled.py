@@ -24,6 +24,7 @@ from sympy import Expr, Float, ImmutableMatrix, Integer, Pow, Rational, Symbol
 from sympy.printing.pycode import MpmathPrinter
 
 from ..codegen import compile_expressions
+from ..numeric import mpmath_printer
 from ..scalars import scalar_functions, scalar_ready
 
 
@@ -170,15 +171,7 @@ def compile_matrix(matrix: ImmutableMatrix, convention: Rational) -> tuple[list[
     symbols = sorted(matrix.free_symbols, key=lambda s: s.name)
     entries = [scalar_ready(e, convention, numpy=False) for e in matrix]
     modules = [_namespace(convention), "mpmath"]
-    printer = _ExactPrinter(
-        {
-            "fully_qualified_modules": False,
-            "inline": True,
-            "allow_unknown_functions": True,
-            "order": "none",
-        }
-    )
-    function = compile_expressions(symbols, entries, printer, modules)
+    function = compile_expressions(symbols, entries, mpmath_printer(_ExactPrinter), modules)
     return symbols, function
 
 
