@@ -36,6 +36,8 @@ from sympy import (
 )
 from sympy.printing.printer import Printer
 
+from .patterns import per_pattern
+
 
 class NamedFunction(Function):
     """A function printed by name (ReLU(z), sigma(z)) with an elementary definition.
@@ -272,6 +274,11 @@ def _softmax(zs: Vector, opts: Mapping[str, Any]) -> list[Expr]:
     return [exp(z) / total for z in zs]
 
 
+#: ``factor``, computed once per pattern: the n^2 entries of a softmax Jacobian in its outputs
+#: are two expressions (k = i and k != i) up to the names of their symbols.
+_factored = per_pattern(factor)
+
+
 def _softmax_in_outputs(
     expr: Expr, zs: Vector, outs: Sequence[Symbol], opts: Mapping[str, Any]
 ) -> Expr:
@@ -283,14 +290,16 @@ def _softmax_in_outputs(
     total, s = Add(*[exp(z) for z in zs]), Dummy("S")
 
     def in_outputs(argument: Expr) -> Expr:
-        powers = [(o * s) ** argument.coeff(z) for z, o in zip(zs, outs, strict=True)]
-        remainder = expand(argument - sum(argument.coeff(z) * z for z in zs))
+        present = argument.free_symbols  # only these z's have a coefficient: linear in the width
+        pairs = [(z, o) for z, o in zip(zs, outs, strict=True) if not z.is_Symbol or z in present]
+        powers = [(o * s) ** argument.coeff(z) for z, o in pairs]
+        remainder = expand(argument - sum(argument.coeff(z) * z for z, _ in pairs))
         return Mul(*powers) * exp(remainder)
 
     rewritten = expr.xreplace({total: s}).replace(
         lambda e: isinstance(e, exp), lambda e: in_outputs(e.args[0])
     )
-    result = factor(rewritten)
+    result = _factored(rewritten)
     if s in result.free_symbols:  # pragma: no cover - a bug, not bad input
         raise AssertionError(f"softmax derivative not expressible in outputs: {expr}")
     return result

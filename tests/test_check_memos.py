@@ -1,21 +1,23 @@
-"""The check's memos give what they stand for: cancel up to renaming, an exact value rounded
+"""The check's memos give what they stand for: cancel and factor up to renaming, an exact value rounded
 once per precision, an exact stage reused at another precision."""
 
 from __future__ import annotations
 
+import doctest
 from fractions import Fraction
 
 import mpmath
-from sympy import Rational, cancel
+import pytest
+from sympy import Rational, cancel, diff, factor, symbols
 
-from symbackprop import derive
+from symbackprop import activations, derive, patterns
 from symbackprop.checking.compiled import Exact
 from symbackprop.checking.exact_tables import exact_numbers, indices
-from symbackprop.mistakes.program import _cancel_pattern, _cancelled, _jacobian, _loss_gradient
+from symbackprop.mistakes.program import _cancelled, _jacobian, _loss_gradient
 
 
 def test_cancel_by_pattern_is_cancel() -> None:
-    _cancel_pattern.cache_clear()
+    _cancelled.cached.cache_clear()
     jacobian = _jacobian(("softmax", ()), 4, False)
     for loss in [("binary_cross_entropy", ()), ("squared_error", (("half", True),))]:
         gradient = _loss_gradient(loss, 4)
@@ -23,7 +25,22 @@ def test_cancel_by_pattern_is_cancel() -> None:
             for i in range(4):
                 term = jacobian[k][i] * gradient[k]
                 assert cancel(_cancelled(term) - cancel(term)) == 0
-    assert _cancel_pattern.cache_info().currsize < 16  # (k, i) differ only by names
+    assert _cancelled.cached.cache_info().currsize < 16  # (k, i) differ only by names
+
+
+def test_softmax_jacobian_by_pattern_is_factor(monkeypatch: pytest.MonkeyPatch) -> None:
+    zs, outs = symbols("z0:7"), symbols("yhat0:7")
+    applied = activations._softmax(zs, {})
+    derivatives = [diff(applied[k], zs[i]) for k in range(7) for i in range(7)]
+    by_pattern = [activations._softmax_in_outputs(d, zs, outs, {}) for d in derivatives]
+    monkeypatch.setattr(activations, "_factored", factor)
+    assert by_pattern == [activations._softmax_in_outputs(d, zs, outs, {}) for d in derivatives]
+    assert by_pattern[0] == -outs[0] * (outs[0] - 1) and by_pattern[1] == -outs[0] * outs[1]
+
+
+def test_pattern_doctest() -> None:
+    result = doctest.testmod(patterns)
+    assert result.attempted > 0 and result.failed == 0
 
 
 def test_exact_rounds_at_each_precision() -> None:

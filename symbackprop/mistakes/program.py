@@ -24,6 +24,7 @@ from sympy import Add, Expr, Rational, S, Symbol, cancel, diff, lambdify
 
 from ..activations import ACTIVATIONS
 from ..losses import LOSSES
+from ..patterns import per_pattern
 from ..scalars import scalar_functions, scalar_ready
 from ..spec import NetworkSpec
 
@@ -156,19 +157,9 @@ def output_error_function(
     return lambdify([zs, outs, ys], errors, modules=_modules(convention))
 
 
-def _cancelled(expr: Expr) -> Expr:
-    """``cancel``, computed once per pattern: the terms J_ki dJ/dyhat_k of a wide layer differ
-    only in the names of their few symbols, so each is cancelled with its symbols renamed in
-    order (``cancel`` commutes with renaming) and the result named back."""
-    symbols = sorted(expr.free_symbols, key=str)
-    generic = [Symbol(f"_p{j}") for j in range(len(symbols))]
-    pattern = _cancel_pattern(expr.xreplace(dict(zip(symbols, generic, strict=True))))
-    return pattern.xreplace(dict(zip(generic, symbols, strict=True)))
-
-
-@lru_cache(maxsize=4096)
-def _cancel_pattern(pattern: Expr) -> Expr:
-    return cancel(pattern)
+#: ``cancel``, computed once per pattern: the terms J_ki dJ/dyhat_k of a wide layer differ only
+#: in the names of their few symbols.
+_cancelled = per_pattern(cancel)
 
 
 @lru_cache(maxsize=64)
